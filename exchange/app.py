@@ -1,0 +1,50 @@
+"""The Litestar application: `create_app(settings)` wires routes and lifespan resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from exchange import db, ops
+from exchange.settings import Settings, from_env
+
+log = logging.getLogger("haven.app")
+
+
+def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
+    """Build the app; `dsn` overrides the settings' database (tests pass their own)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            url = dsn or db.database_url(settings)
+            pool = await db.create_pool(url)
+            stack.push_async_callback(pool.close)
+            app.state.settings = settings
+            app.state.dsn = url
+            app.state.pool = pool
+            log.info("haven started", extra={"port": settings.port})
+            yield
+
+    return Litestar(
+        route_handlers=[*ops.ROUTES],
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Haven",
+            version="1",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Factory for uvicorn workers: settings from the environment, read once here."""
+    return create_app(from_env())
+

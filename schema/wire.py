@@ -1,0 +1,87 @@
+"""Messages of the live exchange, per `shared/spec/exchange-protocol.md` (version 1).
+
+Inbound types forbid unknown fields and carry their constraints; outbound types are
+tagged by `type` so one encoder serves every message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+MAX_BEDS = 10_000
+"""More beds of one type than any shelter has: a larger count is a typing error."""
+
+BedCount = Annotated[int, msgspec.Meta(ge=0, le=MAX_BEDS)]
+BedType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Seq = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+
+
+class BedCounts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a shelter reports for one bed type."""
+
+    total: BedCount
+    occupied: BedCount
+    out_of_service: BedCount
+
+
+class Report(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="report"
+):
+    """An absolute statement of the bed types it names; other types keep their state."""
+
+    seq: Seq
+    beds: dict[BedType, BedCounts]
+
+
+ClientMessage = Report
+"""Everything a shelter agent may send (a union as the protocol grows)."""
+
+ACK_STATUS = Literal["applied", "duplicate", "stale"]
+
+
+class Hello(msgspec.Struct, frozen=True, kw_only=True, tag="hello"):
+    shelter: str
+    last_seq: int
+    heartbeat_s: int
+
+
+class Ack(msgspec.Struct, frozen=True, kw_only=True, tag="ack"):
+    seq: int
+    status: ACK_STATUS
+
+
+class Error(msgspec.Struct, frozen=True, kw_only=True, tag="error"):
+    seq: int | None
+    code: str
+    message: str
+
+
+class BedTotals(msgspec.Struct, frozen=True, kw_only=True):
+    total: int
+    available: int
+
+
+class Region(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One region on a dashboard; `beds` is absent when the region is suppressed."""
+
+    region: str
+    shelters: int
+    stale: int
+    suppressed: bool
+    as_of: str | None
+    beds: dict[str, BedTotals] | None = None
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True, tag="snapshot"):
+    seq: int
+    regions: list[Region]
+
+
+class Update(msgspec.Struct, frozen=True, kw_only=True, tag="update"):
+    seq: int
+    region: Region
+
+
+ServerMessage = Hello | Ack | Error | Snapshot | Update

@@ -1,0 +1,153 @@
+"""Shared fixtures: a real PostgreSQL (DATABASE_URL, or an embedded one), a fresh
+migrated database per test, and a real `haven serve` process on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from exchange import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PostgreSQL server: DATABASE_URL when set, else an embedded one for this session."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return db.embedded_url(tmp_path_factory.mktemp("pg"))
+
+
+async def _admin(dsn: str, *sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for statement in sql:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server_dsn: str) -> Iterator[str]:
+    """A migrated template database; each test clones it."""
+    name = f"haven_tpl_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(pg_server_dsn, f"create database {name}"))
+
+    async def migrate() -> None:
+        conn = await asyncpg.connect(db.with_database(pg_server_dsn, name))
+        try:
+            await db.migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(migrate())
+    yield name
+    asyncio.run(_admin(pg_server_dsn, f"drop database if exists {name} with (force)"))
+
+
+@pytest.fixture
+def dsn(pg_server_dsn: str, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"haven_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(pg_server_dsn, f"create database {name} template {template_db}"))
+    yield db.with_database(pg_server_dsn, name)
+    asyncio.run(_admin(pg_server_dsn, f"drop database if exists {name} with (force)"))
+
+
+@pytest.fixture
+async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection[Any]]:
+    c = await asyncpg.connect(dsn)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A real `haven serve` subprocess."""
+
+    def __init__(self, dsn: str, port: int, env: dict[str, str], args: list[str], log: Path) -> None:
+        self.dsn, self.port, self.env, self.args, self.log = dsn, port, env, args, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> Server:
+        env = {**os.environ, **self.env, "DATABASE_URL": self.dsn}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "exchange.cli", "serve", "--port", str(self.port), *self.args],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"haven serve exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"haven serve not ready: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def serve(dsn: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Start real servers on this test's database: `serve(env={...}, args=[...])`."""
+    started: list[Server] = []
+
+    def start(*, env: dict[str, str] | None = None, args: list[str] | None = None,
+              database: str | None = None) -> Server:
+        port = free_port()
+        server = Server(database or dsn, port, env or {}, args or [], tmp_path / f"serve-{port}.log")
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
