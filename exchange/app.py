@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from exchange import db, ops
+from exchange.connections import Connections
 from exchange.settings import Settings, from_env
 
 log = logging.getLogger("haven.app")
@@ -28,6 +29,9 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             app.state.settings = settings
             app.state.dsn = url
             app.state.pool = pool
+            app.state.connections = Connections()
+            await stack.enter_async_context(app.state.connections.sweeping(pool))
+            # Further background services (ingest writer, fan-out) enter the stack here.
             log.info("haven started", extra={"port": settings.port})
             yield
 
