@@ -26,6 +26,10 @@ class Rules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     excluded_offenses: list[Word] = []
     languages: list[Language] = msgspec.field(default_factory=lambda: ["en"])
 
+    def __post_init__(self) -> None:
+        if self.max_age is not None and self.max_age < self.min_age:
+            raise ValueError(f"max_age {self.max_age} is below min_age {self.min_age}")
+
 
 class NewShelter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A shelter as an operator registers it (CLI options or one import line)."""
