@@ -212,7 +212,55 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)
 
+    agent = sub.add_parser(
+        "agent",
+        help="push a shelter's bed counts (typed, or --file); token from --token or HAVEN_TOKEN",
+    )
+    agent.add_argument("--url", required=True, help="the exchange, e.g. http://127.0.0.1:8000")
+    agent.add_argument("--token", help="shelter token; prefer HAVEN_TOKEN (not visible in ps)")
+    agent.add_argument("--file", help="JSON lines of report bodies: send all, wait for acks, exit")
+    agent.add_argument("--timeout", type=float, help="with --file: give up after this many seconds")
+    agent.set_defaults(func=cmd_agent)
+
+    sim = sub.add_parser("simulate", help="simulated shelters and dashboards; prints a summary")
+    sim.add_argument("--url", default="http://127.0.0.1:8000")
+    sim.add_argument("--shelters", type=int, default=20)
+    sim.add_argument("--rate", type=float, default=20.0, help="reports per second, all shelters")
+    sim.add_argument("--duration", type=float, default=10.0, help="seconds")
+    sim.add_argument("--dashboards", type=int, default=1)
+    sim.add_argument("--register", action="store_true",
+                     help="register the shelters and a viewer token in the configured database")
+    sim.add_argument("--tokens", help="shelter tokens: `haven shelter import` output (JSON)")
+    sim.add_argument("--viewer-token", help="dashboard token (or HAVEN_VIEWER_TOKEN)")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.set_defaults(func=cmd_simulate)
+
+    demo = sub.add_parser("demo", help="seed a demo region, serve it, and simulate its shelters")
+    demo.add_argument("--duration", type=float, help="run this many seconds, then print a summary")
+    demo.add_argument("--port", type=int, help="default: a free port")
+    demo.add_argument("--shelters", type=int, default=150)
+    demo.add_argument("--rate", type=float, default=10.0, help="reports per second")
+    demo.set_defaults(func=cmd_demo)
+
     return p
+
+
+def cmd_agent(args: argparse.Namespace, settings: Settings) -> int:
+    from exchange import agent
+
+    return agent.command(args, args.token or os.environ.get("HAVEN_TOKEN"))
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from exchange import simulate
+
+    return simulate.command(args, settings)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from exchange import demo
+
+    return demo.command(args, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
