@@ -166,7 +166,8 @@ def parse_typed(line: str) -> Beds:
             continue
         if len(words) != 4 or not all(w.isdigit() for w in words[1:]):
             raise InputError(
-                f"{group.strip()!r}: type 'TYPE TOTAL OCCUPIED OUT_OF_SERVICE', e.g. 'single 12 9 1'"
+                f"{group.strip()!r}: type 'TYPE TOTAL OCCUPIED OUT_OF_SERVICE',"
+                " e.g. 'single 12 9 1'"
             )
         name, total, occupied, oos = words[0], *map(int, words[1:])
         if not _TYPE_NAME.match(name):

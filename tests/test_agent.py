@@ -107,7 +107,11 @@ def test_typed_counts_become_beds() -> None:
 
 @pytest.mark.parametrize(
     ("line", "fragment"),
-    [("single 12 9", "TYPE TOTAL"), ("single 3 3 1", "more than total"), ("Single 1 0 0", "Single")],
+    [
+        ("single 12 9", "TYPE TOTAL"),
+        ("single 3 3 1", "more than total"),
+        ("Single 1 0 0", "Single"),
+    ],
 )
 def test_bad_typed_counts_are_refused_with_the_reason(line: str, fragment: str) -> None:
     """Wrong arity, impossible counts and bad type names are refused, quoting the input."""
@@ -117,8 +121,11 @@ def test_bad_typed_counts_are_refused_with_the_reason(line: str, fragment: str) 
 
 def test_file_lines_take_optional_seq_and_name_the_bad_line() -> None:
     """A report file is JSON bodies; seq optional; the first bad line is named."""
-    good = ['{"beds": {"single": {"total": 2, "occupied": 1, "out_of_service": 0}}}', "",
-            '{"seq": 9, "beds": {"single": {"total": 2, "occupied": 2, "out_of_service": 0}}}']
+    good = [
+        '{"beds": {"single": {"total": 2, "occupied": 1, "out_of_service": 0}}}',
+        "",
+        '{"seq": 9, "beds": {"single": {"total": 2, "occupied": 2, "out_of_service": 0}}}',
+    ]
     assert [b.seq for b in agent.read_file(good)] == [None, 9]
     with pytest.raises(InputError, match="line 2"):
         agent.read_file([good[0], '{"beds": {"single": {"total": -1}}}'])
@@ -151,12 +158,16 @@ class FakeExchange:
         return None
 
     async def handler(self, ws: ServerConnection) -> None:
-        await ws.send(json.dumps({"type": "hello", "shelter": "s00001",
-                                  "last_seq": self.last_seq, "heartbeat_s": 20}))
+        await ws.send(
+            json.dumps(
+                {"type": "hello", "shelter": "s00001", "last_seq": self.last_seq, "heartbeat_s": 20}
+            )
+        )
         async for frame in ws:
             msg = json.loads(frame)
             seq = msg["seq"]
-            status = "applied" if seq > self.last_seq else "duplicate" if seq == self.last_seq else "stale"
+            last = self.last_seq
+            status = "applied" if seq > last else "duplicate" if seq == last else "stale"
             if status == "applied":
                 self.last_seq = seq
                 self.applied.append(seq)
@@ -219,19 +230,31 @@ async def test_agent_keeps_retrying_while_the_server_is_down() -> None:
 # --- end to end against a real `haven serve` ---------------------------------------------
 
 
-def _haven(args: list[str], env: dict[str, str], stdin: str | None = None,
-           timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _haven(
+    args: list[str], env: dict[str, str], stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "exchange.cli", *args],
-        cwd=ROOT, env={**os.environ, **env}, input=stdin, capture_output=True, text=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
 
 async def _shelter(conn: asyncpg.Connection[Any]) -> tuple[str, str]:
-    return await registry.add_shelter(conn, NewShelter(
-        name="Harbor House", region="OH", lat=41.5, lon=-81.7, beds={"single": 12, "family": 3},
-    ))
+    return await registry.add_shelter(
+        conn,
+        NewShelter(
+            name="Harbor House",
+            region="OH",
+            lat=41.5,
+            lon=-81.7,
+            beds={"single": 12, "family": 3},
+        ),
+    )
 
 
 def _lines(n: int) -> str:
@@ -251,8 +274,10 @@ async def test_agent_file_end_to_end_survives_server_restart(
     first = tmp_path / "a.jsonl"
     first.write_text(_lines(5))
     done = await asyncio.to_thread(
-        _haven, ["agent", "--url", server.url, "--file", str(first), "--timeout", "20"],
-        {"HAVEN_TOKEN": token})
+        _haven,
+        ["agent", "--url", server.url, "--file", str(first), "--timeout", "20"],
+        {"HAVEN_TOKEN": token},
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert (result["applied"], result["last_seq"], result["unanswered"]) == (5, 5, 0)
@@ -263,10 +288,23 @@ async def test_agent_file_end_to_end_survives_server_restart(
     second = tmp_path / "b.jsonl"
     second.write_text(_lines(40))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "exchange.cli", "agent", "--url", server.url,
-         "--file", str(second), "--timeout", "40"],
-        cwd=ROOT, env={**os.environ, "HAVEN_TOKEN": token},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "exchange.cli",
+            "agent",
+            "--url",
+            server.url,
+            "--file",
+            str(second),
+            "--timeout",
+            "40",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "HAVEN_TOKEN": token},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     await asyncio.sleep(0.5)
     await asyncio.to_thread(server.start)
@@ -304,7 +342,8 @@ async def test_agent_resends_unacked_reports_when_connection_dies_mid_stream(
     assert a.state.outcome.rejected == []
     assert await conn.fetchval("select last_seq from shelters where id = $1", shelter_id) == 200
     row = await conn.fetchrow(
-        "select occupied from beds where shelter_id = $1 and bed_type = 'single'", shelter_id)
+        "select occupied from beds where shelter_id = $1 and bed_type = 'single'", shelter_id
+    )
     assert row["occupied"] == 199 % 12
 
 
@@ -317,8 +356,10 @@ async def test_agent_exits_nonzero_when_token_refused(
     server = serve()
     bad = "hvn_not_a_real_token_0123456789abcdef"
     done = await asyncio.to_thread(
-        _haven, ["agent", "--url", server.url, "--file", os.devnull, "--timeout", "10"],
-        {"HAVEN_TOKEN": bad})
+        _haven,
+        ["agent", "--url", server.url, "--file", os.devnull, "--timeout", "10"],
+        {"HAVEN_TOKEN": bad},
+    )
     assert done.returncode == 3
     assert "refused the shelter token" in done.stderr
     assert bad not in done.stderr + done.stdout
@@ -332,8 +373,11 @@ async def test_agent_reads_typed_counts_from_stdin(
     shelter_id, token = await _shelter(conn)
     server = serve()
     done = await asyncio.to_thread(
-        _haven, ["agent", "--url", server.url], {"HAVEN_TOKEN": token},
-        stdin="single 12 9 1\nsingle 12 13 0\nsingle 12 10 1, family 3 3 0\n")
+        _haven,
+        ["agent", "--url", server.url],
+        {"HAVEN_TOKEN": token},
+        stdin="single 12 9 1\nsingle 12 13 0\nsingle 12 10 1, family 3 3 0\n",
+    )
     assert done.returncode == 0, done.stderr
     assert "more than total" in done.stderr
     answers = [msgspec.json.decode(line) for line in done.stdout.splitlines()]
@@ -341,5 +385,7 @@ async def test_agent_reads_typed_counts_from_stdin(
     assert answers[-1]["applied"] == 2
     rows = await conn.fetch(
         "select bed_type, total, occupied, out_of_service from beds where shelter_id = $1"
-        " order by bed_type", shelter_id)
+        " order by bed_type",
+        shelter_id,
+    )
     assert [tuple(r) for r in rows] == [("family", 3, 3, 0), ("single", 12, 10, 1)]
