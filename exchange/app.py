@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from exchange import db, ops
+from exchange import db, ingest, ops, shelter_ws
 from exchange.connections import Connections
+from exchange.metrics import Metrics
 from exchange.settings import Settings, from_env
 
 log = logging.getLogger("haven.app")
@@ -31,19 +30,20 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             app.state.pool = pool
             app.state.connections = Connections()
             await stack.enter_async_context(app.state.connections.sweeping(pool))
+            app.state.metrics = Metrics()
+            app.state.writer = await stack.enter_async_context(
+                ingest.Writer(
+                    pool, batch_max=settings.batch_max, batch_wait_ms=settings.batch_wait_ms
+                ).running()
+            )
             # Further background services (ingest writer, fan-out) enter the stack here.
             log.info("haven started", extra={"port": settings.port})
             yield
 
     return Litestar(
-        route_handlers=[*ops.ROUTES],
+        route_handlers=[*ops.ROUTES, *shelter_ws.ROUTES],
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(
-            title="Haven",
-            version="1",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=ops.openapi_config(),
         debug=False,
     )
 

@@ -1,14 +1,19 @@
-"""Operations endpoints: liveness, readiness (database reachable, migrations current)."""
+"""Operations endpoints: liveness, readiness (database reachable, migrations current),
+metrics, and the OpenAPI UI served from local assets (it must work with no internet)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from litestar import Request, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Response
+from litestar.static_files import create_static_files_router
 
-from exchange import db
+from exchange import db, metrics
 
 
 @get("/livez", include_in_schema=False, sync_to_thread=False)
@@ -30,4 +35,31 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response({"status": "ready"}, status_code=200)
 
 
-ROUTES = [livez, readyz]
+SWAGGER_ASSETS = "/static/swagger-ui"
+
+
+def openapi_config() -> OpenAPIConfig:
+    """OpenAPI at /schema; the Swagger UI page loads its scripts from this server, not a CDN."""
+    return OpenAPIConfig(
+        title="Haven",
+        version="1",
+        path="/schema",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+            )
+        ],
+    )
+
+
+ROUTES = [
+    livez,
+    readyz,
+    *metrics.ROUTES,
+    create_static_files_router(
+        path=SWAGGER_ASSETS, directories=[str(swagger_ui_bundle.swagger_ui_path)], name="swagger-ui"
+    ),
+]

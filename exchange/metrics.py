@@ -1,0 +1,77 @@
+"""Prometheus metrics for one app: its own registry, and the `/metrics` route.
+
+Each `haven serve` process exposes its own counters (with `--workers N`, scrape each
+process or sum them; prometheus_client's multiprocess mode is not used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from schema.wire import Ack, Error
+
+
+class Metrics:
+    """The exchange's instruments, registered in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.reports_applied = Counter(
+            "haven_reports_applied",
+            "Shelter reports committed to the database.",
+            registry=self.registry,
+        )
+        self.reports_acked = Counter(
+            "haven_reports_acked",
+            "Shelter reports answered with an ack, by status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.reports_rejected = Counter(
+            "haven_reports_rejected",
+            "Shelter frames answered with an error, by code.",
+            ["code"],
+            registry=self.registry,
+        )
+        self.open_connections = Gauge(
+            "haven_open_connections",
+            "Open websocket connections, by channel.",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.ack_latency = Histogram(
+            "haven_ack_latency_seconds",
+            "From receiving a shelter report to sending its answer.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+            registry=self.registry,
+        )
+
+    def answered(self, message: Ack | Error, seconds: float | None = None) -> None:
+        """Count one answer to a shelter frame (and its latency when it was a report)."""
+        if isinstance(message, Ack):
+            self.reports_acked.labels(message.status).inc()
+            if message.status == "applied":
+                self.reports_applied.inc()
+        else:
+            self.reports_rejected.labels(message.code).inc()
+        if seconds is not None:
+            self.ack_latency.observe(seconds)
+
+    def answered_all(self, messages: Sequence[Ack | Error]) -> None:
+        for m in messages:
+            self.answered(m)
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+ROUTES = [metrics]
