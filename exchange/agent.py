@@ -35,6 +35,9 @@ from schema.wire import Ack, BedCounts, BedType, Error, Hello, Report, Seq, Serv
 
 Beds = dict[str, BedCounts]
 
+RETRYABLE = frozenset({"unavailable"})
+"""Error codes that mean "not now": the report is kept and sent again."""
+
 
 class ReportBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One line of an agent's report file: the beds, and a seq only when the file fixes it."""
@@ -66,6 +69,8 @@ class Outcome:
     applied: int = 0
     duplicate: int = 0
     stale: int = 0
+    retried: int = 0
+    """Reports the server could not take for now, sent again."""
     rejected: list[dict[str, object]] = field(default_factory=list)
     """Errors the server returned, as {"seq", "code", "message"}."""
 
@@ -127,13 +132,19 @@ class AgentState:
         if ack.status == "applied" and self.last_seq is not None:
             self.last_seq = max(self.last_seq, ack.seq)
 
-    def on_error(self, error: Error) -> None:
-        """A refused report is dropped: sending the same body again would be refused again."""
+    def on_error(self, error: Error) -> list[Report]:
+        """A refused report is dropped (the same body would be refused again); a report
+        the server could not take for now (`unavailable`) stays pending and is returned
+        to be sent again."""
+        if error.code in RETRYABLE and error.seq in self.pending:
+            self.outcome.retried += 1
+            return [self.pending[error.seq]]
         if error.seq is not None:
             self.pending.pop(error.seq, None)
         self.outcome.rejected.append(
             {"seq": error.seq, "code": error.code, "message": error.message}
         )
+        return []
 
     def _number(self, beds: Beds) -> Report:
         assert self.last_seq is not None
@@ -258,12 +269,14 @@ class Agent:
         """Monotonic time each pending seq was first sent (for ack latency)."""
         self._ws: ClientConnection | None = None
         self._changed = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, beds: Beds, seq: int | None = None) -> None:
         await self._send(self.state.submit(beds, seq))
 
     async def wait_done(self) -> None:
-        while not self.state.done:
+        """Until every report is answered, and at least one hello proved the token good."""
+        while not self.state.done or self.state.last_seq is None:
             self._changed.clear()
             await self._changed.wait()
 
@@ -297,6 +310,7 @@ class Agent:
         self._ws = ws
         self._deliver(first)
         await self._send(self.state.on_hello(first))
+        self._changed.set()
         async for frame in ws:
             try:
                 message = _SERVER.decode(frame)
@@ -307,11 +321,22 @@ class Agent:
                     self.state.on_ack(message)
                     self.sent_at.pop(message.seq, None)
                 case Error():
-                    self.state.on_error(message)
-                    if message.seq is not None:
+                    retry = self.state.on_error(message)
+                    if retry:
+                        self._later(retry)
+                    elif message.seq is not None:
                         self.sent_at.pop(message.seq, None)
             self._deliver(message)
             self._changed.set()
+
+    def _later(self, reports: list[Report]) -> None:
+        async def resend() -> None:
+            await asyncio.sleep(self.backoff.delay(1, self.rng))
+            await self._send([r for r in reports if r.seq in self.state.pending])
+
+        task = asyncio.create_task(resend())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _deliver(self, message: ServerMessage) -> None:
         if self.on_message is not None:
@@ -418,6 +443,7 @@ def summary(agent: Agent, *, complete: bool = True) -> dict[str, object]:
         "applied": o.applied,
         "duplicate": o.duplicate,
         "stale": o.stale,
+        "retried": o.retried,
         "rejected": o.rejected,
         "unanswered": len(agent.state.pending) + len(agent.state.unnumbered),
         "connections": agent.connections,

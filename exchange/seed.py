@@ -25,9 +25,24 @@ DEMO_PREFIX = "Demo: "
 _SEED_LOCK = 7_120_101  # pg_advisory_xact_lock key: two demos starting at once seed once
 
 _NAMES = (
-    "Harbor House", "New Dawn", "Bridgeway", "Safe Passage", "Hope Haven", "Open Door",
-    "Morning Star", "Second Chance", "Riverbend", "Cedar Place", "Lighthouse", "Hearthstone",
-    "Compass Rose", "Willow House", "Northgate", "Sojourner", "Crossroads", "Maple Court",
+    "Harbor House",
+    "New Dawn",
+    "Bridgeway",
+    "Safe Passage",
+    "Hope Haven",
+    "Open Door",
+    "Morning Star",
+    "Second Chance",
+    "Riverbend",
+    "Cedar Place",
+    "Lighthouse",
+    "Hearthstone",
+    "Compass Rose",
+    "Willow House",
+    "Northgate",
+    "Sojourner",
+    "Crossroads",
+    "Maple Court",
 )
 _OFFENSES = ("arson", "sex_offense", "assault")
 _SERVICES = ("job_training", "sud", "mental_health", "trafficking", "legal", "childcare")

@@ -81,6 +81,15 @@ def test_error_drops_the_report_and_records_its_code() -> None:
     ]
 
 
+def test_unavailable_report_is_kept_and_returned_for_resend() -> None:
+    """`unavailable` means not now: the report stays pending and is handed back to resend."""
+    s = AgentState()
+    s.on_hello(Hello(shelter="s00001", last_seq=0, heartbeat_s=20))
+    (report,) = s.submit(beds(1))
+    again = s.on_error(Error(seq=1, code="unavailable", message="writer busy; resend"))
+    assert again == [report] and not s.done and s.outcome.rejected == []
+
+
 def test_duplicate_and_stale_acks_are_counted_apart() -> None:
     """Each ack status is counted under its own name; a second ack changes nothing."""
     s = AgentState()
