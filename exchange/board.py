@@ -49,12 +49,13 @@ def error(seq: int | None, code: str, message: str) -> Error:
     return Error(seq=seq, code=code, message=message)
 
 
-def decode(frame: str | bytes, *, default_type: str | None = None) -> Report | Error:
+def decode(frame: str | bytes) -> Report | Error:
     """One inbound frame as a Report, or the Error that says precisely why not.
 
     The typed decoder handles every good frame; only a frame it refuses is decoded a
     second time, loosely, to name the offending field (msgspec's own path would say
-    `$.beds[...]` rather than the bed type). `default_type` lets an HTTP body omit `type`.
+    `$.beds[...]` rather than the bed type). As with the typed decoder, an object with
+    no `type` is read as a report (so a PUT body may leave it out).
     """
     try:
         return _DECODER.decode(frame)
@@ -68,9 +69,7 @@ def decode(frame: str | bytes, *, default_type: str | None = None) -> Report | E
         return error(None, "invalid_message", f"message must be a JSON object, not {_kind(obj)}")
     seq = obj.get("seq")
     echo = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-    kind = obj.get("type", default_type)
-    if kind is None:
-        return error(echo, "invalid_message", "message has no `type`")
+    kind = obj.get("type", "report")
     if kind not in CLIENT_TYPES:
         return error(echo, "unknown_type", f"unknown message type {_short(kind)}")
     return _explain_report(obj, echo)

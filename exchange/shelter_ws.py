@@ -55,11 +55,9 @@ async def _shelter_principal(pool: asyncpg.Pool[Any], header: str | None) -> Pri
     return principal
 
 
-async def answer(
-    state: State, shelter_id: str, frame: str | bytes, *, default_type: str | None = None
-) -> Ack | Error:
+async def answer(state: State, shelter_id: str, frame: str | bytes) -> Ack | Error:
     """The answer to one frame from a shelter: its ack after commit, or an error."""
-    match board.decode(frame, default_type=default_type):
+    match board.decode(frame):
         case Error() as error:
             return error
         case Report() as report:
@@ -170,7 +168,7 @@ async def put_beds(request: Request[Any, Any, Any], shelter_id: str) -> Response
             f"body of {len(body)} bytes exceeds {state.settings.max_frame_bytes}",
         )
     else:
-        reply = await answer(state, shelter_id, body, default_type="report")
+        reply = await answer(state, shelter_id, body)
     state.metrics.answered(reply, time.perf_counter() - started)
     return _reply(reply)
 

@@ -125,7 +125,7 @@ BAD_FRAMES: list[tuple[str | bytes, str, int | None]] = [
     (b"\xff\xfe", "invalid_json", None),
     ("[1, 2]", "invalid_message", None),
     ('"report"', "invalid_message", None),
-    ('{"seq": 40}', "invalid_message", 40),
+    ('{"seq": 40}', "invalid_report", 40),
     ('{"type": "subscribe", "seq": 40}', "unknown_type", 40),
     ('{"type": "hello"}', "unknown_type", None),
     ('{"type": "report", "beds": {}}', "invalid_report", None),

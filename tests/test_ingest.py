@@ -1,0 +1,161 @@
+"""The batched writer against a real PostgreSQL: batching, ordering, isolation of bad reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from exchange import db, ingest, registry
+from schema.registry import NewShelter
+from schema.wire import Ack, BedCounts, Error, Report
+
+
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    p = await db.create_pool(dsn)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+async def add_shelters(conn: asyncpg.Connection[Any], n: int) -> list[str]:
+    shelters = [
+        NewShelter(name=f"House {i}", region="OH", lat=40.0, lon=-83.0, beds={"single": 20})
+        for i in range(n)
+    ]
+    return [sid for sid, _ in await registry.add_shelters(conn, shelters)]
+
+
+def rep(seq: int, occupied: int, total: int = 20) -> Report:
+    return Report(
+        seq=seq, beds={"single": BedCounts(total=total, occupied=occupied, out_of_service=0)}
+    )
+
+
+async def test_concurrent_reports_share_transactions(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
+) -> None:
+    """Reports submitted together commit in fewer transactions than reports, each one applied."""
+    ids = await add_shelters(conn, 50)
+    writer = ingest.Writer(pool, batch_max=64, batch_wait_ms=5)
+    async with writer.running():
+        acks = await asyncio.gather(
+            *(writer.submit(sid, rep(1, n % 20)) for n, sid in enumerate(ids))
+        )
+    assert acks == [Ack(seq=1, status="applied")] * 50
+    assert writer.batches < 50
+    rows = await conn.fetch(
+        "select shelter_id, report_seq, beds from bed_events where kind = 'report' order by seq"
+    )
+    assert sorted(r["shelter_id"] for r in rows) == sorted(ids)
+    assert await conn.fetchval("select count(*) from shelters where last_seq = 1") == 50
+    occupied = dict(await conn.fetch("select shelter_id, occupied from beds"))
+    assert occupied == {sid: n % 20 for n, sid in enumerate(ids)}
+    for r in rows:
+        assert json.loads(r["beds"])["single"]["occupied"] == occupied[r["shelter_id"]]
+
+
+async def test_one_shelters_reports_in_a_batch_apply_in_order(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
+) -> None:
+    """Within one batch a shelter's reports are decided in submission order against each other."""
+    (sid,) = await add_shelters(conn, 1)
+    writer = ingest.Writer(pool, batch_max=64, batch_wait_ms=20, tasks=1)
+    async with writer.running():
+        outcomes = await asyncio.gather(
+            writer.submit(sid, rep(1, 1)),
+            writer.submit(sid, rep(3, 3)),
+            writer.submit(sid, rep(3, 4)),
+            writer.submit(sid, rep(2, 5)),
+            writer.submit(sid, rep(4, 6)),
+        )
+    assert [o.status for o in outcomes if isinstance(o, Ack)] == [
+        "applied",
+        "applied",
+        "duplicate",
+        "stale",
+        "applied",
+    ]
+    assert writer.batches == 1
+    assert await conn.fetchval("select last_seq from shelters") == 4
+    assert await conn.fetchval("select occupied from beds") == 6
+    seqs = [
+        r["report_seq"]
+        for r in await conn.fetch(
+            "select report_seq from bed_events where kind = 'report' order by seq"
+        )
+    ]
+    assert seqs == [1, 3, 4]
+
+
+async def test_two_writers_check_seq_in_the_database(
+    conn: asyncpg.Connection[Any], dsn: str, pool: asyncpg.Pool[Any]
+) -> None:
+    """Two writers (as in two processes) never both apply one seq: last_seq is read under lock."""
+    ids = await add_shelters(conn, 5)
+    other_pool = await db.create_pool(dsn)
+    try:
+        a = ingest.Writer(pool, batch_wait_ms=1)
+        b = ingest.Writer(other_pool, batch_wait_ms=1)
+        async with a.running(), b.running():
+            outcomes = await asyncio.gather(
+                *(w.submit(sid, rep(seq, seq)) for seq in (1, 2) for sid in ids for w in (a, b))
+            )
+    finally:
+        await other_pool.close()
+    applied = [o for o in outcomes if isinstance(o, Ack) and o.status == "applied"]
+    assert len(applied) <= 10
+    events = await conn.fetch("select shelter_id, report_seq from bed_events where kind = 'report'")
+    assert len(events) == len(applied)
+    assert len({(e["shelter_id"], e["report_seq"]) for e in events}) == len(events)
+
+
+async def test_a_report_refused_by_the_database_does_not_sink_its_batch(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
+) -> None:
+    """When a batch hits a constraint, the others are retried alone and applied; the bad one errors."""
+    ids = await add_shelters(conn, 6)
+    # A stand-in for any rule the database enforces that Python does not know about.
+    await conn.execute("alter table beds add constraint not_999 check (total <> 999)")
+    writer = ingest.Writer(pool, batch_max=64, batch_wait_ms=20, tasks=1)
+    async with writer.running():
+        outcomes = await asyncio.gather(
+            *(
+                writer.submit(sid, rep(1, 1, total=999 if n == 2 else 20))
+                for n, sid in enumerate(ids)
+            )
+        )
+    bad = outcomes.pop(2)
+    assert isinstance(bad, Error) and (bad.code, bad.seq) == ("invalid_report", 1)
+    assert outcomes == [Ack(seq=1, status="applied")] * 5
+    assert await conn.fetchval("select last_seq from shelters where id = $1", ids[2]) == 0
+    assert await conn.fetchval("select count(*) from bed_events where kind = 'report'") == 5
+
+
+async def test_unreachable_database_fails_reports_without_acking(
+    conn: asyncpg.Connection[Any], dsn: str
+) -> None:
+    """With the database unreachable, submit raises Unavailable and nothing is written."""
+    (sid,) = await add_shelters(conn, 1)
+    pool = await db.create_pool(dsn)
+    writer = ingest.Writer(pool, batch_wait_ms=0)
+    async with writer.running():
+        pool.terminate()  # every connection gone, and the pool refuses new ones
+        with pytest.raises(ingest.Unavailable):
+            await writer.submit(sid, rep(1, 1))
+    assert await conn.fetchval("select last_seq from shelters") == 0
+    assert await conn.fetchval("select count(*) from bed_events where kind = 'report'") == 0
+
+
+async def test_unknown_shelter_is_an_error(pool: asyncpg.Pool[Any]) -> None:
+    """A report for a shelter that is not registered (deleted meanwhile) gets unknown_shelter."""
+    writer = ingest.Writer(pool)
+    async with writer.running():
+        outcome = await writer.submit("s99999", rep(1, 1))
+    assert isinstance(outcome, Error) and outcome.code == "unknown_shelter"
