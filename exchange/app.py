@@ -44,6 +44,8 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         route_handlers=[*ops.ROUTES, *shelter_ws.ROUTES],
         lifespan=[lifespan],
         openapi_config=ops.openapi_config(),
+        # Haven's JSON log format (exchange/logs.py) is set by the CLI; Litestar must not replace it.
+        logging_config=None,
         debug=False,
     )
 
