@@ -257,6 +257,7 @@ class Agent:
         backoff: Backoff = Backoff(),
         on_message: Callable[[ServerMessage], None] | None = None,
         rng: random.Random | None = None,
+        latencies: list[float] | None = None,
     ) -> None:
         self.url = shelter_url(url)
         self._headers = {"Authorization": f"Bearer {token}"}
@@ -265,6 +266,8 @@ class Agent:
         self.on_message = on_message
         self.rng = rng or random.Random()
         self.connections = 0
+        self.latencies = latencies
+        """When given, collects seconds from first send to answer, per answered report."""
         self.sent_at: dict[int, float] = {}
         """Monotonic time each pending seq was first sent (for ack latency)."""
         self._ws: ClientConnection | None = None
@@ -319,15 +322,20 @@ class Agent:
             match message:
                 case Ack():
                     self.state.on_ack(message)
-                    self.sent_at.pop(message.seq, None)
+                    self._answered(message.seq)
                 case Error():
                     retry = self.state.on_error(message)
                     if retry:
                         self._later(retry)
                     elif message.seq is not None:
-                        self.sent_at.pop(message.seq, None)
+                        self._answered(message.seq)
             self._deliver(message)
             self._changed.set()
+
+    def _answered(self, seq: int) -> None:
+        sent = self.sent_at.pop(seq, None)
+        if sent is not None and self.latencies is not None:
+            self.latencies.append(time.monotonic() - sent)
 
     def _later(self, reports: list[Report]) -> None:
         async def resend() -> None:

