@@ -56,6 +56,13 @@ _ENV: dict[str, str] = {
 }
 
 
+def _dec_hook(type_: type, value: object) -> object:
+    # msgspec does not build a Path from a str, even with strict=False.
+    if type_ is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError(f"cannot convert to {type_}")
+
+
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build Settings from HAVEN_* variables (and DATABASE_URL), then apply overrides."""
     env = os.environ if env is None else env
@@ -67,6 +74,6 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         raw[field] = [o.strip() for o in value.split(",") if o.strip()] if field == "allowed_origins" else value
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        return msgspec.convert(raw, Settings, strict=False, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"bad setting: {exc}") from None
