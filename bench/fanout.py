@@ -1,0 +1,380 @@
+"""Fan-out benchmark: 200 dashboards watch while shelters push 1,000 reports a second.
+
+    uv run python bench/fanout.py [--dashboards 200] [--rate 1000] [--duration 20]
+
+Runs twice on one fresh database (DATABASE_URL's server, else an embedded one in a
+temporary directory): on one `haven serve` process, then on two processes sharing the
+database (dashboards alternate between them; shelters all on the first). The load —
+shelter agents and dashboards — is `exchange.simulate` in a separate process (uvloop),
+and report-to-dashboard latency is matched exactly as `haven simulate` documents.
+
+Baseline, same load: a bare `websockets` server in its own process that echoes every
+report frame back to its sender (the raw echo RTT) and, like Haven's hub, broadcasts
+the reports pending since its last flush to every dashboard once per coalescing
+interval (HAVEN_COALESCE_MS, default 250 ms), encoded once. Its report-to-dashboard
+latency is the floor that coalescing alone imposes; the ratio is Haven's over it.
+Target on one process: p99 <= 250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _fds(want: int = 8192) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run_uvloop(coro: Any) -> Any:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:
+        return asyncio.run(coro)
+
+
+# ---------------------------------------------------------------- load (separate process)
+
+
+def load_main(spec: dict[str, Any]) -> None:
+    """Haven load: `exchange.simulate` with dashboards spread over the given servers."""
+    from exchange.seed import DemoShelter
+    from exchange.simulate import simulate
+
+    _fds()
+    shelters = [DemoShelter(**s) for s in spec["shelters"]]
+    summary = _run_uvloop(
+        simulate(
+            spec["shelter_url"],
+            shelters,
+            rate=spec["rate"],
+            duration=spec["duration"],
+            dashboards=spec["dashboards"],
+            viewer_token=spec["viewer"],
+            dashboard_urls=spec["dashboard_urls"],
+            seed=7,
+        )
+    )
+    print(json.dumps(summary))
+
+
+# ---------------------------------------------------------------- raw websockets baseline
+
+
+def echo_server_main(port: int, coalesce_s: float) -> None:
+    """Echo each report to its sender; broadcast pending send times every coalesce_s."""
+    from websockets.asyncio.server import broadcast, serve
+
+    dashboards: set[Any] = set()
+    pending: list[float] = []
+
+    async def handler(ws: Any) -> None:
+        if ws.request.path.startswith("/dash"):
+            dashboards.add(ws)
+            try:
+                await ws.wait_closed()
+            finally:
+                dashboards.discard(ws)
+            return
+        async for frame in ws:
+            t = json.loads(frame)["t"]
+            pending.append(t)
+            await ws.send(frame)
+
+    async def flusher() -> None:
+        while True:
+            await asyncio.sleep(coalesce_s)
+            if pending:
+                text = json.dumps({"sent": pending[:]})
+                pending.clear()
+                broadcast(dashboards, text)
+
+    async def main() -> None:
+        async with serve(handler, "127.0.0.1", port, max_size=None):
+            await flusher()
+
+    _run_uvloop(main())
+
+
+def echo_load_main(spec: dict[str, Any]) -> None:
+    """Baseline load: `senders` connections at `rate` frames/s and `dashboards` receivers."""
+    from websockets.asyncio.client import connect
+
+    _fds()
+    url = spec["url"]
+    rtts: list[float] = []
+    fanout: list[float] = []
+
+    async def sender(per_s: float, stop: float) -> None:
+        async with connect(url + "/shelter", max_size=None) as ws:
+
+            async def rx() -> None:
+                async for frame in ws:
+                    rtts.append(time.monotonic() - json.loads(frame)["t"])
+
+            task = asyncio.create_task(rx())
+            await asyncio.sleep(random.uniform(0, 1 / per_s))
+            beds = {"single": {"total": 40, "occupied": 9, "out_of_service": 0}}
+            while time.monotonic() < stop:
+                await ws.send(json.dumps({"type": "report", "t": time.monotonic(), "beds": beds}))
+                await asyncio.sleep(1 / per_s)
+            await asyncio.sleep(1)
+            task.cancel()
+
+    async def dashboard(start: float, stop: float) -> None:
+        async with connect(url + "/dash", max_size=None) as ws:
+            while time.monotonic() < stop + 1:
+                try:
+                    frame = await asyncio.wait_for(ws.recv(), 1)
+                except TimeoutError:
+                    continue
+                now = time.monotonic()
+                fanout.extend(now - t for t in json.loads(frame)["sent"] if t >= start)
+
+    async def main() -> None:
+        start = time.monotonic() + 2
+        stop = start + spec["duration"]
+        boards = [asyncio.create_task(dashboard(start, stop)) for _ in range(spec["dashboards"])]
+        await asyncio.sleep(2)
+        per_s = spec["rate"] / spec["senders"]
+        await asyncio.gather(*(sender(per_s, stop) for _ in range(spec["senders"])))
+        await asyncio.gather(*boards)
+
+    _run_uvloop(main())
+    from exchange.simulate import ms
+
+    print(
+        json.dumps(
+            {
+                "echo_rtt_ms": ms(rtts),
+                "fanout_ms": ms(fanout),
+                "sent_per_s": round(len(rtts) / spec["duration"], 1),
+            }
+        )
+    )
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def _child(role: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--role", role, "--spec", json.dumps(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{role} failed: {done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"haven serve exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("haven serve not ready")
+
+
+def _serve(dsn: str, log: Path, coalesce_ms: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "HAVEN_LOG_LEVEL": "WARNING",
+        "HAVEN_COALESCE_MS": str(coalesce_ms),
+    }
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(url, proc)
+    return proc, url
+
+
+async def _prepare(server_dsn: str, shelters: int) -> tuple[str, list[dict[str, Any]], str]:
+    import asyncpg
+    import msgspec
+
+    from exchange import auth, db, seed
+
+    name = f"haven_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f"create database {name}")
+    await admin.close()
+    dsn = db.with_database(server_dsn, name)
+    conn = await db.connect(dsn)
+    try:
+        await db.migrate(conn)
+        registered = await seed.register(conn, shelters, seed=11)
+        _, viewer = await auth.create_token(conn, "viewer")
+    finally:
+        await conn.close()
+    return dsn, [msgspec.to_builtins(s) for s in registered], viewer
+
+
+def _row(name: str, r: dict[str, Any]) -> str:
+    d = r["dashboard_ms"]
+    return (
+        f"{name:<22} applied/s {r['applied_per_s']:>7}  ack p50/p99 {r['ack_ms']['p50']}/"
+        f"{r['ack_ms']['p99']} ms  dashboard p50/p99 {d['p50']}/{d['p99']} ms "
+        f"(samples {d['samples']}, unseen {d['unseen']})  errors {r['errors']}"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--role", default="main", help=argparse.SUPPRESS)
+    p.add_argument("--spec", help=argparse.SUPPRESS)
+    p.add_argument("--dashboards", type=int, default=200)
+    p.add_argument("--rate", type=float, default=1000.0)
+    p.add_argument("--duration", type=float, default=20.0)
+    p.add_argument("--shelters", type=int, default=100)
+    p.add_argument("--coalesce-ms", type=int, default=250)
+    p.add_argument("--processes", default="1,2", help="server process counts to run")
+    args = p.parse_args()
+    if args.role == "load":
+        return load_main(json.loads(args.spec))
+    if args.role == "echo-load":
+        return echo_load_main(json.loads(args.spec))
+    if args.role == "echo-server":
+        spec = json.loads(args.spec)
+        return echo_server_main(spec["port"], spec["coalesce_s"])
+
+    from exchange import db
+
+    _fds()
+    with tempfile.TemporaryDirectory(prefix="haven-fanout-") as tmp:
+        server_dsn = os.environ.get("DATABASE_URL") or db.embedded_url(Path(tmp) / "data")
+        dsn, shelters, viewer = asyncio.run(_prepare(server_dsn, args.shelters))
+        print(
+            f"fan-out bench: {args.dashboards} dashboards, {args.rate:g} reports/s, "
+            f"{args.shelters} shelters in {len({s['region'] for s in shelters})} regions, "
+            f"{args.duration:g} s, coalesce {args.coalesce_ms} ms, {os.cpu_count()} CPUs"
+        )
+        results: dict[str, dict[str, Any]] = {}
+        for n in [int(x) for x in args.processes.split(",")]:
+            procs = [
+                _serve(dsn, Path(tmp) / f"serve-{n}-{k}.log", args.coalesce_ms) for k in range(n)
+            ]
+            try:
+                spec = {
+                    "shelters": shelters,
+                    "shelter_url": procs[0][1],
+                    "rate": args.rate,
+                    "duration": args.duration,
+                    "dashboards": args.dashboards,
+                    "viewer": viewer,
+                    "dashboard_urls": [u for _, u in procs],
+                }
+                results[f"haven x{n}"] = r = _child("load", spec, timeout=args.duration + 180)
+                print(_row(f"haven, {n} process{'es' if n > 1 else ''}", r), flush=True)
+            finally:
+                for proc, _ in procs:
+                    proc.terminate()
+                    proc.wait(20)
+
+        port = _free_port()
+        echo = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--role",
+                "echo-server",
+                "--spec",
+                json.dumps({"port": port, "coalesce_s": args.coalesce_ms / 1000}),
+            ],
+            cwd=ROOT,
+        )
+        try:
+            time.sleep(1.0)
+            base = _child(
+                "echo-load",
+                {
+                    "url": f"ws://127.0.0.1:{port}",
+                    "rate": args.rate,
+                    "duration": args.duration,
+                    "dashboards": args.dashboards,
+                    "senders": args.shelters,
+                },
+                timeout=args.duration + 120,
+            )
+        finally:
+            echo.terminate()
+            echo.wait(10)
+        print(
+            f"{'websockets baseline':<22} echo RTT p50/p99 {base['echo_rtt_ms']['p50']}/"
+            f"{base['echo_rtt_ms']['p99']} ms  coalesced fan-out p50/p99 "
+            f"{base['fanout_ms']['p50']}/{base['fanout_ms']['p99']} ms  "
+            f"(sent {base['sent_per_s']}/s)"
+        )
+        for name, r in results.items():
+            d, f = r["dashboard_ms"], base["fanout_ms"]
+            if d["p99"] and f["p99"]:
+                print(
+                    f"ratio {name}: dashboard p50 {d['p50'] / f['p50']:.2f}x, "
+                    f"p99 {d['p99'] / f['p99']:.2f}x the baseline fan-out; "
+                    f"ack p99 {r['ack_ms']['p99'] / base['echo_rtt_ms']['p99']:.1f}x echo RTT"
+                )
+        one = results.get("haven x1")
+        if one and one["dashboard_ms"]["p99"] is not None:
+            verdict = "met" if one["dashboard_ms"]["p99"] <= 250 else "MISSED"
+            print(f"target one process p99 <= 250 ms: {verdict}")
+        if not os.environ.get("DATABASE_URL"):
+            return
+        asyncio.run(_drop(server_dsn, dsn))
+
+
+async def _drop(server_dsn: str, dsn: str) -> None:
+    import asyncpg
+
+    name = dsn.rsplit("/", 1)[1].split("?")[0]
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f"drop database if exists {name} with (force)")
+    await admin.close()
+
+
+if __name__ == "__main__":
+    main()
