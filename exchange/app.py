@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 
-from exchange import db, ingest, ops, shelter_ws
+from exchange import dashboard, db, ingest, ops, page, sessions, shelter_ws
 from exchange.connections import Connections
 from exchange.metrics import Metrics
 from exchange.settings import Settings, from_env
@@ -33,15 +33,26 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             app.state.metrics = Metrics()
             app.state.writer = await stack.enter_async_context(
                 ingest.Writer(
-                    pool, batch_max=settings.batch_max, batch_wait_ms=settings.batch_wait_ms
+                    pool,
+                    batch_max=settings.batch_max,
+                    batch_wait_ms=settings.batch_wait_ms,
+                    observe=app.state.metrics.batch,
                 ).running()
             )
+            # The live board and its cross-process fan-out, feeding /ws/dashboard.
+            app.state.hub = await stack.enter_async_context(dashboard.running(settings, url, pool))
             # Further background services (ingest writer, fan-out) enter the stack here.
             log.info("haven started", extra={"port": settings.port})
             yield
 
     return Litestar(
-        route_handlers=[*ops.ROUTES, *shelter_ws.ROUTES],
+        route_handlers=[
+            *ops.ROUTES,
+            *shelter_ws.ROUTES,
+            *dashboard.ROUTES,
+            *sessions.ROUTES,
+            *page.ROUTES,
+        ],
         lifespan=[lifespan],
         openapi_config=ops.openapi_config(),
         # Haven's JSON log format (exchange/logs.py) is set by the CLI; Litestar must not replace it.
@@ -53,4 +64,3 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
 def app_from_env() -> Litestar:
     """Factory for uvicorn workers: settings from the environment, read once here."""
     return create_app(from_env())
-
