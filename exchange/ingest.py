@@ -19,17 +19,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from exchange import board, events
 from exchange.events import BedState
 from schema.wire import Ack, Error, Report
 
 log = logging.getLogger("haven.ingest")
+
+_ENCODE = msgspec.json.Encoder().encode
 
 COMMIT_TIMEOUT_S = 10.0
 """A batch that has not committed by then is failed as Unavailable (and may be resent)."""
@@ -48,26 +51,49 @@ class _Item:
         self.shelter_id, self.report, self.future = shelter_id, report, future
 
 
-_LOCK_SHELTERS = """
-select id, last_seq from shelters where id = any($1::text[]) order by id for update
+# Lock the batch's shelters and their beds in one fixed order (shelter id, bed type), so
+# concurrent batches — in this process or another — queue behind each other, never deadlock.
+_LOCK = """
+select s.id, s.last_seq, b.bed_type, b.total, b.occupied, b.out_of_service, b.held
+from shelters s join beds b on b.shelter_id = s.id
+where s.id = any($1::text[])
+order by s.id, b.bed_type
+for update of s, b
 """
-_LOCK_BEDS = """
-select shelter_id, bed_type, total, occupied, out_of_service, held
-from beds where shelter_id = any($1::text[]) order by shelter_id, bed_type for update
-"""
-_WRITE_BEDS = """
-update beds b set total = u.total, occupied = u.occupied, out_of_service = u.out_of_service
-from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[])
-     as u (shelter_id, bed_type, total, occupied, out_of_service)
-where b.shelter_id = u.shelter_id and b.bed_type = u.bed_type
-"""
-_WRITE_SHELTERS = """
-update shelters s set last_seq = u.last_seq, last_report_at = now()
-from unnest($1::text[], $2::bigint[]) as u (id, last_seq)
-where s.id = u.id
+# Every write of a batch in one statement (one round trip): beds, shelters, and the event
+# log. The events take their numbers from `event_clock` exactly as `events.append` does —
+# the clock row stays locked until commit, so events become visible in sequence order —
+# and the NOTIFY, issued inside the transaction, is delivered only when it commits.
+_WRITE = """
+with bed_rows as (
+    update beds b set total = u.total, occupied = u.occupied, out_of_service = u.out_of_service
+    from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[])
+         as u (shelter_id, bed_type, total, occupied, out_of_service)
+    where b.shelter_id = u.shelter_id and b.bed_type = u.bed_type
+    returning 1
+), shelter_rows as (
+    update shelters s set last_seq = u.last_seq, last_report_at = now()
+    from unnest($6::text[], $7::bigint[]) as u (id, last_seq)
+    where s.id = u.id
+    returning 1
+), clock as (
+    update event_clock set seq = seq + cardinality($8::text[]) where id = 1 returning seq
+), inserted as (
+    insert into bed_events (seq, shelter_id, kind, report_seq, beds)
+    select clock.seq - cardinality($8::text[]) + e.n, e.shelter_id, 'report', e.report_seq, e.beds
+    from clock,
+         unnest($8::text[], $9::bigint[], $10::jsonb[]) with ordinality
+         as e (shelter_id, report_seq, beds, n)
+    returning 1
+)
+select clock.seq as last, pg_notify($11, clock.seq::text),
+       (select count(*) from bed_rows) as beds, (select count(*) from shelter_rows) as shelters,
+       (select count(*) from inserted) as events
+from clock
 """
 
-Observer = Callable[[Sequence[Ack | Error]], None]
+BatchObserver = Callable[[int, float], None]
+"""Told each committed batch's size and its seconds from acquiring a connection to commit."""
 
 
 class Writer:
@@ -80,7 +106,7 @@ class Writer:
         batch_max: int = 256,
         batch_wait_ms: float = 2.0,
         tasks: int = 2,
-        observe: Observer | None = None,
+        observe: BatchObserver | None = None,
     ) -> None:
         self._pool = pool
         self._batch_max = max(1, batch_max)
@@ -170,8 +196,6 @@ class Writer:
         for item, outcome in zip(batch, outcomes, strict=True):
             if not item.future.done():
                 item.future.set_result(outcome)
-        if self._observe is not None:
-            self._observe(outcomes)
 
     async def _commit_with_retry(self, batch: list[_Item]) -> list[Ack | Error]:
         try:
@@ -182,39 +206,31 @@ class Writer:
 
     async def _commit(self, batch: list[_Item]) -> list[Ack | Error]:
         async with asyncio.timeout(COMMIT_TIMEOUT_S), self._pool.acquire() as conn:
+            started = time.perf_counter()
             async with conn.transaction():
-                outcomes, new_events = await _write(conn, batch)
+                outcomes = await _write(conn, batch)
             self.batches += 1
-            if new_events:
-                try:
-                    await events.notify(conn, new_events[-1])
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                    # Committed is committed: listeners also poll, so a lost wake-up only delays them.
-                    log.warning("notify after commit failed")
+            if self._observe is not None:
+                self._observe(len(batch), time.perf_counter() - started)
         return outcomes
 
 
-async def _write(
-    conn: asyncpg.Connection[Any], batch: list[_Item]
-) -> tuple[list[Ack | Error], list[int]]:
+async def _write(conn: asyncpg.Connection[Any], batch: list[_Item]) -> list[Ack | Error]:
     """Decide and write every report of a batch inside the caller's transaction."""
-    ids = sorted({i.shelter_id for i in batch})
-    last = {r["id"]: int(r["last_seq"]) for r in await conn.fetch(_LOCK_SHELTERS, ids)}
-    beds: dict[str, dict[str, BedState]] = {sid: {} for sid in last}
-    for r in await conn.fetch(_LOCK_BEDS, ids):
-        beds[r["shelter_id"]][r["bed_type"]] = BedState(
+    states: dict[str, board.ShelterState] = {}
+    for r in await conn.fetch(_LOCK, sorted({i.shelter_id for i in batch})):
+        state = states.get(r["id"]) or board.ShelterState(
+            shelter_id=r["id"], last_seq=r["last_seq"], beds={}
+        )
+        state.beds[r["bed_type"]] = BedState(
             total=r["total"],
             occupied=r["occupied"],
             out_of_service=r["out_of_service"],
             held=r["held"],
         )
-    states = {
-        sid: board.ShelterState(shelter_id=sid, last_seq=seq, beds=beds[sid])
-        for sid, seq in last.items()
-    }
+        states[r["id"]] = state
     outcomes: list[Ack | Error] = []
     new_events: list[events.NewEvent] = []
-    touched: set[tuple[str, str]] = set()
     for item in batch:
         state = states.get(item.shelter_id)
         if state is None:
@@ -230,25 +246,40 @@ async def _write(
         if isinstance(outcome, board.Applied):
             states[item.shelter_id] = outcome.state
             new_events.append(outcome.event)
-            touched.update((item.shelter_id, t) for t in outcome.event.beds)
             outcomes.append(outcome.ack)
         else:
             outcomes.append(outcome)
-    if not new_events:
-        return outcomes, []
-    rows = sorted(touched)
+    if new_events:
+        await _persist(conn, states, new_events)
+    return outcomes
+
+
+async def _persist(
+    conn: asyncpg.Connection[Any],
+    states: dict[str, board.ShelterState],
+    new_events: list[events.NewEvent],
+) -> None:
+    rows = sorted({(e.shelter_id, t) for e in new_events for t in e.beds})
     final = [states[s].beds[t] for s, t in rows]
-    await conn.execute(
-        _WRITE_BEDS,
+    changed = sorted({e.shelter_id for e in new_events})
+    written = await conn.fetchrow(
+        _WRITE,
         [s for s, _ in rows],
         [t for _, t in rows],
         [b.total for b in final],
         [b.occupied for b in final],
         [b.out_of_service for b in final],
+        changed,
+        [states[s].last_seq for s in changed],
+        [e.shelter_id for e in new_events],
+        [e.report_seq for e in new_events],
+        [_ENCODE(e.beds).decode() for e in new_events],
+        events.CHANNEL,
     )
-    changed = sorted({e.shelter_id for e in new_events})
-    await conn.execute(_WRITE_SHELTERS, changed, [states[s].last_seq for s in changed])
-    return outcomes, await events.append(conn, new_events)
+    assert written is not None and written["events"] == len(new_events)
+    if (written["beds"], written["shelters"]) != (len(rows), len(changed)):
+        # A row vanished under our lock (a shelter deleted): write nothing of this batch.
+        raise asyncpg.IntegrityConstraintViolationError("beds or shelters rows missing")
 
 
 def _refused(item: _Item, exc: Exception) -> Error:

@@ -6,7 +6,6 @@ process or sum them; prometheus_client's multiprocess mode is not used).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request, get
@@ -52,6 +51,24 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.batch_reports = Histogram(
+            "haven_ingest_batch_reports",
+            "Reports committed per ingest transaction.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "haven_ingest_batch_seconds",
+            "One ingest transaction, from acquiring a connection to commit.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+
+    def batch(self, reports: int, seconds: float) -> None:
+        """Record one committed ingest batch."""
+        self.batch_reports.observe(reports)
+        self.batch_seconds.observe(seconds)
+
     def answered(self, message: Ack | Error, seconds: float | None = None) -> None:
         """Count one answer to a shelter frame (and its latency when it was a report)."""
         if isinstance(message, Ack):
@@ -62,10 +79,6 @@ class Metrics:
             self.reports_rejected.labels(message.code).inc()
         if seconds is not None:
             self.ack_latency.observe(seconds)
-
-    def answered_all(self, messages: Sequence[Ack | Error]) -> None:
-        for m in messages:
-            self.answered(m)
 
 
 @get("/metrics", include_in_schema=False)

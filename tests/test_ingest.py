@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from exchange import db, ingest, registry
+from exchange import db, events, ingest, registry
 from schema.registry import NewShelter
 from schema.wire import Ack, BedCounts, Error, Report
 
@@ -159,3 +159,16 @@ async def test_unknown_shelter_is_an_error(pool: asyncpg.Pool[Any]) -> None:
     async with writer.running():
         outcome = await writer.submit("s99999", rep(1, 1))
     assert isinstance(outcome, Error) and outcome.code == "unknown_shelter"
+
+
+async def test_listeners_are_woken_with_the_last_event_seq(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
+) -> None:
+    """A committed batch wakes `haven_events` listeners with its last event's seq."""
+    (sid,) = await add_shelters(conn, 1)
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    await conn.add_listener(events.CHANNEL, lambda *args: woken.put_nowait(args[-1]))
+    writer = ingest.Writer(pool)
+    async with writer.running():
+        await writer.submit(sid, rep(1, 1))
+    assert await asyncio.wait_for(woken.get(), 5) == str(await events.head(conn))
