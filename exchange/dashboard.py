@@ -248,7 +248,7 @@ async def running(settings: Settings, dsn: str, pool: asyncpg.Pool[Any]) -> Asyn
         min_shelters=settings.min_region_shelters,
     )
     async with pool.acquire() as conn:
-        await live.load(cast(asyncpg.Connection[Any], conn), board)
+        await live.load(cast("asyncpg.Connection[Any]", conn), board)
     hub = Hub(board, coalesce_s=settings.coalesce_ms / 1000)
     fanout = Fanout(dsn, pool, board, hub.changed, keep=settings.history_events)
 

@@ -77,7 +77,7 @@ class Fanout:
         """Rebuild the board from the beds table; return every region it knew or knows."""
         self.reloads += 1
         async with self._pool.acquire() as conn:
-            regions = await live.load(cast(asyncpg.Connection[Any], conn), self._board)
+            regions = await live.load(cast("asyncpg.Connection[Any]", conn), self._board)
         log.info("board reloaded", extra={"seq": self._board.seq, "regions": len(regions)})
         return regions
 
