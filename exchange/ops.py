@@ -29,9 +29,13 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
             async with pool.acquire() as conn:
                 todo = await db.pending(conn)
     except Exception as exc:  # any failure to reach the database means not ready
-        return Response({"status": "unready", "reason": f"database: {type(exc).__name__}"}, status_code=503)
+        return Response(
+            {"status": "unready", "reason": f"database: {type(exc).__name__}"}, status_code=503
+        )
     if todo:
-        return Response({"status": "unready", "reason": f"migrations pending: {todo}"}, status_code=503)
+        return Response(
+            {"status": "unready", "reason": f"migrations pending: {todo}"}, status_code=503
+        )
     return Response({"status": "ready"}, status_code=200)
 
 
@@ -49,7 +53,7 @@ def openapi_config() -> OpenAPIConfig:
                 js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
                 css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
                 standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
-                favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+                favicon=f"<link rel='icon' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
             )
         ],
     )

@@ -20,7 +20,7 @@ from litestar.response import Response
 
 from exchange import auth, board
 from exchange.connections import WS_REVOKED
-from exchange.ingest import Unavailable
+from exchange.ingest import Unavailable, Writer
 from schema.registry import Principal
 from schema.wire import Ack, Error, Hello, Report
 
@@ -61,8 +61,9 @@ async def answer(state: State, shelter_id: str, frame: str | bytes) -> Ack | Err
         case Error() as error:
             return error
         case Report() as report:
+            writer: Writer = state.writer
             try:
-                return await state.writer.submit(shelter_id, report)
+                return await writer.submit(shelter_id, report)
             except Unavailable as exc:
                 return board.error(report.seq, "unavailable", f"{exc}; resend this report")
 
@@ -124,7 +125,7 @@ async def shelter_channel(socket: WebSocket[Any, Any, Any]) -> None:
 
 async def _refuse(socket: WebSocket[Any, Any, Any], status: int, error: Error) -> None:
     """Refuse the handshake with an HTTP response when the server can, else a bare 403."""
-    if "websocket.http.response" in socket.scope.get("extensions", {}):
+    if "websocket.http.response" in (socket.scope.get("extensions") or {}):
         body = _ENCODER.encode(error)
         await socket.send(
             {

@@ -34,7 +34,9 @@ def test_missing_type_reads_as_report() -> None:
     """An object without `type` is read as a report, on both decode paths."""
     good = json.dumps({"seq": 2, "beds": {"single": counts()}})
     assert isinstance(board.decode(good), Report)
-    assert board.decode('{"seq": 2}') == Error(seq=2, code="invalid_report", message="beds: required")
+    assert board.decode('{"seq": 2}') == Error(
+        seq=2, code="invalid_report", message="beds: required"
+    )
 
 
 @pytest.mark.parametrize(

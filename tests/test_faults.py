@@ -153,7 +153,7 @@ async def private_pg(tmp_path: Path) -> AsyncIterator[PrivatePostgres]:
 async def test_postgres_restart_under_connected_shelters(
     private_pg: PrivatePostgres, serve: Callable[..., Any]
 ) -> None:
-    """PostgreSQL restarts: /readyz goes unready then ready, agents carry on, nothing acked is lost."""
+    """PostgreSQL restarts: /readyz unready then ready, agents carry on, nothing acked is lost."""
     setup = await asyncpg.connect(private_pg.url)
     try:
         await db.migrate(setup)

@@ -119,7 +119,7 @@ async def test_two_writers_check_seq_in_the_database(
 async def test_a_report_refused_by_the_database_does_not_sink_its_batch(
     conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
 ) -> None:
-    """When a batch hits a constraint, the others are retried alone and applied; the bad one errors."""
+    """A batch hitting a constraint is retried one by one: the others apply, the bad one errors."""
     ids = await add_shelters(conn, 6)
     # A stand-in for any rule the database enforces that Python does not know about.
     await conn.execute("alter table beds add constraint not_999 check (total <> 999)")

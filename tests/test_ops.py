@@ -42,7 +42,8 @@ async def test_livez_and_readyz_follow_migrations(
         assert (await http.get("/livez")).json() == {"status": "ok"}
         assert (await http.get("/readyz")).status_code == 200
         last = await conn.fetchrow(
-            "delete from haven_migrations where version = (select max(version) from haven_migrations) returning *"
+            "delete from haven_migrations"
+            " where version = (select max(version) from haven_migrations) returning *"
         )
         r = await http.get("/readyz")
         assert r.status_code == 503 and "migrations pending" in r.json()["reason"]
@@ -61,7 +62,7 @@ def sample(text: str, name: str) -> float:
 async def test_metrics_count_reports_errors_connections_and_latency(
     conn: asyncpg.Connection[Any], serve: Callable[..., Any]
 ) -> None:
-    """/metrics (Prometheus text) counts applied and rejected reports, open connections, ack latency."""
+    """/metrics counts applied and rejected reports, open connections and ack latency."""
     _, token = await add_shelter(conn)
     server = serve()
     headers = {"Authorization": f"Bearer {token}"}

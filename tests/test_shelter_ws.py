@@ -211,7 +211,7 @@ async def test_handshake_refused_without_a_valid_shelter_token(
     conn: asyncpg.Connection[Any], serve: Callable[..., Any]
 ) -> None:
     """No, bad, revoked, viewer, planner and admin tokens are refused with 401/403 before accept."""
-    _, token = await add_shelter(conn, single=12)
+    _, _token = await add_shelter(conn, single=12)
     _, revoked = await add_shelter(conn, single=4)
     assert await auth.revoke_token(conn, token=revoked)
     others = {
@@ -242,7 +242,7 @@ async def test_token_speaks_for_its_own_shelter_only(
 ) -> None:
     """Shelter A's token reports for A on the websocket and is refused on B's URL (403)."""
     a, token_a = await add_shelter(conn, single=12)
-    b, token_b = await add_shelter(conn, single=12)
+    b, _token_b = await add_shelter(conn, single=12)
     server = serve()
     async with shelter_ws(server, token_a) as ws:
         assert (await hello(ws))["shelter"] == a
