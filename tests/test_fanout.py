@@ -93,7 +93,7 @@ async def test_catch_up_applies_committed_events_in_order(
 ) -> None:
     """catch_up reads every committed event after the board's seq and names the regions."""
     (oh,) = await add(conn, "OH")
-    (pa,) = await add(conn, "PA")
+    await add(conn, "PA")
     changes, b = Changes(), new_board()
     f = fanout.Fanout(dsn, pool, b, changes)
     assert await f.catch_up() == {"OH", "PA"}
