@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -93,7 +92,7 @@ def echo_server_main(port: int, coalesce_s: float) -> None:
     from websockets.asyncio.server import broadcast, serve
 
     dashboards: set[Any] = set()
-    pending: list[float] = []
+    pending: list[str] = []
 
     async def handler(ws: Any) -> None:
         if ws.request.path.startswith("/dash"):
@@ -104,15 +103,14 @@ def echo_server_main(port: int, coalesce_s: float) -> None:
                 dashboards.discard(ws)
             return
         async for frame in ws:
-            t = json.loads(frame)["t"]
-            pending.append(t)
+            pending.append(frame.partition("|")[0])  # the send time, without parsing JSON
             await ws.send(frame)
 
     async def flusher() -> None:
         while True:
             await asyncio.sleep(coalesce_s)
             if pending:
-                text = json.dumps({"sent": pending[:]})
+                text = ",".join(pending)
                 pending.clear()
                 broadcast(dashboards, text)
 
@@ -124,29 +122,26 @@ def echo_server_main(port: int, coalesce_s: float) -> None:
 
 
 def echo_load_main(spec: dict[str, Any]) -> None:
-    """Baseline load: `senders` connections at `rate` frames/s and `dashboards` receivers."""
+    """Baseline load: `senders` connections sharing `rate` frames/s, and `dashboards` receivers."""
     from websockets.asyncio.client import connect
+
+    from exchange.simulate import ms
 
     _fds()
     url = spec["url"]
     rtts: list[float] = []
     fanout: list[float] = []
+    body = json.dumps(
+        {
+            "type": "report",
+            "seq": 1,
+            "beds": {"single": {"total": 40, "occupied": 9, "out_of_service": 0}},
+        }
+    )
 
-    async def sender(per_s: float, stop: float) -> None:
-        async with connect(url + "/shelter", max_size=None) as ws:
-
-            async def rx() -> None:
-                async for frame in ws:
-                    rtts.append(time.monotonic() - json.loads(frame)["t"])
-
-            task = asyncio.create_task(rx())
-            await asyncio.sleep(random.uniform(0, 1 / per_s))
-            beds = {"single": {"total": 40, "occupied": 9, "out_of_service": 0}}
-            while time.monotonic() < stop:
-                await ws.send(json.dumps({"type": "report", "t": time.monotonic(), "beds": beds}))
-                await asyncio.sleep(1 / per_s)
-            await asyncio.sleep(1)
-            task.cancel()
+    async def receive_echo(ws: Any) -> None:
+        async for frame in ws:
+            rtts.append(time.monotonic() - float(frame.partition("|")[0]))
 
     async def dashboard(start: float, stop: float) -> None:
         async with connect(url + "/dash", max_size=None) as ws:
@@ -156,20 +151,33 @@ def echo_load_main(spec: dict[str, Any]) -> None:
                 except TimeoutError:
                     continue
                 now = time.monotonic()
-                fanout.extend(now - t for t in json.loads(frame)["sent"] if t >= start)
+                fanout.extend(now - t for t in map(float, frame.split(",")) if t >= start)
 
     async def main() -> None:
         start = time.monotonic() + 2
         stop = start + spec["duration"]
         boards = [asyncio.create_task(dashboard(start, stop)) for _ in range(spec["dashboards"])]
-        await asyncio.sleep(2)
-        per_s = spec["rate"] / spec["senders"]
-        await asyncio.gather(*(sender(per_s, stop) for _ in range(spec["senders"])))
-        await asyncio.gather(*boards)
+        senders = [await connect(url + "/shelter", max_size=None) for _ in range(spec["senders"])]
+        readers = [asyncio.create_task(receive_echo(ws)) for ws in senders]
+        await asyncio.sleep(max(0.0, start - time.monotonic()))
+        # The same open-loop schedule as `exchange.simulate.drive`: a 5 ms tick.
+        owed, last, k = 0.0, time.monotonic(), 0
+        while (now := time.monotonic()) < stop:
+            owed += (now - last) * spec["rate"]
+            last = now
+            while owed >= 1:
+                owed -= 1
+                k += 1
+                await senders[k % len(senders)].send(f"{time.monotonic()}|{body}")
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(1)
+        for ws in senders:
+            await ws.close()
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*boards, *readers, return_exceptions=True)
 
     _run_uvloop(main())
-    from exchange.simulate import ms
-
     print(
         json.dumps(
             {
@@ -185,9 +193,11 @@ def echo_load_main(spec: dict[str, Any]) -> None:
 
 
 def _child(role: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    # The spec holds tokens: pass it on stdin, never on a command line `ps` shows.
     done = subprocess.run(
-        [sys.executable, __file__, "--role", role, "--spec", json.dumps(spec)],
+        [sys.executable, __file__, "--role", role],
         cwd=ROOT,
+        input=json.dumps(spec),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -276,9 +286,9 @@ def main() -> None:
     p.add_argument("--processes", default="1,2", help="server process counts to run")
     args = p.parse_args()
     if args.role == "load":
-        return load_main(json.loads(args.spec))
+        return load_main(json.loads(sys.stdin.read()))
     if args.role == "echo-load":
-        return echo_load_main(json.loads(args.spec))
+        return echo_load_main(json.loads(sys.stdin.read()))
     if args.role == "echo-server":
         spec = json.loads(args.spec)
         return echo_server_main(spec["port"], spec["coalesce_s"])

@@ -17,7 +17,8 @@ import pytest
 
 from exchange import auth, seed
 from exchange.seed import DemoShelter
-from exchange.simulate import SendLog, ShelterModel, match_latencies, simulate
+from exchange.settings import Settings
+from exchange.simulate import SendLog, ShelterModel, _complete, match_latencies, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +88,16 @@ def test_reports_sent_after_an_update_are_not_matched_by_it() -> None:
     log = _log((2.0, 3), (3.0, 4))
     seen = [(0.5, "OH", {"single": (10, 4)}), (2.5, "OH", {"single": (10, 4)})]
     assert match_latencies(log, seen) == ([], 2)
+
+
+async def test_tokens_file_entries_get_region_and_beds_from_the_database(
+    conn: asyncpg.Connection[Any], dsn: str
+) -> None:
+    """`haven shelter import` output (id, token) is completed with region and bed totals."""
+    registered = await seed.register(conn, 3, seed=9)
+    entries = [{"id": s.id, "token": s.token} for s in registered]
+    got = await _complete(Settings(database_url=dsn), entries)
+    assert got == registered
 
 
 @pytest.mark.slow
