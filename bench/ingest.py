@@ -101,7 +101,7 @@ async def _drive(
                         await asyncio.sleep(delay)
                     seq += 1
                     sent_at[seq] = time.monotonic()
-                    if sent_at[seq] >= measure_from:
+                    if measure_from <= sent_at[seq] < stop_at:
                         counts["sent"] += 1
                     await ws.send(frame(seq))
                     next_at += interval

@@ -52,6 +52,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.heartbeat_s,
+        # Frames are small JSON: compressing them costs CPU and a zlib state per connection.
+        ws_per_message_deflate=False,
         log_config=None,
         lifespan="on",
     )
