@@ -204,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--region", action="append")
     lst.set_defaults(func=cmd_shelter_list)
 
+    from matching import cli as match_cli
+
+    match_cli.add_parser(sub)
+
     token = sub.add_parser("token", help="access tokens").add_subparsers(dest="token", required=True)
     create = token.add_parser("create", help="create a planner, viewer or admin token")
     create.add_argument("--role", required=True, choices=["planner", "viewer", "admin"])

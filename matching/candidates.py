@@ -20,6 +20,7 @@ from schema.problem import Problem
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
+Floats = npt.NDArray[np.float64]
 BLOCK = 2048
 
 

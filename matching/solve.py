@@ -1,21 +1,26 @@
 """`solve(problem)`: the plan, its proven bound, and a reason for every woman left out.
 
-Design (measured on bench/matching.py instances; see the report there):
+Design, measured on bench/matching.py instances (numbers in the module's report):
 
 1. Candidates (rules 1–6) are computed in bulk with numpy (`matching.candidates`).
 2. The lexicographic objective is folded into one integer cost per arc,
-   `km·M − keep − weight·BIG`, with BIG above any plan's total of `km·M`, so a smaller
-   cost is always a larger placed weight first, then fewer km, then (with a previous
-   plan, M = kept placements + 1) more placements kept.
-3. The network relaxation (`matching.flow`) holds rules 1–6 exactly and rule 7 for
-   every request in at most one clique per shelter. Min-cost flow solves it exactly:
-   its optimum is a proven bound, and if no rule-7 clique is violated, the plan.
-4. Otherwise the violating arcs are barred one clique at a time and the flow re-solved
-   until nothing is violated: a feasible plan, usually as good as the bound.
-5. Independent parts (`matching.parts`) are then compared with their share of the
-   bound. A part whose plan meets it is proven optimal; only the parts that do not go
-   to CP-SAT (`matching.exact`), warm-started from the plan. This is the smallest part
-   that can prove optimality: everywhere else the flow bound already does.
+   `km·M − keep − weight·BIG`, BIG above any plan's total `km·M`: a smaller cost is a
+   larger placed weight first, then fewer km, then (given a previous plan, with
+   M = its placements + 1) more placements kept.
+3. Rule 7 is what makes it hard. A min-cost-flow relaxation (rule 7 only where a network
+   can hold it) was measured first: with skewed contact popularity its bound stayed
+   several weight units loose at state size and flow repair rounds cost 0.5 s each
+   (30 s at national), while the linear relaxation *with* the rule-7 cliques was
+   integral or within a few km on every instance. So the relaxation is that LP, solved
+   by GLOP over a few columns per woman (her nearest shelters) and grown by pricing
+   (`matching.master`); its duals give, in numpy over all arcs, a certified bound and
+   every arc's reduced cost.
+4. The LP is rounded greedily into a plan (`matching.greedy`). With gap = plan − bound,
+   no cheaper plan can use an arc whose reduced cost is ≥ gap: those arcs are dropped,
+   and the exact OR-Tools MIP (SCIP) runs, warm-started, on the few that remain — the
+   smallest part of the problem that can prove optimality. At state size that is a
+   few hundred arcs out of ~200,000.
+5. If time runs out first, the plan is `feasible` with the certified bound.
 """
 
 from __future__ import annotations
@@ -24,10 +29,19 @@ import time
 
 import numpy as np
 
-from matching import candidates, conflicts, exact, flow, parts
+from matching import candidates, conflicts, greedy, master
 from schema.problem import Assignment, Bound, Objective, Plan, Problem, Request, Unplaced
 
-MAX_REPAIR_ROUNDS = 25
+NEAREST = 8
+"""Columns per woman in the first LP: her nearest candidate shelters."""
+PRICED = 5
+"""Columns added per woman and pricing round: her most negative reduced costs."""
+SETTLED = 2_000
+"""Pricing stops once this few arcs could still improve the plan."""
+PRICING_SHARE = 0.5
+"""Pricing stops after this share of the time limit, leaving the rest to the MIP."""
+MIP_ARCS = 60_000
+"""Above this many arcs the MIP runs on the priced columns only and proves nothing."""
 
 
 def solve(
@@ -35,6 +49,7 @@ def solve(
 ) -> Plan:
     """Solve to the contract; `previous` keeps its placements when nothing forces a change."""
     started = time.monotonic()
+    deadline = started + time_limit
     cands = candidates.build(problem)
     cl = conflicts.cliques(cands, conflicts.groups(problem))
     n_r = len(problem.requests)
@@ -55,70 +70,60 @@ def solve(
     big = m * int(max_km.sum()) + m
     cost = cands.km * m - keep - weight[cands.req] * big
 
-    # Steps 3–4: the bound, then a plan that keeps every rule.
-    allowed = np.ones(len(cands.req), dtype=bool)
-    bound_chosen, _ = flow.relax(cands, cl, cost, allowed)
-    chosen = bound_chosen
-    for _ in range(MAX_REPAIR_ROUNDS):
-        bad = conflicts.violated(cl, chosen)
-        if len(bad) == 0:
-            break
-        allowed &= ~_losers(cl, bad, chosen, cost)
-        chosen, _ = flow.relax(cands, cl, cost, allowed)
-    else:
-        chosen = chosen & ~_losers(cl, conflicts.violated(cl, chosen), chosen, cost)
+    if len(cands.req) == 0:
+        chosen = np.zeros(0, dtype=bool)
+        return _plan(problem, cands, chosen, weight, True, 0, kept_before, started)
 
-    # Step 5: parts the plan does not prove go to CP-SAT.
-    part = parts.label(n_r, len(problem.shelters), cands.req, cands.shelter)
-    keys, part_of_arc = np.unique(part, return_inverse=True)
-    n_p = len(keys)
-    bound_cost = np.bincount(part_of_arc, weights=cost * bound_chosen, minlength=n_p)
-    plan_cost = np.bincount(part_of_arc, weights=cost * chosen, minlength=n_p)
-    part_weight_bound = np.bincount(
-        part_of_arc, weights=weight[cands.req] * bound_chosen, minlength=n_p
-    ).astype(np.int64)
-    open_parts = np.nonzero(plan_cost > bound_cost)[0]
-    clique_part = part_of_arc[cl.arc[cl.start[:-1]]] if len(cl) else np.zeros(0, np.int64)
-    proven = True
-    open_arcs = np.isin(part_of_arc, open_parts)
-    total_open = max(1, int(open_arcs.sum()))
-    for p in open_parts[np.argsort(-np.bincount(part_of_arc)[open_parts], kind="stable")]:
-        arcs = np.nonzero(part_of_arc == p)[0]
-        remaining = time_limit - (time.monotonic() - started)
-        share = remaining * max(0.5, len(arcs) / total_open)
-        result = exact.solve_part(
+    # Step 3: the LP over a few columns per woman, grown by pricing.
+    cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
+    cols |= keep > 0
+    price_until = started + PRICING_SHARE * time_limit
+    while True:
+        duals, x = master.lp(cands, cl, cost, np.nonzero(cols)[0])
+        lower, reduced = master.bound(cands, cl, cost, duals)
+        # Step 4: round the LP into a plan; keep only arcs that could still improve it.
+        col_idx = np.nonzero(cols)[0]
+        order = col_idx[np.lexsort((col_idx, cost[col_idx], -x))]
+        chosen = greedy.take(cands, cl, order)
+        value = int(cost[chosen].sum())
+        gap = value - lower
+        useful = reduced < gap + 0.5
+        negative = (reduced < -1e-6) & ~cols
+        if not negative.any() or useful.sum() <= SETTLED or time.monotonic() > price_until:
+            break
+        by_reduced = np.lexsort((np.arange(len(reduced)), reduced, cands.req))
+        cols |= _per_request(cands.req, by_reduced, PRICED) & negative
+
+    proven = gap < 1
+    if not proven and time.monotonic() < deadline:
+        exact = int(useful.sum()) <= MIP_ARCS
+        part = np.nonzero((useful if exact else cols) | chosen)[0]
+        result = master.mip(
             cands,
             cl,
             cost,
-            arcs,
-            np.nonzero(clique_part == p)[0],
-            chosen[arcs],
-            time_limit=share,
+            part,
+            chosen[part],
+            time_limit=deadline - time.monotonic(),
             workers=workers,
         )
-        chosen[arcs] = result.chosen
-        total_open -= len(arcs)
-        if result.proven:
-            part_weight_bound[p] = int(weight[cands.req[arcs]][result.chosen].sum())
-        else:
-            proven = False
-            from_cp = (big - 1 - result.bound) // big
-            part_weight_bound[p] = min(int(part_weight_bound[p]), int(from_cp))
-
-    return _plan(problem, cands, chosen, weight, proven, part_weight_bound, kept_before, started)
+        better = np.zeros_like(chosen)
+        better[part[result.chosen]] = True
+        if result.chosen.any() and int(cost[better].sum()) <= value:
+            chosen, value = better, int(cost[better].sum())
+        proven = exact and result.optimal
+    bound_cost = value if proven else int(np.ceil(lower - 1e-6))
+    weight_bound = (big - 1 - bound_cost) // big
+    return _plan(problem, cands, chosen, weight, proven, weight_bound, kept_before, started)
 
 
-def _losers(
-    cl: conflicts.Cliques, bad: np.ndarray, chosen: np.ndarray, cost: np.ndarray
-) -> np.ndarray:
-    """Arcs to bar: in each violated clique, every chosen arc but the cheapest."""
-    out = np.zeros(len(chosen), dtype=bool)
-    for k in bad:
-        members = cl.arc[cl.start[k] : cl.start[k + 1]]
-        taken = members[chosen[members]]
-        best = taken[np.lexsort((taken, cost[taken]))[0]]
-        out[taken[taken != best]] = True
-    return out
+def _per_request(req: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the first `k` arcs of each request in `order` (sorted by request first)."""
+    r = req[order]
+    first = np.searchsorted(r, r, side="left")
+    mask = np.zeros(len(req), dtype=bool)
+    mask[order[(np.arange(len(order)) - first) < k]] = True
+    return mask
 
 
 def _plan(
@@ -127,7 +132,7 @@ def _plan(
     chosen: np.ndarray,
     weight: np.ndarray,
     proven: bool,
-    part_weight_bound: np.ndarray,
+    weight_bound: int,
     kept_before: dict[str, str],
     started: float,
 ) -> Plan:
@@ -162,7 +167,7 @@ def _plan(
         version=1,
         status="optimal" if proven else "feasible",
         objective=Objective(placed_weight=placed, total_km=int(km.sum())),
-        bound=Bound(placed_weight=max(placed, int(part_weight_bound.sum()))),
+        bound=Bound(placed_weight=max(placed, weight_bound)),
         assignments=assignments,
         unplaced=unplaced,
         solve_seconds=round(time.monotonic() - started, 3),

@@ -126,7 +126,7 @@ class Unplaced(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
 
 
-class Plan(msgspec.Struct, frozen=True, kw_only=True):
+class Plan(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """A matcher's answer. Inbound plans (to the checker) may carry extra fields."""
 
     version: Literal[1]

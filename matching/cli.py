@@ -1,0 +1,69 @@
+"""`haven match`: solve a problem file into a plan, or check a plan against its problem.
+
+Exit codes: 0 done (or the plan keeps the contract), 1 the checked plan breaks it,
+2 a malformed or unreadable input (`haven: <message>` on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from matching.check import check
+from matching.load import ProblemError, decode_plan, decode_problem
+from matching.solve import solve
+
+
+def add_parser(sub: Any) -> None:
+    """Register `match` on the `haven` subcommands."""
+    p = sub.add_parser(
+        "match",
+        help="place women in beds (match-problem.md), or --check a plan",
+        description="Solve PROBLEM.json into a plan, or with --check verify PLAN.json.",
+    )
+    p.add_argument("problem", metavar="PROBLEM.json")
+    p.add_argument("plan", metavar="PLAN.json", nargs="?", help="the plan to verify (--check)")
+    p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here, not stdout")
+    p.add_argument("--time-limit", type=float, default=60.0, metavar="S")
+    p.add_argument("--workers", type=int, default=2, metavar="N")
+    p.add_argument("--previous", metavar="PLAN.json", help="keep its placements where possible")
+    p.add_argument("--check", action="store_true", help="verify PLAN.json against PROBLEM.json")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: object = None) -> int:
+    """Run `haven match`; `settings` is the exchange's and unused here."""
+    try:
+        problem = decode_problem(_read(args.problem))
+        if args.check:
+            if args.plan is None:
+                raise ProblemError("--check needs PROBLEM.json and PLAN.json")
+            errors = check(problem, decode_plan(_read(args.plan)))
+            sys.stdout.write(msgspec.json.encode({"ok": not errors, "errors": errors}).decode() + "\n")
+            return 0 if not errors else 1
+        if args.plan is not None:
+            raise ProblemError("a second file is only read with --check; use -o to write the plan")
+        if args.time_limit <= 0 or args.workers < 1:
+            raise ProblemError("--time-limit must be > 0 and --workers >= 1")
+        previous = decode_plan(_read(args.previous)) if args.previous else None
+    except ProblemError as exc:
+        sys.stderr.write(f"haven: {exc}\n")
+        return 2
+    plan = solve(problem, time_limit=args.time_limit, workers=args.workers, previous=previous)
+    data = msgspec.json.format(msgspec.json.encode(plan), indent=2) + b"\n"
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ProblemError(f"cannot read {path}: {exc.strerror}") from None
