@@ -465,7 +465,7 @@ async def test_a_stalled_client_does_not_hold_up_others(
             compression=None,  # repetitive JSON deflates 50x; the backlog must be real bytes
             close_timeout=0.5,
         ) as stalled,
-        connect(url, additional_headers=bearer(token), max_size=None) as quick,
+        connect(url, additional_headers=bearer(token), max_size=None, close_timeout=0.5) as quick,
     ):
         watch = Picture()
         await watch.until(quick, lambda p: "snapshot" in p.kinds)
