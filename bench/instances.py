@@ -61,7 +61,11 @@ def generate(shelters: int, requests: int, state: str | None, seed: int = 1) -> 
                 "lat": round(float(s_lat[j]), 5),
                 "lon": round(float(s_lon[j]), 5),
                 "region": cities[0]["admin1code"] if state else "US",
-                "beds": {"single": single, "family": family, "accessible": int(beds[j]) - single - family},
+                "beds": {
+                    "single": single,
+                    "family": family,
+                    "accessible": int(beds[j]) - single - family,
+                },
                 "rules": {
                     "max_children": int(rng.choice([0, 2, 3, 4])),
                     "mat_ok": bool(rng.random() < 0.7),
@@ -72,9 +76,12 @@ def generate(shelters: int, requests: int, state: str | None, seed: int = 1) -> 
                     ),
                     "languages": ["en", "es"] if rng.random() < 0.5 else ["en"],
                 },
-                "services": sorted(rng.choice(SERVICES, size=rng.integers(1, 5), replace=False).tolist()),
+                "services": sorted(
+                    rng.choice(SERVICES, size=rng.integers(1, 5), replace=False).tolist()
+                ),
                 "flagged_contacts": [
-                    f"c{k:06d}" for k in sorted(set(rng.choice(n_contacts, size=rng.integers(0, 3), p=zipf)))
+                    f"c{k:06d}"
+                    for k in sorted(set(rng.choice(n_contacts, size=rng.integers(0, 3), p=zipf)))
                 ],
             }
         )
@@ -92,12 +99,16 @@ def generate(shelters: int, requests: int, state: str | None, seed: int = 1) -> 
                 "id": f"r{i:06d}",
                 "weight": int(rng.choice([1, 2, 3, 5, 8], p=[0.35, 0.3, 0.2, 0.1, 0.05])),
                 "origin": {"lat": round(float(lat[f]), 5), "lon": round(float(lon[f]), 5)},
-                "home": None if rng.random() < 0.1 else {"lat": round(float(h_lat[i]), 5), "lon": round(float(h_lon[i]), 5)},
+                "home": None
+                if rng.random() < 0.1
+                else {"lat": round(float(h_lat[i]), 5), "lon": round(float(h_lon[i]), 5)},
                 "bed_type": bed_type,
                 "children": int(rng.integers(1, 4)) if bed_type == "family" else 0,
                 "age": int(rng.integers(18, 60)),
                 "mat": bool(rng.random() < 0.25),
-                "offenses": sorted(rng.choice(OFFENSES, size=rng.integers(0, 2), replace=False).tolist()),
+                "offenses": sorted(
+                    rng.choice(OFFENSES, size=rng.integers(0, 2), replace=False).tolist()
+                ),
                 "language": None if rng.random() < 0.7 else str(rng.choice(["en", "es"])),
                 "needs": ["trafficking"] if rng.random() < 0.3 else [],
                 "max_km": int(rng.choice([150, 250, 400, 600])),
@@ -113,8 +124,12 @@ def generate(shelters: int, requests: int, state: str | None, seed: int = 1) -> 
 
     residents = []
     for k in range(shelters // 2):
-        tokens = sorted({f"c{t:06d}" for t in rng.choice(n_contacts, size=rng.integers(0, 3), p=zipf)})
-        residents.append({"id": f"p{k:06d}", "shelter": f"s{rng.integers(shelters):05d}", "contacts": tokens})
+        tokens = sorted(
+            {f"c{t:06d}" for t in rng.choice(n_contacts, size=rng.integers(0, 3), p=zipf)}
+        )
+        residents.append(
+            {"id": f"p{k:06d}", "shelter": f"s{rng.integers(shelters):05d}", "contacts": tokens}
+        )
     return {
         "version": 1,
         "shelters": out_shelters,

@@ -84,7 +84,9 @@ def build(problem: Problem) -> Candidates:
     s_mat = np.array([s.rules.mat_ok for s in shelters], dtype=bool)
     s_minage = np.array([s.rules.min_age for s in shelters])
     s_maxage = np.array([10**9 if s.rules.max_age is None else s.rules.max_age for s in shelters])
-    off_vocab = {w: i for i, w in enumerate(sorted({w for s in shelters for w in s.rules.excluded_offenses}))}
+    off_vocab = {
+        w: i for i, w in enumerate(sorted({w for s in shelters for w in s.rules.excluded_offenses}))
+    }
     s_off = _bits([s.rules.excluded_offenses for s in shelters], off_vocab)
     r_off = _bits([r.offenses for r in requests], off_vocab)
     need_vocab = {w: i for i, w in enumerate(sorted({w for r in requests for w in r.needs}))}

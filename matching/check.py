@@ -28,7 +28,9 @@ class Context:
 
     def __init__(self, problem: Problem) -> None:
         self.located = {
-            c.id: (c.lat, c.lon) for c in problem.contacts if c.lat is not None and c.lon is not None
+            c.id: (c.lat, c.lon)
+            for c in problem.contacts
+            if c.lat is not None and c.lon is not None
         }
         self.residents: defaultdict[str, list[tuple[set[str], set[str]]]] = defaultdict(list)
         self.resident_ids: defaultdict[str, set[str]] = defaultdict(set)
@@ -37,7 +39,9 @@ class Context:
             for other in r.exclude_with:
                 excluded_by[other].add(r.id)
         for p in problem.residents:
-            self.residents[p.shelter].append((set(p.contacts), set(p.exclude_with) | excluded_by[p.id]))
+            self.residents[p.shelter].append(
+                (set(p.contacts), set(p.exclude_with) | excluded_by[p.id])
+            )
         self.excluded = {r.id: set(r.exclude_with) | excluded_by[r.id] for r in problem.requests}
 
 
@@ -91,7 +95,9 @@ def check(problem: Problem, plan: Plan) -> list[str]:
             errors.append(f"request {rid!r} is not in the problem")
         elif n > 1:
             errors.append(f"request {rid!r} appears {n} times")
-    errors.extend(f"request {rid!r} is missing from the plan" for rid in requests if rid not in seen)
+    errors.extend(
+        f"request {rid!r} is missing from the plan" for rid in requests if rid not in seen
+    )
 
     placed: defaultdict[str, list[Request]] = defaultdict(list)
     weight = km_total = 0
@@ -114,24 +120,33 @@ def check(problem: Problem, plan: Plan) -> list[str]:
         if a.alternatives is not None:
             n_pass = reason(r, problem.shelters, ctx)[1]
             if a.alternatives != n_pass - 1:
-                errors.append(f"{a.request!r}: alternatives {a.alternatives}, should be {n_pass - 1}")
+                errors.append(
+                    f"{a.request!r}: alternatives {a.alternatives}, should be {n_pass - 1}"
+                )
         placed[a.shelter].append(r)
         weight += r.weight
         km_total += a.km
 
     for sid, women in sorted(placed.items()):
         for bed_type, n in Counter(r.bed_type for r in women).items():
-            if n > shelters[sid].beds.get(bed_type, 0):
-                errors.append(f"shelter {sid!r}: {n} {bed_type} placements, free beds {shelters[sid].beds.get(bed_type, 0)}")
-        for i, a in enumerate(women):
-            for b in women[i + 1 :]:
-                if set(a.contacts) & set(b.contacts) or b.id in ctx.excluded[a.id]:
-                    errors.append(f"shelter {sid!r}: {a.id!r} and {b.id!r} must be kept apart (rule 7)")
+            free = shelters[sid].beds.get(bed_type, 0)
+            if n > free:
+                errors.append(f"shelter {sid!r}: {n} {bed_type} placements, free beds {free}")
+        for i, one in enumerate(women):
+            for two in women[i + 1 :]:
+                if set(one.contacts) & set(two.contacts) or two.id in ctx.excluded[one.id]:
+                    errors.append(
+                        f"shelter {sid!r}: {one.id!r} and {two.id!r} must be kept apart (rule 7)"
+                    )
 
     if plan.objective.placed_weight != weight:
-        errors.append(f"objective.placed_weight {plan.objective.placed_weight}, assignments add to {weight}")
+        errors.append(
+            f"objective.placed_weight {plan.objective.placed_weight}, assignments add to {weight}"
+        )
     if plan.objective.total_km != km_total:
-        errors.append(f"objective.total_km {plan.objective.total_km}, assignments add to {km_total}")
+        errors.append(
+            f"objective.total_km {plan.objective.total_km}, assignments add to {km_total}"
+        )
     if plan.bound.placed_weight < weight:
         errors.append(f"bound {plan.bound.placed_weight} is below the placed weight {weight}")
     if plan.status == "optimal" and plan.bound.placed_weight != weight:

@@ -43,7 +43,9 @@ def run(args: argparse.Namespace, settings: object = None) -> int:
             if args.plan is None:
                 raise ProblemError("--check needs PROBLEM.json and PLAN.json")
             errors = check(problem, decode_plan(_read(args.plan)))
-            sys.stdout.write(msgspec.json.encode({"ok": not errors, "errors": errors}).decode() + "\n")
+            sys.stdout.write(
+                msgspec.json.encode({"ok": not errors, "errors": errors}).decode() + "\n"
+            )
             return 0 if not errors else 1
         if args.plan is not None:
             raise ProblemError("a second file is only read with --check; use -o to write the plan")

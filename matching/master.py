@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.linear_solver import pywraplp
+from ortools.linear_solver import pywraplp  # type: ignore[import-untyped]
 
 from matching.candidates import Bools, Candidates, Floats, Ints
 from matching.conflicts import Cliques
@@ -46,7 +46,8 @@ def _solver(name: str) -> pywraplp.Solver:
 
 def st_key(cands: Candidates) -> Ints:
     """The flattened (shelter, bed type) index of every arc."""
-    return cands.shelter * cands.capacity.shape[1] + cands.bed_type[cands.req]
+    key = cands.shelter * cands.capacity.shape[1] + cands.bed_type[cands.req]
+    return np.asarray(key, dtype=np.int64)
 
 
 def _rows(cands: Candidates, cl: Cliques, cols: Ints) -> tuple[Ints, Ints, list[Ints]]:

@@ -1,0 +1,66 @@
+"""`haven match`: plan files out, --check verdicts, exit code 2 on malformed input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from exchange.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
+
+
+def test_match_writes_a_plan_that_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`haven match P -o PLAN` writes the optimal plan; `--check P PLAN` accepts it."""
+    out = tmp_path / "plan.json"
+    problem = str(EXAMPLES / "tiny.json")
+    assert main(["match", problem, "-o", str(out), "--time-limit", "10", "--workers", "1"]) == 0
+    plan = json.loads(out.read_text())
+    assert plan["status"] == "optimal"
+    assert plan["objective"] == {"placed_weight": 55, "total_km": 573}
+    capsys.readouterr()
+    assert main(["match", "--check", problem, str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "errors": []}
+
+
+def test_check_rejects_a_tampered_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plan whose totals were edited fails --check with exit code 1."""
+    problem = str(EXAMPLES / "tiny.json")
+    assert main(["match", problem, "-o", str(tmp_path / "p.json")]) == 0
+    plan = json.loads((tmp_path / "p.json").read_text())
+    plan["objective"]["placed_weight"] += 1
+    (tmp_path / "p.json").write_text(json.dumps(plan))
+    capsys.readouterr()
+    assert main(["match", "--check", problem, str(tmp_path / "p.json")]) == 1
+    assert not json.loads(capsys.readouterr().out)["ok"]
+
+
+def test_previous_plan_reports_moves(tmp_path: Path) -> None:
+    """`--previous PLAN` re-solves and reports how many placements moved."""
+    problem = str(EXAMPLES / "tiny.json")
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["match", problem, "-o", str(first)]) == 0
+    assert main(["match", problem, "--previous", str(first), "-o", str(second)]) == 0
+    assert json.loads(second.read_text())["moved"] == 0
+
+
+def test_malformed_problem_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A negative max_km is refused with exit code 2 and the field and record on stderr."""
+    data = json.loads((EXAMPLES / "tiny.json").read_text())
+    data["requests"][1]["max_km"] = -5
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    assert main(["match", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("haven: ")
+    assert f"requests['{data['requests'][1]['id']}'].max_km" in err
+
+
+def test_unreadable_problem_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing file is a clear error, not a traceback."""
+    assert main(["match", str(tmp_path / "nope.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err

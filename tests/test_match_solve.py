@@ -1,0 +1,219 @@
+"""The solver against the contract: examples, each rule, each reason code, stability."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from match_cases import problem, request, shelter
+from msgspec.structs import replace
+
+from matching.check import check
+from matching.load import decode_problem
+from matching.solve import solve
+from schema.problem import Plan, Problem
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
+ANSWERS = json.loads((EXAMPLES / "answers.json").read_text())
+
+
+def solved(p: Problem) -> Plan:
+    plan = solve(p, time_limit=30, workers=2)
+    assert check(p, plan) == []
+    return plan
+
+
+def placed(plan: Plan) -> dict[str, str]:
+    return {a.request: a.shelter for a in plan.assignments}
+
+
+def reasons(plan: Plan) -> dict[str, str]:
+    return {u.request: u.reason for u in plan.unplaced}
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_examples_reach_their_optimal_values(name: str) -> None:
+    """Each spec example is solved to exactly its answers.json values, proven optimal."""
+    p = decode_problem((EXAMPLES / name).read_bytes())
+    plan = solved(p)
+    assert plan.status == "optimal"
+    assert plan.objective.placed_weight == ANSWERS[name]["placed_weight"]
+    assert plan.objective.total_km == ANSWERS[name]["total_km"]
+    assert plan.bound.placed_weight == plan.objective.placed_weight
+
+
+def test_capacity_rule_fills_no_more_beds_than_free() -> None:
+    """Rule 1: two women, one free bed: the more urgent one gets it."""
+    p = problem([shelter()], [request(id="r1", weight=1), request(id="r2", weight=5)])
+    plan = solved(p)
+    assert placed(plan) == {"r2": "s1"}
+    assert reasons(plan) == {"r1": "capacity"}
+
+
+def test_bed_type_must_match() -> None:
+    """A request is only placed in a bed of her own type."""
+    p = problem([shelter(beds={"family": 3})], [request(bed_type="single")])
+    assert reasons(solved(p)) == {"r1": "no_bed_of_type"}
+
+
+@pytest.mark.parametrize(
+    ("rules", "req"),
+    [
+        ({"max_children": 0}, {"bed_type": "family", "children": 1}),
+        ({"mat_ok": False}, {"mat": True}),
+        ({"min_age": 25}, {"age": 24}),
+        ({"max_age": 29}, {"age": 30}),
+        ({"excluded_offenses": ["arson"]}, {"offenses": ["theft", "arson"]}),
+        ({"languages": ["en"]}, {"language": "es"}),
+        ({}, {"needs": ["legal"]}),
+    ],
+)
+def test_eligibility_rule_alone_keeps_her_out(
+    rules: dict[str, object], req: dict[str, object]
+) -> None:
+    """Rule 2: each eligibility condition alone makes her not_eligible."""
+    p = problem([shelter(rules=rules)], [request(**req)])
+    assert reasons(solved(p)) == {"r1": "not_eligible"}
+
+
+def test_eligibility_boundaries_admit_her() -> None:
+    """Rule 2 holds at its boundaries: age = min_age = max_age, children = max_children."""
+    p = problem(
+        [shelter(rules={"min_age": 30, "max_age": 30, "max_children": 2})],
+        [request(age=30, bed_type="family", children=2, language="es", needs=["sud"])],
+    )
+    assert placed(solved(p)) == {"r1": "s1"}
+
+
+def test_travel_rule_alone_keeps_her_out() -> None:
+    """Rule 3: a shelter beyond max_km from her origin is out_of_range; within it she is placed."""
+    far = problem([shelter()], [request(max_km=5)])
+    assert reasons(solved(far)) == {"r1": "out_of_range"}
+    near = problem([shelter()], [request(max_km=20)])
+    assert placed(solved(near)) == {"r1": "s1"}
+
+
+def test_flagged_shelter_rule_alone_keeps_her_out() -> None:
+    """Rule 4: a shelter flagging one of her contacts is a safety_exclusion."""
+    p = problem([shelter(flagged_contacts=["c9"])], [request(contacts=["c1", "c9"])])
+    assert reasons(solved(p)) == {"r1": "safety_exclusion"}
+
+
+def test_contact_radius_rule_alone_keeps_her_out() -> None:
+    """Rule 5: a shelter within avoid_km of a contact's last known location is excluded."""
+    contacts = [{"id": "c1", "lat": 41.52, "lon": -81.70}, {"id": "c2"}]
+    close = problem([shelter()], [request(contacts=["c1", "c2"], avoid_km=10)], contacts)
+    assert reasons(solved(close)) == {"r1": "safety_exclusion"}
+    beyond = problem([shelter()], [request(contacts=["c1", "c2"], avoid_km=2)], contacts)
+    assert placed(solved(beyond)) == {"r1": "s1"}
+
+
+@pytest.mark.parametrize(
+    ("resident", "req"),
+    [
+        ({"contacts": ["c1"]}, {"contacts": ["c1"]}),
+        ({"contacts": [], "exclude_with": ["r1"]}, {}),
+        ({"contacts": []}, {"exclude_with": ["p1"]}),
+    ],
+)
+def test_residents_rule_alone_keeps_her_out(
+    resident: dict[str, object], req: dict[str, object]
+) -> None:
+    """Rule 6: a resident sharing a token, or in an exclude_with relation, excludes the shelter."""
+    p = problem(
+        [shelter()], [request(**req)], residents=[{"id": "p1", "shelter": "s1", **resident}]
+    )
+    assert reasons(solved(p)) == {"r1": "safety_exclusion"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"contacts": ["c1", "c2"]}, {"contacts": ["c2"]}),
+        ({"exclude_with": ["r2"]}, {}),
+        ({}, {"exclude_with": ["r1"]}),
+    ],
+)
+def test_kept_apart_rule_alone_keeps_her_out(a: dict[str, object], b: dict[str, object]) -> None:
+    """Rule 7: two women sharing a token or an exclude_with relation never share a shelter."""
+    p = problem(
+        [shelter(beds={"single": 2})],
+        [request(id="r1", weight=2, **a), request(id="r2", weight=1, **b)],
+    )
+    plan = solved(p)
+    assert placed(plan) == {"r1": "s1"}
+    assert reasons(plan) == {"r2": "capacity"}
+    assert "rule 7" in plan.unplaced[0].detail
+
+
+def test_kept_apart_women_go_to_different_shelters() -> None:
+    """Rule 7 splits a pair across shelters rather than leaving one out."""
+    p = problem(
+        [shelter(id="s1", beds={"single": 2}), shelter(id="s2", lat=41.6, beds={"single": 1})],
+        [request(id="r1", contacts=["c1"]), request(id="r2", contacts=["c1"])],
+    )
+    assert sorted(placed(solved(p)).values()) == ["s1", "s2"]
+
+
+def test_distance_breaks_ties_from_home() -> None:
+    """Among equal weights she goes nearest her home, and km is counted from home."""
+    p = problem(
+        [shelter(id="near", lat=41.45, lon=-81.65), shelter(id="far", lat=41.30, lon=-81.50)],
+        [request()],
+    )
+    plan = solved(p)
+    assert placed(plan) == {"r1": "near"}
+    assert plan.assignments[0].km == 0
+    assert plan.assignments[0].alternatives == 1
+
+
+def test_reason_order_follows_the_rule_chain() -> None:
+    """The reason is judged over the chain: a shelter failing rule 2 does not count for rule 3."""
+    p = problem(
+        [shelter(id="s1", rules={"mat_ok": False}), shelter(id="s2", lat=45.0, lon=-80.0)],
+        [request(mat=True)],
+    )
+    plan = solved(p)
+    assert reasons(plan) == {"r1": "out_of_range"}
+    assert "1 accept her" in plan.unplaced[0].detail
+
+
+def test_detail_never_names_a_contact_token() -> None:
+    """Unplaced details speak in counts, never in contact tokens."""
+    p = problem([shelter(flagged_contacts=["c000017"])], [request(contacts=["c000017"])])
+    plan = solved(p)
+    assert "c000017" not in plan.unplaced[0].detail
+
+
+def test_same_input_same_plan() -> None:
+    """Solving the same problem twice with the same options gives the same plan."""
+    p = decode_problem((EXAMPLES / "ohio-400.json").read_bytes())
+    a, b = solve(p, time_limit=30, workers=2), solve(p, time_limit=30, workers=2)
+    assert (a.assignments, a.unplaced, a.objective) == (b.assignments, b.unplaced, b.objective)
+
+
+def test_previous_plan_is_kept_when_nothing_forces_a_change() -> None:
+    """With a previous plan, equally good placements stay where they were (moved = 0)."""
+    twins = [shelter(id="a", lat=41.45, lon=-81.65), shelter(id="b", lat=41.45, lon=-81.65)]
+    p = problem(twins, [request()])
+    first = solved(p)
+    other = "b" if placed(first)["r1"] == "a" else "a"
+    again = solve(p, time_limit=30, workers=2, previous=with_shelter(first, other))
+    assert placed(again) == {"r1": other}
+    assert again.moved == 0
+
+
+def test_previous_plan_reports_forced_moves() -> None:
+    """When a previous placement is no longer possible, the plan counts it as moved."""
+    p = problem([shelter(id="a", beds={"single": 0}), shelter(id="b")], [request()])
+    before = problem([shelter(id="a"), shelter(id="b", lat=45.0)], [request()])
+    previous = with_shelter(solved(before), "a")
+    again = solve(p, time_limit=30, workers=2, previous=previous)
+    assert placed(again) == {"r1": "b"}
+    assert again.moved == 1
+
+
+def with_shelter(plan: Plan, shelter_id: str) -> Plan:
+    """The same plan with every placement moved to `shelter_id`."""
+    return replace(plan, assignments=[replace(a, shelter=shelter_id) for a in plan.assignments])
