@@ -154,22 +154,17 @@ class Writer:
             await lease.give_back()
 
     async def _take(self) -> list[_Item]:
+        """The next batch: what is queued now, plus what arrives while lingering (if set)."""
         batch = [await self._queue.get()]
-        deadline = time.monotonic() + self._wait
-        while len(batch) < self._batch_max:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except asyncio.QueueEmpty:
-                pass
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), left))
-            except TimeoutError:
-                break
+        self._drain(batch)
+        if self._wait and len(batch) < self._batch_max:
+            await asyncio.sleep(self._wait)
+            self._drain(batch)
         return [i for i in batch if not i.future.cancelled()]
+
+    def _drain(self, batch: list[_Item]) -> None:
+        while len(batch) < self._batch_max and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
 
     async def _settle(self, batch: list[_Item], lease: _Lease) -> None:
         """Commit a batch and resolve every future in it, whatever happens."""
