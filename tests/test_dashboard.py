@@ -513,12 +513,14 @@ def test_restale_interval_is_a_small_fraction_of_the_stale_age() -> None:
 async def test_a_shelter_going_stale_is_pushed(conn: asyncpg.Connection[Any], serve: Any) -> None:
     """With a short stale age, a shelter whose report ages out is pushed as stale."""
     shelters = await seed(conn, {"OH": 3})
-    await report(conn, shelters["OH"][0][0], {"single": (10, 0, 0)})
     _, token = await auth.create_token(conn, "planner")
     server = serve(env={"HAVEN_STALE_AFTER_S": "2"})
     async with connect(server.ws_url + "/ws/dashboard", additional_headers=bearer(token)) as ws:
         p = Picture()
         await p.until(ws, lambda p: "snapshot" in p.kinds)
-        assert p.regions["OH"]["stale"] == 2
+        assert p.regions["OH"]["stale"] == 3  # never reported
+        await report(conn, shelters["OH"][0][0], {"single": (10, 0, 0)})
+        await p.until(ws, lambda p: p.regions["OH"]["stale"] == 2)
+        assert available(p, "OH") == 10
         await p.until(ws, lambda p: p.regions["OH"]["stale"] == 3, timeout=5)
         assert available(p, "OH") == 0
