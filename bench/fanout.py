@@ -282,7 +282,7 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=1000.0)
     p.add_argument("--duration", type=float, default=20.0)
     p.add_argument("--shelters", type=int, default=100)
-    p.add_argument("--coalesce-ms", type=int, default=250)
+    p.add_argument("--coalesce-ms", type=int, default=100)
     p.add_argument("--processes", default="1,2", help="server process counts to run")
     args = p.parse_args()
     if args.role == "load":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -30,7 +31,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long the writer lingers for more reports once a batch has started."""
     history_events: int = 100_000
     """Bed events kept for dashboard resume; older ones are pruned."""
-    coalesce_ms: int = 250
+    coalesce_ms: Annotated[int, msgspec.Meta(ge=0, le=250)] = 100
+    """Dashboard updates to a region are sent at most once per this window (never above
+    the contract's 250 ms), latest state winning."""
     allowed_origins: tuple[str, ...] = ()
     """Extra Origin values allowed on browser websockets (same-origin is always allowed)."""
     redis_url: str | None = None
