@@ -58,42 +58,76 @@ def _rows(cands: Candidates, cl: Cliques, cols: Ints) -> tuple[Ints, Ints, list[
     return cands.req[cols], st_key(cands)[cols], [m[m >= 0] for m in members]
 
 
-def lp(cands: Candidates, cl: Cliques, cost: Ints, cols: Ints) -> tuple[Duals, Floats]:
-    """Solve the relaxation over `cols` with GLOP: its sign-clipped duals and its x."""
-    solver = _solver("GLOP")
-    # Measured at state size: presolve costs more than it saves on this structure (1.0 s → 0.6 s).
-    solver.SetSolverSpecificParametersAsString("use_preprocessing: false")
-    inf = solver.infinity()
-    x = [solver.NumVar(0.0, inf, "") for _ in range(len(cols))]
-    req, st, members = _rows(cands, cl, cols)
-    n_r = len(cands.n_bed)
-    cap = cands.capacity.reshape(-1)
-    req_rows = {int(r): solver.Constraint(-inf, 1.0) for r in np.unique(req)}
-    st_rows = {int(k): solver.Constraint(-inf, float(cap[k])) for k in np.unique(st)}
-    objective = solver.Objective()
-    for j, (r, k, c) in enumerate(zip(req.tolist(), st.tolist(), cost[cols].tolist(), strict=True)):
-        req_rows[r].SetCoefficient(x[j], 1.0)
-        st_rows[k].SetCoefficient(x[j], 1.0)
-        objective.SetCoefficient(x[j], float(c))
-    clique_rows: dict[int, pywraplp.Constraint] = {}
-    for k, m in enumerate(members):
-        if len(m) >= 2:
-            row = clique_rows[k] = solver.Constraint(-inf, 1.0)
-            for j in m.tolist():
-                row.SetCoefficient(x[j], 1.0)
-    objective.SetMinimization()
-    if solver.Solve() != pywraplp.Solver.OPTIMAL:
-        raise SolverMissing("GLOP did not solve the relaxation")
-    u = np.zeros(n_r)
-    v = np.zeros(cap.size)
-    mu = np.zeros(len(cl))
-    for r, row in req_rows.items():
-        u[r] = min(0.0, row.dual_value())
-    for k, row in st_rows.items():
-        v[k] = min(0.0, row.dual_value())
-    for k, row in clique_rows.items():
-        mu[k] = min(0.0, row.dual_value())
-    return Duals(u, v, mu), np.array([var.solution_value() for var in x])
+class Relaxation:
+    """The LP over a growing set of columns, kept in one GLOP model so each re-solve
+    starts from the previous basis (pricing only adds columns and clique rows)."""
+
+    def __init__(self, cands: Candidates, cl: Cliques, cost: Ints) -> None:
+        self.cands, self.cl, self.cost = cands, cl, cost
+        self.solver = _solver("GLOP")
+        # Measured at state size: presolve costs more than it saves here, and would
+        # discard the warm basis between pricing rounds.
+        self.solver.SetSolverSpecificParametersAsString("use_preprocessing: false")
+        self.solver.Objective().SetMinimization()
+        self.cols: list[int] = []
+        self.x: list[pywraplp.Variable] = []
+        self.req_rows: dict[int, pywraplp.Constraint] = {}
+        self.st_rows: dict[int, pywraplp.Constraint] = {}
+        self.clique_rows: dict[int, pywraplp.Constraint] = {}
+        self.clique_members: dict[int, list[pywraplp.Variable]] = {}
+        e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
+        by_arc = np.argsort(cl.arc, kind="stable")
+        self.arc_ptr = np.searchsorted(cl.arc[by_arc], np.arange(len(cands.req) + 1)).tolist()
+        self.arc_cliques = e_clique[by_arc].tolist()
+        self.st = st_key(cands).tolist()
+
+    def add(self, arcs: Ints) -> None:
+        """Add these arcs as columns (none may be present already)."""
+        solver, inf = self.solver, self.solver.infinity()
+        objective = solver.Objective()
+        cap = self.cands.capacity.reshape(-1)
+        for a, r, c in zip(
+            arcs.tolist(), self.cands.req[arcs].tolist(), self.cost[arcs].tolist(), strict=True
+        ):
+            var = solver.NumVar(0.0, inf, "")
+            self.cols.append(a)
+            self.x.append(var)
+            objective.SetCoefficient(var, float(c))
+            row = self.req_rows.get(r)
+            if row is None:
+                row = self.req_rows[r] = solver.Constraint(-inf, 1.0)
+            row.SetCoefficient(var, 1.0)
+            k = self.st[a]
+            row = self.st_rows.get(k)
+            if row is None:
+                row = self.st_rows[k] = solver.Constraint(-inf, float(cap[k]))
+            row.SetCoefficient(var, 1.0)
+            for q in self.arc_cliques[self.arc_ptr[a] : self.arc_ptr[a + 1]]:
+                row = self.clique_rows.get(q)
+                if row is not None:
+                    row.SetCoefficient(var, 1.0)
+                    continue
+                members = self.clique_members.setdefault(q, [])
+                members.append(var)
+                if len(members) == 2:
+                    row = self.clique_rows[q] = solver.Constraint(-inf, 1.0)
+                    for m in members:
+                        row.SetCoefficient(m, 1.0)
+
+    def solve(self) -> tuple[Duals, Floats]:
+        """Solve; return the sign-clipped duals and x over `self.cols`."""
+        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+            raise SolverMissing("GLOP did not solve the relaxation")
+        u = np.zeros(len(self.cands.n_bed))
+        v = np.zeros(self.cands.capacity.size)
+        mu = np.zeros(len(self.cl))
+        for r, row in self.req_rows.items():
+            u[r] = min(0.0, row.dual_value())
+        for k, row in self.st_rows.items():
+            v[k] = min(0.0, row.dual_value())
+        for k, row in self.clique_rows.items():
+            mu[k] = min(0.0, row.dual_value())
+        return Duals(u, v, mu), np.array([var.solution_value() for var in self.x])
 
 
 def bound(cands: Candidates, cl: Cliques, cost: Ints, duals: Duals) -> tuple[float, Floats]:

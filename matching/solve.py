@@ -78,11 +78,13 @@ def solve(
     cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
     cols |= keep > 0
     price_until = started + PRICING_SHARE * time_limit
+    relaxation = master.Relaxation(cands, cl, cost)
+    relaxation.add(np.nonzero(cols)[0])
     while True:
-        duals, x = master.lp(cands, cl, cost, np.nonzero(cols)[0])
+        duals, x = relaxation.solve()
         lower, reduced = master.bound(cands, cl, cost, duals)
         # Step 4: round the LP into a plan; keep only arcs that could still improve it.
-        col_idx = np.nonzero(cols)[0]
+        col_idx = np.asarray(relaxation.cols, dtype=np.int64)
         order = col_idx[np.lexsort((col_idx, cost[col_idx], -x))]
         chosen = greedy.take(cands, cl, order)
         value = int(cost[chosen].sum())
@@ -92,7 +94,9 @@ def solve(
         if not negative.any() or useful.sum() <= SETTLED or time.monotonic() > price_until:
             break
         by_reduced = np.lexsort((np.arange(len(reduced)), reduced, cands.req))
-        cols |= _per_request(cands.req, by_reduced, PRICED) & negative
+        new = _per_request(cands.req, by_reduced, PRICED) & negative
+        cols |= new
+        relaxation.add(np.nonzero(new)[0])
 
     proven = gap < 1
     if not proven and time.monotonic() < deadline:
