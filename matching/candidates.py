@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from matching.geo import TOLERANCE_KM, haversine
+from matching.geo import EARTH_RADIUS_KM, TOLERANCE_KM, haversine
 from schema.problem import Problem
 
 Ints = npt.NDArray[np.int64]
@@ -112,6 +112,7 @@ def build(problem: Problem) -> Candidates:
     o_lon = np.array([r.origin.lon for r in requests])
     h_lat = np.array([(r.home or r.origin).lat for r in requests])
     h_lon = np.array([(r.home or r.origin).lon for r in requests])
+    o_xyz, s_xyz = _unit(o_lat, o_lon), _unit(s_lat, s_lon)
     r_max = np.array([r.max_km for r in requests], dtype=np.float64) + TOLERANCE_KM
     r_avoid = np.array([r.avoid_km for r in requests], dtype=np.float64) - TOLERANCE_KM
 
@@ -150,8 +151,14 @@ def build(problem: Problem) -> Candidates:
         ok &= _disjoint(r_need[sl], s_lack)
         ok &= s_lang[r_lang[sl]]
         counts[1, sl] = ok.sum(axis=1)
-        d_origin = haversine(o_lat[sl, None], o_lon[sl, None], s_lat[None, :], s_lon[None, :])
-        ok &= d_origin <= r_max[sl, None]
+        # Rule 3 by chord length (one matrix product), with a margin; pairs near the
+        # limit are settled by the exact haversine so boundaries follow the contract.
+        fast = _chord_km(o_xyz[sl], s_xyz)
+        limit = r_max[sl, None]
+        ok &= fast <= limit + MARGIN_KM
+        rows, cols = np.nonzero(ok & (fast > limit - MARGIN_KM))
+        exact = haversine(o_lat[r0 + rows], o_lon[r0 + rows], s_lat[cols], s_lon[cols])
+        ok[rows, cols] = exact <= r_max[r0 + rows]
         counts[2, sl] = ok.sum(axis=1)
         for k in range(k_max):
             rows = np.nonzero(r_slot[sl, k] >= 0)[0]
@@ -184,31 +191,69 @@ def build(problem: Problem) -> Candidates:
     )
 
 
+MARGIN_KM = 0.01
+"""Far above the chord formula's rounding error (~1e-4 km), far below any real limit."""
+
+
+def _unit(lat: Floats, lon: Floats) -> Floats:
+    """Points as unit vectors, shape (n, 3)."""
+    p, q = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(p) * np.cos(q), np.cos(p) * np.sin(q), np.sin(p)], axis=1)
+
+
+def _chord_km(a: Floats, b: Floats) -> Floats:
+    """Great-circle km between every row of `a` and of `b`, from chord lengths."""
+    chord2 = np.maximum(2.0 - 2.0 * (a @ b.T), 0.0)
+    return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(np.sqrt(chord2) / 2, 1.0)))
+
+
 def _token_exclusions(problem: Problem) -> tuple[Ints, Ints]:
     """(request, shelter) pairs barred by rules 4 and 6, sorted by request."""
     s_index = {s.id: j for j, s in enumerate(problem.shelters)}
     r_index = {r.id: i for i, r in enumerate(problem.requests)}
-    by_token: defaultdict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(problem.requests):
-        for t in set(r.contacts):
-            by_token[t].append(i)
-    pairs: set[tuple[int, int]] = set()
-    for j, s in enumerate(problem.shelters):
-        for t in s.flagged_contacts:
-            pairs.update((i, j) for i in by_token.get(t, ()))
-    for p in problem.residents:
-        j = s_index[p.shelter]
-        for t in p.contacts:
-            pairs.update((i, j) for i in by_token.get(t, ()))
-        for other in p.exclude_with:
-            if other in r_index:
-                pairs.add((r_index[other], j))
+    token_index: dict[str, int] = {}
+    req_tokens = [
+        (i, token_index.setdefault(t, len(token_index)))
+        for i, r in enumerate(problem.requests)
+        for t in set(r.contacts)
+    ]
+    blocked = [  # (shelter, token): a flag, or a resident who carries the token
+        (j, token_index[t])
+        for j, s in enumerate(problem.shelters)
+        for t in s.flagged_contacts
+        if t in token_index
+    ] + [
+        (s_index[p.shelter], token_index[t])
+        for p in problem.residents
+        for t in p.contacts
+        if t in token_index
+    ]
     home = {p.id: s_index[p.shelter] for p in problem.residents}
-    for i, r in enumerate(problem.requests):
-        for other in r.exclude_with:
-            if other in home:
-                pairs.add((i, home[other]))
-    if not pairs:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    arr = np.array(sorted(pairs), dtype=np.int64)
-    return arr[:, 0].copy(), arr[:, 1].copy()
+    apart = [
+        (r_index[o], s_index[p.shelter])
+        for p in problem.residents
+        for o in p.exclude_with
+        if o in r_index
+    ]
+    apart += [
+        (i, home[o]) for i, r in enumerate(problem.requests) for o in r.exclude_with if o in home
+    ]
+    reqs, shs = (
+        [np.array([a for a, _ in apart], dtype=np.int64)],
+        [np.array([b for _, b in apart], dtype=np.int64)],
+    )
+    if req_tokens and blocked:
+        rt = np.array(req_tokens, dtype=np.int64)
+        bt = np.array(blocked, dtype=np.int64)
+        rt = rt[np.argsort(rt[:, 1], kind="stable")]
+        bt = bt[np.argsort(bt[:, 1], kind="stable")]
+        # Cross each token's requests with its blocked shelters.
+        lo = np.searchsorted(bt[:, 1], rt[:, 1], side="left")
+        hi = np.searchsorted(bt[:, 1], rt[:, 1], side="right")
+        n = hi - lo
+        reqs.append(np.repeat(rt[:, 0], n))
+        offsets = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        shs.append(bt[np.repeat(lo, n) + offsets, 0])
+    r_all, s_all = np.concatenate(reqs), np.concatenate(shs)
+    order = np.lexsort((s_all, r_all))
+    return r_all[order], s_all[order]
