@@ -9,7 +9,6 @@ many shelters survive each step of the rule chain, which is what the reason code
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np

@@ -12,21 +12,27 @@ from matching.candidates import Bools, Candidates, Ints
 from matching.conflicts import Cliques
 
 
-def take(cands: Candidates, cl: Cliques, order: Ints) -> Bools:
-    """Chosen arcs: each arc of `order` in turn, if its request, beds and cliques allow."""
+def take(cands: Candidates, cl: Cliques, order: Ints, initial: Bools | None = None) -> Bools:
+    """Chosen arcs: `initial` (a valid plan), then each arc of `order` in turn if its
+    request, beds and cliques allow."""
     n_t = cands.capacity.shape[1]
-    left = cands.capacity.reshape(-1).copy()
-    st = (cands.shelter * n_t + cands.bed_type[cands.req]).tolist()
+    st_all = cands.shelter * n_t + cands.bed_type[cands.req]
+    chosen = np.zeros(len(cands.req), dtype=bool) if initial is None else initial.copy()
+    left = cands.capacity.reshape(-1) - np.bincount(st_all[chosen], minlength=cands.capacity.size)
+    st = st_all.tolist()
     req = cands.req.tolist()
-    placed = np.zeros(len(cands.n_bed), dtype=bool).tolist()
-    clique_used = [False] * len(cl)
-    # arc → its cliques, as a CSR over arcs sorted by index
+    placed_mask = np.zeros(len(cands.n_bed), dtype=bool)
+    placed_mask[cands.req[chosen]] = True
+    placed = placed_mask.tolist()
     e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
+    used = np.zeros(len(cl), dtype=bool)
+    used[e_clique[chosen[cl.arc]]] = True
+    clique_used = used.tolist()
+    # arc → its cliques, as a CSR over arcs sorted by index
     by_arc = np.argsort(cl.arc, kind="stable")
     arc_sorted = cl.arc[by_arc]
     ptr = np.searchsorted(arc_sorted, np.arange(len(cands.req) + 1)).tolist()
     clique_of = e_clique[by_arc].tolist()
-    chosen = np.zeros(len(cands.req), dtype=bool)
     left_l = left.tolist()
     for a in order.tolist():
         r, k = req[a], st[a]

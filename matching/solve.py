@@ -1,35 +1,40 @@
 """`solve(problem)`: the plan, its proven bound, and a reason for every woman left out.
 
-Design, measured on bench/matching.py instances (numbers in the module's report):
+Design (figures from `python -m bench.matching` on this 2-core machine):
 
 1. Candidates (rules 1–6) are computed in bulk with numpy (`matching.candidates`).
 2. The lexicographic objective is folded into one integer cost per arc,
    `km·M − keep − weight·BIG`, BIG above any plan's total `km·M`: a smaller cost is a
    larger placed weight first, then fewer km, then (given a previous plan, with
    M = its placements + 1) more placements kept.
-3. Rule 7 is what makes it hard. A min-cost-flow relaxation (rule 7 only where a network
-   can hold it) was measured first: with skewed contact popularity its bound stayed
-   several weight units loose at state size and flow repair rounds cost 0.5 s each
-   (30 s at national), while the linear relaxation *with* the rule-7 cliques was
-   integral or within a few km on every instance. So the relaxation is that LP, solved
-   by GLOP over a few columns per woman (her nearest shelters) and grown by pricing
-   (`matching.master`); its duals give, in numpy over all arcs, a certified bound and
-   every arc's reduced cost.
+3. Rule 7 is what makes it hard. The min-cost-flow relaxation (`matching.flow`, rule 7
+   only where a network can hold it) was measured first: with skewed contact
+   popularity its flow plan broke rule 7 in ~80 cliques at state size, barring and
+   re-solving converged slowly and the folded-cost flow took 30 s at national size.
+   The LP *with* the rule-7 cliques, though, was integral or within a few km on every
+   instance. So the relaxation is that LP, solved by GLOP (warm, no presolve) over her
+   nearest shelters and grown by pricing (`matching.master`); its duals certify, in
+   numpy over all arcs, a lower bound and every arc's reduced cost.
 4. The LP is rounded greedily into a plan (`matching.greedy`). With gap = plan − bound,
    no cheaper plan can use an arc whose reduced cost is ≥ gap: those arcs are dropped,
-   and the exact OR-Tools MIP (SCIP) runs, warm-started, on the few that remain — the
-   smallest part of the problem that can prove optimality. At state size that is a
-   few hundred arcs out of ~200,000.
-5. If time runs out first, the plan is `feasible` with the certified bound.
+   and the exact OR-Tools MIP (SCIP) runs, warm-started, on what remains — the
+   smallest part of the problem that can prove optimality (when the rounded plan
+   already meets the bound, nothing is left to run). State size: ~6 s, proven.
+5. Above LARGE_ARCS (national size) the weight bound comes from the flow relaxation
+   with weight-only costs (~11 s for 3.9 M arcs), and the plan from steps 3–4 run per
+   region of ~75 shelters, each woman in the region the flow placed her: rule 7 lives
+   inside one shelter, so regional plans combine into a valid one. Measured gap 0.02%.
+6. If time runs out first, the plan is `feasible` with the certified bound.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
-from matching import candidates, conflicts, greedy, master
+from matching import candidates, conflicts, flow, greedy, master
 from schema.problem import Assignment, Bound, Objective, Plan, Problem, Request, Unplaced
 
 NEAREST = 8
@@ -41,6 +46,9 @@ SETTLED = 2_000
 PRICING_SHARE = 0.5
 """Pricing stops after this share of the time limit, leaving the rest to the MIP."""
 MIP_ARCS = 60_000
+REGION_SHELTERS = 75
+LARGE_ARCS = 1_500_000
+"""Above this many candidate arcs, the flow bound and a repaired plan replace the LP."""
 """Above this many arcs the MIP runs on the priced columns only and proves nothing."""
 
 
@@ -74,10 +82,30 @@ def solve(
         chosen = np.zeros(0, dtype=bool)
         return _plan(problem, cands, chosen, weight, True, 0, kept_before, started)
 
-    # Step 3: the LP over a few columns per woman, grown by pricing.
+    if len(cands.req) > LARGE_ARCS:
+        chosen, weight_bound = _large(problem, cands, cl, cost, weight, deadline, workers)
+        return _plan(problem, cands, chosen, weight, False, weight_bound, kept_before, started)
+
+    chosen, proven, lower = _exact(cands, cl, cost, keep > 0, started, deadline, workers)
+    bound_cost = int(cost[chosen].sum()) if proven else int(np.ceil(lower - 1e-6))
+    weight_bound = (big - 1 - bound_cost) // big
+    return _plan(problem, cands, chosen, weight, proven, weight_bound, kept_before, started)
+
+
+def _exact(
+    cands: candidates.Candidates,
+    cl: conflicts.Cliques,
+    cost: np.ndarray,
+    seed: np.ndarray,
+    started: float,
+    deadline: float,
+    workers: int,
+) -> tuple[np.ndarray, bool, float]:
+    """Steps 3–5 on these arcs: the chosen arcs, whether proven optimal, the LP bound."""
+    # Step 3: the LP over a few columns per woman (and the `seed` arcs), grown by pricing.
     cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
-    cols |= keep > 0
-    price_until = started + PRICING_SHARE * time_limit
+    cols |= seed
+    price_until = started + PRICING_SHARE * (deadline - started)
     relaxation = master.Relaxation(cands, cl, cost)
     relaxation.add(np.nonzero(cols)[0])
     while True:
@@ -114,11 +142,79 @@ def solve(
         better = np.zeros_like(chosen)
         better[part[result.chosen]] = True
         if result.chosen.any() and int(cost[better].sum()) <= value:
-            chosen, value = better, int(cost[better].sum())
+            chosen = better
         proven = exact and result.optimal
-    bound_cost = value if proven else int(np.ceil(lower - 1e-6))
-    weight_bound = (big - 1 - bound_cost) // big
-    return _plan(problem, cands, chosen, weight, proven, weight_bound, kept_before, started)
+    return chosen, proven, lower
+
+
+def _large(
+    problem: Problem,
+    cands: candidates.Candidates,
+    cl: conflicts.Cliques,
+    cost: np.ndarray,
+    weight: np.ndarray,
+    deadline: float,
+    workers: int,
+) -> tuple[np.ndarray, int]:
+    """National size: a weight bound from the flow relaxation; a plan solved by region.
+
+    Shelters are cut into regions of about REGION_SHELTERS; each woman joins the region
+    of the shelter the flow gave her (or of her nearest candidate), and each region is
+    solved by `_exact` on its own arcs. Rule 7 lives within one shelter, so the regional
+    plans together keep every rule; a last greedy pass offers leftover beds across
+    regions.
+    """
+    groups = conflicts.groups(problem)
+    arc_weight = weight[cands.req]
+    relaxed, neg_weight = flow.relax(cands, cl, -arc_weight, np.ones(len(cands.req), dtype=bool))
+    region = _regions(problem)
+    home = np.full(len(problem.requests), -1, dtype=np.int64)
+    nearest = np.lexsort((cands.km, cands.req))
+    home[cands.req[nearest[::-1]]] = region[cands.shelter[nearest[::-1]]]
+    home[cands.req[relaxed]] = region[cands.shelter[relaxed]]
+    arc_region = region[cands.shelter]
+    inside = arc_region == home[cands.req]
+    chosen = np.zeros(len(cands.req), dtype=bool)
+    order = np.argsort(arc_region, kind="stable")
+    bounds = np.searchsorted(arc_region[order], np.arange(region.max() + 2))
+    n_regions = int(region.max()) + 1
+    for g in range(n_regions):
+        arcs = order[bounds[g] : bounds[g + 1]]
+        arcs = np.sort(arcs[inside[arcs]])
+        if len(arcs) == 0:
+            continue
+        sub = replace(cands, req=cands.req[arcs], shelter=cands.shelter[arcs], km=cands.km[arcs])
+        now = time.monotonic()
+        share = now + (deadline - now) / (n_regions - g)
+        sub_chosen, _, _ = _exact(
+            sub,
+            conflicts.cliques(sub, groups),
+            cost[arcs],
+            np.zeros(len(arcs), bool),
+            now,
+            share,
+            workers,
+        )
+        chosen[arcs[sub_chosen]] = True
+    fill = np.lexsort((np.arange(len(cost)), cost))
+    return greedy.take(cands, cl, fill, chosen), -neg_weight
+
+
+def _regions(problem: Problem) -> np.ndarray:
+    """A region per shelter: longitude bands, each cut by latitude, of similar size."""
+    lat = np.array([s.lat for s in problem.shelters])
+    lon = np.array([s.lon for s in problem.shelters])
+    n = len(lat)
+    n_regions = max(1, n // REGION_SHELTERS)
+    bands = max(1, int(np.sqrt(n_regions)))
+    per_band = max(1, n_regions // bands)
+    region = np.zeros(n, dtype=np.int64)
+    by_lon = np.lexsort((lat, lon))
+    for b, band in enumerate(np.array_split(by_lon, bands)):
+        by_lat = band[np.lexsort((lon[band], lat[band]))]
+        for c, cell in enumerate(np.array_split(by_lat, per_band)):
+            region[cell] = b * per_band + c
+    return region
 
 
 def _per_request(req: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:

@@ -217,3 +217,17 @@ def test_previous_plan_reports_forced_moves() -> None:
 def with_shelter(plan: Plan, shelter_id: str) -> Plan:
     """The same plan with every placement moved to `shelter_id`."""
     return replace(plan, assignments=[replace(a, shelter=shelter_id) for a in plan.assignments])
+
+
+def test_regional_path_keeps_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The national-size path (flow bound, regional exact solves) yields a valid, near plan."""
+    import matching.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+    monkeypatch.setattr(solve_module, "REGION_SHELTERS", 15)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    plan = solve(p, time_limit=30, workers=2)
+    assert check(p, plan) == []
+    optimum = ANSWERS["texas-1000.json"]["placed_weight"]
+    assert plan.objective.placed_weight <= optimum <= plan.bound.placed_weight
+    assert plan.objective.placed_weight >= 0.99 * optimum
