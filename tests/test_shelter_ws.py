@@ -288,6 +288,8 @@ async def test_put_beds_answers_with_ack_or_error(
             url, content=report(9, single=(12, 1, 0)), headers={"Authorization": f"Bearer {viewer}"}
         )
         assert (r.status_code, r.json()["code"]) == (403, "forbidden_role")
+        r = await http.put(url, content=b" " * 70_000, headers=auth_header)
+        assert (r.status_code, r.json()["code"]) == (413, "frame_too_large")
         assert await snapshot(conn) == before
 
 
