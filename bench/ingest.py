@@ -9,7 +9,15 @@ same run it measures a raw baseline — a bare `websockets` echo server and the 
 client, message size and concurrency — and prints Haven/echo ratios.
 
 Each connection sends on its own schedule (open loop: rate/N per second, random phase)
-without waiting for acks; latency is from send to the answer carrying that seq.
+without waiting for acks; latency is from send to the answer carrying that seq. The
+server's own figures (ack-latency histogram, batch sizes, transaction time) come from
+its /metrics, and CPU per report from the haven process and the embedded PostgreSQL.
+
+Measured 2026-11-28 on the 2-core dev VM, default settings (batch_max 256, batch_wait_ms
+2), while another process used ~1.7 cores (load average 2-3.5), so figures are pessimistic:
+  500 connections, 2,000/s, 60 s: 2,000 applied/s, 0 errors, ack p50 16.6 ms, p99 72.7 ms
+  (server-side p99 <= 100 ms bucket); batches of 13 on average, 9 ms per transaction;
+  CPU per report: haven ~200 us, PostgreSQL ~170 us. Echo baseline: p50 0.6 ms, p99 6.4 ms.
 """
 
 from __future__ import annotations
