@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
 
 import msgspec
@@ -103,6 +104,7 @@ def main() -> None:
     ap.add_argument("--check", action="store_true", help="also run the checker on the plan")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
     for size in args.sizes.split(","):
         n_s, n_r, state = SIZES[size]

@@ -46,10 +46,11 @@ SETTLED = 2_000
 PRICING_SHARE = 0.5
 """Pricing stops after this share of the time limit, leaving the rest to the MIP."""
 MIP_ARCS = 60_000
-REGION_SHELTERS = 75
-LARGE_ARCS = 1_500_000
-"""Above this many candidate arcs, the flow bound and a repaired plan replace the LP."""
 """Above this many arcs the MIP runs on the priced columns only and proves nothing."""
+LARGE_ARCS = 1_500_000
+"""Above this many candidate arcs, the flow bound and regional solves replace step 3."""
+REGION_SHELTERS = 75
+"""Shelters per region on the large path."""
 
 
 def solve(
@@ -87,7 +88,7 @@ def solve(
         return _plan(problem, cands, chosen, weight, False, weight_bound, kept_before, started)
 
     chosen, proven, lower = _exact(cands, cl, cost, keep > 0, started, deadline, workers)
-    bound_cost = int(cost[chosen].sum()) if proven else int(np.ceil(lower - 1e-6))
+    bound_cost = int(cost[chosen].sum()) if proven else int(np.ceil(lower - 1e-3))
     weight_bound = (big - 1 - bound_cost) // big
     return _plan(problem, cands, chosen, weight, proven, weight_bound, kept_before, started)
 
@@ -126,7 +127,7 @@ def _exact(
         cols |= new
         relaxation.add(np.nonzero(new)[0])
 
-    proven = gap < 1
+    proven = gap < 0.5  # an integral plan within float error of the bound
     if not proven and time.monotonic() < deadline:
         exact = int(useful.sum()) <= MIP_ARCS
         part = np.nonzero((useful if exact else cols) | chosen)[0]
