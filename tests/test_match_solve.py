@@ -231,3 +231,11 @@ def test_regional_path_keeps_the_contract(monkeypatch: pytest.MonkeyPatch) -> No
     optimum = ANSWERS["texas-1000.json"]["placed_weight"]
     assert plan.objective.placed_weight <= optimum <= plan.bound.placed_weight
     assert plan.objective.placed_weight >= 0.99 * optimum
+
+
+@pytest.mark.parametrize(("shelters", "requests"), [([], [request()]), ([shelter()], []), ([], [])])
+def test_empty_sides_give_an_optimal_empty_plan(shelters: list, requests: list) -> None:  # type: ignore[type-arg]
+    """No shelters or no requests is a proven-optimal plan, each woman with her reason."""
+    plan = solved(problem(shelters, requests))
+    assert plan.status == "optimal"
+    assert [u.reason for u in plan.unplaced] == ["no_bed_of_type"] * len(requests)
