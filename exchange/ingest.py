@@ -115,6 +115,7 @@ class Writer:
         self._tasks = max(1, tasks)
         self._observe = observe
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._in_flight = 0
         self.batches = 0
         """Transactions committed (for tests and the benchmark)."""
 
@@ -134,7 +135,7 @@ class Writer:
             yield self
         finally:
             deadline = time.monotonic() + COMMIT_TIMEOUT_S
-            while not self._queue.empty() and time.monotonic() < deadline:
+            while (self._in_flight or not self._queue.empty()) and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
             for w in workers:
                 w.cancel()
@@ -149,6 +150,7 @@ class Writer:
         try:
             while True:
                 batch = await self._take()
+                self._in_flight += 1
                 try:
                     await self._settle(batch, lease)
                 except BaseException as exc:
@@ -161,6 +163,8 @@ class Writer:
                         raise
                     log.exception("ingest writer error; continuing")
                     await lease.drop()
+                finally:
+                    self._in_flight -= 1
         finally:
             await lease.give_back()
 

@@ -172,3 +172,16 @@ async def test_listeners_are_woken_with_the_last_event_seq(
     async with writer.running():
         await writer.submit(sid, rep(1, 1))
     assert await asyncio.wait_for(woken.get(), 5) == str(await events.head(conn))
+
+
+async def test_shutdown_commits_what_was_submitted(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
+) -> None:
+    """Leaving `running()` first commits every report already submitted."""
+    ids = await add_shelters(conn, 20)
+    writer = ingest.Writer(pool, batch_max=4, batch_wait_ms=5)
+    async with writer.running():
+        pending = [asyncio.ensure_future(writer.submit(sid, rep(1, 1))) for sid in ids]
+        await asyncio.sleep(0)
+    assert [p.result() for p in pending] == [Ack(seq=1, status="applied")] * 20
+    assert await conn.fetchval("select count(*) from shelters where last_seq = 1") == 20
