@@ -63,8 +63,10 @@ for update of s, b
 """
 # Every write of a batch in one statement (one round trip): beds, shelters, and the event
 # log. The events take their numbers from `event_clock` exactly as `events.append` does —
-# the clock row stays locked until commit, so events become visible in sequence order —
-# and the NOTIFY, issued inside the transaction, is delivered only when it commits.
+# the clock row stays locked until commit, so events become visible in sequence order.
+# The NOTIFY wake-up is sent after commit, never inside this transaction: a NOTIFY in a
+# transaction takes PostgreSQL's global notify-queue lock at commit, serialising every
+# writing transaction in the database behind it.
 _WRITE = """
 with bed_rows as (
     update beds b set total = u.total, occupied = u.occupied, out_of_service = u.out_of_service
@@ -87,7 +89,7 @@ with bed_rows as (
          as e (shelter_id, report_seq, beds, n)
     returning 1
 )
-select clock.seq as last, pg_notify($11, clock.seq::text),
+select clock.seq as last,
        (select count(*) from bed_rows) as beds, (select count(*) from shelter_rows) as shelters,
        (select count(*) from inserted) as events
 from clock
@@ -221,7 +223,9 @@ class Writer:
             conn = await lease.connection()
             started = time.perf_counter()
             async with conn.transaction():
-                outcomes = await _write(conn, batch)
+                outcomes, last = await _write(conn, batch)
+            if last is not None:
+                await _wake(conn, last)
         self.batches += 1
         if self._observe is not None:
             self._observe(len(batch), time.perf_counter() - started)
@@ -267,8 +271,19 @@ class _Lease:
 Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 
 
-async def _write(conn: Conn, batch: list[_Item]) -> list[Ack | Error]:
-    """Decide and write every report of a batch inside the caller's transaction."""
+async def _wake(conn: Conn, last: int) -> None:
+    """Wake listeners after commit; a lost wake-up only delays them until their next poll."""
+    try:
+        await events.notify(conn, last)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        log.warning("notify after commit failed", extra={"error": type(exc).__name__})
+
+
+async def _write(conn: Conn, batch: list[_Item]) -> tuple[list[Ack | Error], int | None]:
+    """Decide and write every report of a batch inside the caller's transaction.
+
+    Returns each report's outcome and the last event seq written (None when nothing was).
+    """
     states: dict[str, board.ShelterState] = {}
     for r in await conn.fetch(_LOCK, sorted({i.shelter_id for i in batch})):
         state = states.get(r["id"]) or board.ShelterState(
@@ -301,16 +316,15 @@ async def _write(conn: Conn, batch: list[_Item]) -> list[Ack | Error]:
             outcomes.append(outcome.ack)
         else:
             outcomes.append(outcome)
-    if new_events:
-        await _persist(conn, states, new_events)
-    return outcomes
+    last = await _persist(conn, states, new_events) if new_events else None
+    return outcomes, last
 
 
 async def _persist(
     conn: Conn,
     states: dict[str, board.ShelterState],
     new_events: list[events.NewEvent],
-) -> None:
+) -> int:
     rows = sorted({(e.shelter_id, t) for e in new_events for t in e.beds})
     final = [states[s].beds[t] for s, t in rows]
     changed = sorted({e.shelter_id for e in new_events})
@@ -326,12 +340,12 @@ async def _persist(
         [e.shelter_id for e in new_events],
         [e.report_seq for e in new_events],
         [_ENCODE(e.beds).decode() for e in new_events],
-        events.CHANNEL,
     )
     assert written is not None and written["events"] == len(new_events)
     if (written["beds"], written["shelters"]) != (len(rows), len(changed)):
         # A row vanished under our lock (a shelter deleted): write nothing of this batch.
         raise asyncpg.IntegrityConstraintViolationError("beds or shelters rows missing")
+    return int(written["last"])
 
 
 def _fail(batch: list[_Item], exc: BaseException) -> None:
