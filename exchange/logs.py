@@ -38,9 +38,16 @@ class JsonFormatter(logging.Formatter):
         return scrub(msgspec.json.encode(entry, enc_hook=str).decode())
 
 
+def _not_denial_noise(record: logging.LogRecord) -> bool:
+    # uvicorn reports a handshake refused with an HTTP response (the websocket denial
+    # extension, how Haven refuses bad tokens) as an ERROR, though the client got its 401/403.
+    return record.msg != "ASGI callable returned without completing handshake."
+
+
 def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(_not_denial_noise)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -24,3 +24,12 @@ def test_formatter_writes_json_with_extra_fields_scrubbed() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry["msg"] == "hello [redacted]" and entry["shelter"] == "s00002"
     assert entry["why"] == "[redacted]" and entry["level"] == "info"
+
+
+def test_refused_handshake_noise_is_filtered() -> None:
+    """uvicorn's error for a handshake denied with an HTTP response is not logged."""
+    from exchange.logs import _not_denial_noise
+
+    noise = logging.makeLogRecord({"msg": "ASGI callable returned without completing handshake."})
+    other = logging.makeLogRecord({"msg": "Exception in ASGI application\n"})
+    assert not _not_denial_noise(noise) and _not_denial_noise(other)
