@@ -13,8 +13,8 @@ Measured 2026-11-28 on the 2-core machine, other sessions running (load ~2–4),
     size      haven                              greedy           HiGHS full MIP
     small     0.36 s  805 / 16185 km  optimal    771 / 17016 km   0.34 s  805 / 16185 km optimal
     state     6.28 s  5698 / 360138   optimal    5495 / 342966    151.8 s 5698 / 360138 optimal
-    national  40.5 s  56462, bound 56470         54470 / 24.6M    no answer: past its 120 s
-              gap 0.014%, feasible, 1.4 GB RSS                    limit after 7 min, 4.7 GB RSS
+    national  40–47 s 56460–56462, bound 56470   54470 / 24.6M    no answer: ran 7 min past a
+              gap ≤ 0.018%, feasible, 1.4 GB RSS                  120 s limit (4.7 GB); killed
 """
 
 from __future__ import annotations
