@@ -41,7 +41,6 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             )
             # The live board and its cross-process fan-out, feeding /ws/dashboard.
             app.state.hub = await stack.enter_async_context(dashboard.running(settings, url, pool))
-            # Further background services (ingest writer, fan-out) enter the stack here.
             log.info("haven started", extra={"port": settings.port})
             yield
 
@@ -55,7 +54,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         openapi_config=ops.openapi_config(),
-        # Haven's JSON log format (exchange/logs.py) is set by the CLI; Litestar must not replace it.
+        # Haven sets its JSON log format (exchange/logs.py) in the CLI; Litestar must keep it.
         logging_config=None,
         debug=False,
     )

@@ -67,7 +67,9 @@ async def create_token(
     return int(token_id), token
 
 
-async def authenticate(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], token: str | None) -> Principal:
+async def authenticate(
+    conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], token: str | None
+) -> Principal:
     """The principal a token speaks for; AuthError when there is none."""
     if not token:
         raise AuthError("missing_token", "no token: send Authorization: Bearer <token>")
@@ -96,14 +98,19 @@ def require_role(principal: Principal, *roles: Role) -> None:
 
 
 async def revoke_token(
-    conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], *, token: str | None = None, token_id: int | None = None
+    conn: asyncpg.Connection[Any] | asyncpg.Pool[Any],
+    *,
+    token: str | None = None,
+    token_id: int | None = None,
 ) -> bool:
     """Revoke by token or by id; True when a live token was revoked."""
     row = await conn.fetchval(_REVOKE, digest(token) if token else None, token_id)
     return row is not None
 
 
-async def revoked_among(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], token_ids: Iterable[int]) -> set[int]:
+async def revoked_among(
+    conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], token_ids: Iterable[int]
+) -> set[int]:
     """Which of these token ids have been revoked (for closing open connections)."""
     return {r["id"] for r in await conn.fetch(_REVOKED_AMONG, list(token_ids))}
 

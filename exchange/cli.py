@@ -8,13 +8,15 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from exchange import auth, db, registry
 from exchange.settings import Settings, SettingsError, from_env
 from schema.registry import NewShelter
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -25,7 +27,7 @@ def _print(obj: object) -> None:
     sys.stdout.write(msgspec.json.encode(obj).decode() + "\n")
 
 
-async def _with_conn(settings: Settings, fn: Callable[[Any], Awaitable[object]]) -> object:
+async def _with_conn(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
     conn = await db.connect(db.database_url(settings))
     try:
         await db.migrate(conn)
@@ -109,7 +111,7 @@ def cmd_shelter_add(args: argparse.Namespace, settings: Settings) -> int:
     except (ValueError, msgspec.ValidationError) as exc:
         raise CliError(str(exc)) from None
     shelter_id, token = asyncio.run(
-        _with_conn(settings, lambda c: registry.add_shelter(c, shelter))  # type: ignore[arg-type,return-value]
+        _with_conn(settings, lambda c: registry.add_shelter(c, shelter))
     )
     _print({"id": shelter_id, "token": token})
     return 0
@@ -129,7 +131,7 @@ def cmd_shelter_import(args: argparse.Namespace, settings: Settings) -> int:
     if not shelters:
         raise CliError(f"{path}: no shelters in the file; nothing was imported")
     added = asyncio.run(_with_conn(settings, lambda c: registry.add_shelters(c, shelters)))
-    _print([{"id": i, "token": t} for i, t in added])  # type: ignore[attr-defined]
+    _print([{"id": i, "token": t} for i, t in added])
     return 0
 
 
@@ -143,7 +145,7 @@ def cmd_shelter_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     regions = [r for group in (args.region or []) for r in _csv(group)]
-    _, token = asyncio.run(  # type: ignore[misc]
+    _, token = asyncio.run(
         _with_conn(settings, lambda c: auth.create_token(c, args.role, regions=regions))
     )
     _print({"token": token})
@@ -208,10 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     match_cli.add_parser(sub)
 
-    token = sub.add_parser("token", help="access tokens").add_subparsers(dest="token", required=True)
+    token = sub.add_parser("token", help="access tokens").add_subparsers(
+        dest="token", required=True
+    )
     create = token.add_parser("create", help="create a planner, viewer or admin token")
     create.add_argument("--role", required=True, choices=["planner", "viewer", "admin"])
-    create.add_argument("--region", action="append", help="confine to regions (repeat or comma-separate)")
+    create.add_argument(
+        "--region", action="append", help="confine to regions (repeat or comma-separate)"
+    )
     create.set_defaults(func=cmd_token_create)
     revoke = token.add_parser("revoke", help="revoke a token; its connections close within seconds")
     revoke.add_argument("--token", help="the token, or - to read it from stdin")
@@ -234,8 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate", type=float, default=20.0, help="reports per second, all shelters")
     sim.add_argument("--duration", type=float, default=10.0, help="seconds")
     sim.add_argument("--dashboards", type=int, default=1)
-    sim.add_argument("--register", action="store_true",
-                     help="register the shelters and a viewer token in the configured database")
+    sim.add_argument(
+        "--register",
+        action="store_true",
+        help="register the shelters and a viewer token in the configured database",
+    )
     sim.add_argument("--tokens", help="shelter tokens: `haven shelter import` output (JSON)")
     sim.add_argument("--viewer-token", help="dashboard token (or HAVEN_VIEWER_TOKEN)")
     sim.add_argument("--seed", type=int, default=1)

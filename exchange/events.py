@@ -11,12 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import asyncpg
 import msgspec
 
 CHANNEL = "haven_events"
+
+Executor: TypeAlias = (
+    "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any] | asyncpg.Pool[Any]"
+)
+"""Anything queries can run on: a connection, a pooled one, or the pool itself."""
 
 EventKind = Literal["report", "shelter", "hold"]
 
@@ -84,7 +89,7 @@ async def append(conn: asyncpg.Connection[Any], events: Sequence[NewEvent]) -> l
     return seqs
 
 
-async def notify(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], last_seq: int) -> None:
+async def notify(conn: Executor, last_seq: int) -> None:
     """Wake listeners in every process; call only after the events are committed."""
     await conn.execute("select pg_notify($1, $2)", CHANNEL, str(last_seq))
 
@@ -95,8 +100,7 @@ async def since(
     """Committed events after `seq`, in order."""
     rows = await conn.fetch(_SINCE, seq, limit)
     return [
-        msgspec.convert({**dict(r), "beds": msgspec.json.decode(r["beds"])}, Event)
-        for r in rows
+        msgspec.convert({**dict(r), "beds": msgspec.json.decode(r["beds"])}, Event) for r in rows
     ]
 
 

@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
 
 from exchange import db, metrics
 
@@ -59,7 +60,7 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-ROUTES = [
+ROUTES: list[ControllerRouterHandler] = [
     livez,
     readyz,
     *metrics.ROUTES,

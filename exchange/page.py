@@ -18,6 +18,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
 
 from exchange import sessions
 from exchange.auth import AuthError
@@ -212,4 +213,7 @@ async def index(request: Request[Any, Any, Any]) -> Response[str]:
     return Response(page, media_type="text/html", headers=HEADERS)
 
 
-ROUTES = [index, create_static_files_router(path="/static", directories=[STATIC_DIR])]
+ROUTES: list[ControllerRouterHandler] = [
+    index,
+    create_static_files_router(path="/static", directories=[STATIC_DIR]),
+]

@@ -112,8 +112,21 @@ def _shelter(r: asyncpg.Record) -> Shelter:
         excluded_offenses=list(r["excluded_offenses"]),
         languages=list(r["languages"]),
     )
-    fields = {k: r[k] for k in ("id", "name", "region", "lat", "lon", "confidential",
-                                 "services", "bed_types", "last_seq", "last_report_at")}
+    fields = {
+        k: r[k]
+        for k in (
+            "id",
+            "name",
+            "region",
+            "lat",
+            "lon",
+            "confidential",
+            "services",
+            "bed_types",
+            "last_seq",
+            "last_report_at",
+        )
+    }
     return msgspec.convert({**fields, "rules": msgspec.to_builtins(rules)}, Shelter)
 
 

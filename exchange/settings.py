@@ -74,7 +74,11 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Setti
         value = env.get(var)
         if value is None or value == "":
             continue
-        raw[field] = [o.strip() for o in value.split(",") if o.strip()] if field == "allowed_origins" else value
+        raw[field] = (
+            [o.strip() for o in value.split(",") if o.strip()]
+            if field == "allowed_origins"
+            else value
+        )
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return msgspec.convert(raw, Settings, strict=False, dec_hook=_dec_hook)

@@ -87,7 +87,9 @@ def free_port() -> int:
 class Server:
     """A real `haven serve` subprocess."""
 
-    def __init__(self, dsn: str, port: int, env: dict[str, str], args: list[str], log: Path) -> None:
+    def __init__(
+        self, dsn: str, port: int, env: dict[str, str], args: list[str], log: Path
+    ) -> None:
         self.dsn, self.port, self.env, self.args, self.log = dsn, port, env, args, log
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -103,7 +105,15 @@ class Server:
         env = {**os.environ, **self.env, "DATABASE_URL": self.dsn}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "exchange.cli", "serve", "--port", str(self.port), *self.args],
+                [
+                    sys.executable,
+                    "-m",
+                    "exchange.cli",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    *self.args,
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -141,10 +151,16 @@ def serve(dsn: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start real servers on this test's database: `serve(env={...}, args=[...])`."""
     started: list[Server] = []
 
-    def start(*, env: dict[str, str] | None = None, args: list[str] | None = None,
-              database: str | None = None) -> Server:
+    def start(
+        *,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        database: str | None = None,
+    ) -> Server:
         port = free_port()
-        server = Server(database or dsn, port, env or {}, args or [], tmp_path / f"serve-{port}.log")
+        server = Server(
+            database or dsn, port, env or {}, args or [], tmp_path / f"serve-{port}.log"
+        )
         started.append(server)
         return server.start()
 

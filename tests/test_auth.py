@@ -21,8 +21,12 @@ async def test_tokens_are_unique_and_authenticate(conn: asyncpg.Connection[Any])
     assert (await auth.authenticate(conn, b)).sees_region("TX")
 
 
-@pytest.mark.parametrize(("token", "code"), [(None, "missing_token"), ("", "missing_token"), ("hvn_nope", "bad_token")])
-async def test_missing_and_unknown_tokens_are_refused(conn: asyncpg.Connection[Any], token: str | None, code: str) -> None:
+@pytest.mark.parametrize(
+    ("token", "code"), [(None, "missing_token"), ("", "missing_token"), ("hvn_nope", "bad_token")]
+)
+async def test_missing_and_unknown_tokens_are_refused(
+    conn: asyncpg.Connection[Any], token: str | None, code: str
+) -> None:
     """No token and an unknown token each get their own code."""
     with pytest.raises(auth.AuthError) as err:
         await auth.authenticate(conn, token)
@@ -52,7 +56,13 @@ def test_require_role() -> None:
 
 @pytest.mark.parametrize(
     ("header", "token"),
-    [("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("Basic abc", None), (None, None), ("Bearer", None)],
+    [
+        ("Bearer abc", "abc"),
+        ("bearer  abc ", "abc"),
+        ("Basic abc", None),
+        (None, None),
+        ("Bearer", None),
+    ],
 )
 def test_bearer(header: str | None, token: str | None) -> None:
     """Only a Bearer authorization header yields a token."""

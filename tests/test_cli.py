@@ -1,4 +1,4 @@
-"""The `haven` command line: registry and token commands print JSON, refuse bad input with exit 2."""
+"""The `haven` command line: registry and token commands print JSON; bad input exits 2."""
 
 from __future__ import annotations
 
@@ -38,9 +38,27 @@ def count(dsn: str, table: str) -> int:
 def test_shelter_add_prints_id_and_token(db_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     """`shelter add` registers a shelter with rules and prints {id, token}."""
     code, out, _ = run(
-        capsys, "shelter", "add", "--name", "Harbor", "--region", "OH", "--lat", "41.5",
-        "--lon", "-81.7", "--beds", "single=12,family=3", "--confidential", "--mat-ok",
-        "--max-children", "2", "--languages", "en,es", "--services", "trafficking",
+        capsys,
+        "shelter",
+        "add",
+        "--name",
+        "Harbor",
+        "--region",
+        "OH",
+        "--lat",
+        "41.5",
+        "--lon",
+        "-81.7",
+        "--beds",
+        "single=12,family=3",
+        "--confidential",
+        "--mat-ok",
+        "--max-children",
+        "2",
+        "--languages",
+        "en,es",
+        "--services",
+        "trafficking",
     )
     assert code == 0 and isinstance(out, dict)
     assert out["id"] == "s00001" and out["token"].startswith("hvn_")
@@ -85,10 +103,14 @@ def test_import_reports_first_bad_line_and_imports_nothing(
     assert count(db_env, "shelters") == 0
 
 
-def test_import_csv_adds_every_row(db_env: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_import_csv_adds_every_row(
+    db_env: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """A good CSV import adds every shelter and prints their ids and tokens."""
     path = tmp_path / "shelters.csv"
-    path.write_text("name,region,lat,lon,beds\nA,OH,41,-81,single=2\nB,OH,40,-82,family=1;single=1\n")
+    path.write_text(
+        "name,region,lat,lon,beds\nA,OH,41,-81,single=2\nB,OH,40,-82,family=1;single=1\n"
+    )
     code, out, _ = run(capsys, "shelter", "import", str(path))
     assert code == 0 and isinstance(out, list)
     assert [r["id"] for r in out] == ["s00001", "s00002"]

@@ -50,7 +50,9 @@ async def test_bed_invariants_are_enforced_by_the_database(conn: asyncpg.Connect
     await conn.execute(
         "insert into shelters (id, name, region, lat, lon) values ('s00001', 'x', 'OH', 40, -83)"
     )
-    await conn.execute("insert into beds (shelter_id, bed_type, total) values ('s00001', 'single', 5)")
+    await conn.execute(
+        "insert into beds (shelter_id, bed_type, total) values ('s00001', 'single', 5)"
+    )
     for sql in (
         "update beds set occupied = 4, out_of_service = 2",
         "update beds set held = -1",

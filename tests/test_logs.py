@@ -18,8 +18,15 @@ def test_scrub_removes_tokens_and_contact_tokens() -> None:
 def test_formatter_writes_json_with_extra_fields_scrubbed() -> None:
     """Extra fields are kept, secrets in them are scrubbed, output is one JSON object."""
     record = logging.makeLogRecord(
-        {"name": "haven.t", "levelno": 20, "levelname": "INFO", "msg": "hello %s",
-         "args": ("hvn_secret",), "shelter": "s00002", "why": "c123456"}
+        {
+            "name": "haven.t",
+            "levelno": 20,
+            "levelname": "INFO",
+            "msg": "hello %s",
+            "args": ("hvn_secret",),
+            "shelter": "s00002",
+            "why": "c123456",
+        }
     )
     entry = json.loads(JsonFormatter().format(record))
     assert entry["msg"] == "hello [redacted]" and entry["shelter"] == "s00002"

@@ -18,7 +18,10 @@ HOUSE = NewShelter(
 
 async def _counts(conn: asyncpg.Connection[Any]) -> tuple[int, int, int, int]:
     return tuple(  # type: ignore[return-value]
-        [await conn.fetchval(f"select count(*) from {t}") for t in ("shelters", "beds", "tokens", "bed_events")]
+        [
+            await conn.fetchval(f"select count(*) from {t}")
+            for t in ("shelters", "beds", "tokens", "bed_events")
+        ]
     )
 
 
@@ -27,7 +30,10 @@ async def test_add_shelter_creates_beds_event_and_token(conn: asyncpg.Connection
     shelter_id, token = await registry.add_shelter(conn, HOUSE)
     assert shelter_id == "s00001"
     beds = await conn.fetch("select bed_type, total, occupied from beds order by bed_type")
-    assert [(b["bed_type"], b["total"], b["occupied"]) for b in beds] == [("family", 3, 0), ("single", 12, 0)]
+    assert [(b["bed_type"], b["total"], b["occupied"]) for b in beds] == [
+        ("family", 3, 0),
+        ("single", 12, 0),
+    ]
     event = await conn.fetchrow("select seq, kind from bed_events")
     assert (event["seq"], event["kind"]) == (1, "shelter")
     principal = await auth.authenticate(conn, token)
@@ -42,13 +48,29 @@ async def test_token_is_stored_only_as_digest(conn: asyncpg.Connection[Any]) -> 
     assert len(token) >= 4 + 32  # prefix + >= 192 bits base64url
 
 
-async def test_list_shelters_carries_rules_in_match_vocabulary(conn: asyncpg.Connection[Any]) -> None:
+async def test_list_shelters_carries_rules_in_match_vocabulary(
+    conn: asyncpg.Connection[Any],
+) -> None:
     """Listing returns rules and services exactly as registered."""
-    rules = {"max_children": 2, "mat_ok": True, "min_age": 21, "max_age": 60,
-             "excluded_offenses": ["arson"], "languages": ["en", "es"]}
+    rules = {
+        "max_children": 2,
+        "mat_ok": True,
+        "min_age": 21,
+        "max_age": 60,
+        "excluded_offenses": ["arson"],
+        "languages": ["en", "es"],
+    }
     shelter = msgspec.convert(
-        {"name": "Rosa", "region": "TX", "lat": 29.4, "lon": -98.5, "beds": {"single": 4},
-         "rules": rules, "services": ["trafficking"], "confidential": True},
+        {
+            "name": "Rosa",
+            "region": "TX",
+            "lat": 29.4,
+            "lon": -98.5,
+            "beds": {"single": 4},
+            "rules": rules,
+            "services": ["trafficking"],
+            "confidential": True,
+        },
         NewShelter,
     )
     await registry.add_shelter(conn, shelter)
