@@ -26,9 +26,7 @@ class BedCounts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     out_of_service: BedCount
 
 
-class Report(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="report"
-):
+class Report(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="report"):
     """An absolute statement of the bed types it names; other types keep their state."""
 
     seq: Seq

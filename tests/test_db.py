@@ -41,7 +41,7 @@ async def test_concurrent_migrate_applies_each_file_once(pg_server_dsn: str) -> 
 def test_misnamed_migration_is_refused(tmp_path: Any) -> None:
     """A migration file not named NNN_words.sql stops the migrator."""
     (tmp_path / "1_bad.sql").write_text("select 1")
-    with pytest.raises(db.MigrationError, match="1_bad.sql"):
+    with pytest.raises(db.MigrationError, match=r"1_bad\.sql"):
         db.migrations(tmp_path)
 
 
