@@ -11,9 +11,14 @@ and report-to-dashboard latency is matched exactly as `haven simulate` documents
 Baseline, same load: a bare `websockets` server in its own process that echoes every
 report frame back to its sender (the raw echo RTT) and, like Haven's hub, broadcasts
 the reports pending since its last flush to every dashboard once per coalescing
-interval (HAVEN_COALESCE_MS, default 250 ms), encoded once. Its report-to-dashboard
+interval (HAVEN_COALESCE_MS, default 100 ms), encoded once. Its report-to-dashboard
 latency is the floor that coalescing alone imposes; the ratio is Haven's over it.
 Target on one process: p99 <= 250 ms.
+
+Measured 2026-11-28 on the quiet 2-core dev VM, defaults (100 shelters in 3 regions, 20 s,
+coalesce 100 ms): one process: 999.7 applied/s, ack p50/p99 6.5/41.6 ms, dashboard
+p50/p99 70.6/178.7 ms; two processes: dashboard 68.3/173.8 ms; baseline fan-out
+71.4/134.5 ms, echo RTT 0.5/19.7 ms (Haven/baseline dashboard p99 1.33x, 1.29x). Met.
 """
 
 from __future__ import annotations
