@@ -76,6 +76,11 @@ async def authenticate(
     row = await conn.fetchrow(_LOOKUP, digest(token))
     if row is None:
         raise AuthError("bad_token", "token not recognised")
+    return principal_of(row)
+
+
+def principal_of(row: asyncpg.Record) -> Principal:
+    """The principal of a token row (token_id, role, shelter_id, regions, revoked)."""
     if row["revoked"]:
         raise AuthError("revoked_token", "token has been revoked")
     return msgspec.convert(

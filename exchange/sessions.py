@@ -8,12 +8,10 @@ the principal of a request or websocket from `Authorization: Bearer` or the cook
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
 
 import asyncpg
-import msgspec
 from litestar import Request, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
@@ -41,7 +39,7 @@ _END = "delete from sessions where digest = $1"
 
 
 def _digest(session_id: str) -> bytes:
-    return hashlib.sha256(session_id.encode()).digest()
+    return auth.digest(session_id)
 
 
 async def create(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], token: str) -> str:
@@ -61,17 +59,7 @@ async def from_cookie(
     row = await conn.fetchrow(_LOOKUP, _digest(session_id))
     if row is None:
         raise AuthError("bad_session", "session unknown or expired: sign in again")
-    if row["revoked"]:
-        raise AuthError("revoked_token", "token has been revoked")
-    return msgspec.convert(
-        {
-            "token_id": row["token_id"],
-            "role": row["role"],
-            "shelter_id": row["shelter_id"],
-            "regions": tuple(row["regions"]),
-        },
-        Principal,
-    )
+    return auth.principal_of(row)
 
 
 async def end(conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], session_id: str) -> None:
