@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from matching.load import decode_problem
 from schema.problem import Problem
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+"""A copy of ../shared/spec/examples, so the suite runs from any checkout;
+test_match_solve checks it against the shared contract whenever that is present."""
+SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
 
 SHELTER: dict[str, Any] = {
     "id": "s1",

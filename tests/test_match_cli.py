@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from match_cases import EXAMPLES
 
 from exchange.cli import main
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
 
 
 def test_match_writes_a_plan_that_checks(

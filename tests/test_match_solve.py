@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from match_cases import problem, request, shelter
+from match_cases import EXAMPLES, SHARED_EXAMPLES, problem, request, shelter
 from msgspec.structs import replace
 
 from matching.check import check
@@ -14,8 +13,16 @@ from matching.load import decode_problem
 from matching.solve import solve
 from schema.problem import Plan, Problem
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
 ANSWERS = json.loads((EXAMPLES / "answers.json").read_text())
+
+
+@pytest.mark.skipif(not SHARED_EXAMPLES.is_dir(), reason="no ../shared beside this checkout")
+def test_vendored_examples_equal_the_shared_contract() -> None:
+    """tests/examples is byte-for-byte the shared spec's examples."""
+    shared = sorted(p.name for p in SHARED_EXAMPLES.glob("*.json"))
+    assert shared == sorted(p.name for p in EXAMPLES.glob("*.json"))
+    for name in shared:
+        assert (EXAMPLES / name).read_bytes() == (SHARED_EXAMPLES / name).read_bytes(), name
 
 
 def solved(p: Problem) -> Plan:
