@@ -108,8 +108,18 @@ async def test_acked_reports_survive_sigkill(
         assert set(agent.acked) <= await reported(conn, sid)
         async with shelter_ws(server, token) as ws:
             last_seq = json.loads(await ws.recv())["last_seq"]
-        # The report in flight at the kill may have committed without its ack reaching us.
-        assert agent.acked[-1] <= last_seq <= agent.sent <= agent.acked[-1] + 1
+            # The report in flight at the kill may have committed without its ack reaching us.
+            assert agent.acked[-1] <= last_seq <= agent.sent <= agent.acked[-1] + 1
+            if agent.sent > agent.acked[-1]:
+                # Resent, as an agent does, it is acked (duplicate if it had landed), and
+                # then the last acked seq is exactly hello.last_seq.
+                await ws.send(report(agent.sent))
+                ack = json.loads(await ws.recv())
+                expected = "duplicate" if last_seq == agent.sent else "applied"
+                assert (ack["seq"], ack["status"]) == (agent.sent, expected)
+                agent.acked.append(agent.sent)
+        async with shelter_ws(server, token) as ws:
+            assert json.loads(await ws.recv())["last_seq"] == agent.acked[-1]
 
 
 class PrivatePostgres:
