@@ -41,6 +41,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             )
             # The live board and its cross-process fan-out, feeding /ws/dashboard.
             app.state.hub = await stack.enter_async_context(dashboard.running(settings, url, pool))
+            app.state.metrics.watch_hub(app.state.hub)
             log.info("haven started", extra={"port": settings.port})
             yield
 

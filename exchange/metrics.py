@@ -6,11 +6,13 @@ process or sum them; prometheus_client's multiprocess mode is not used).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 from litestar import Request, get
 from litestar.response import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
 from schema.wire import Ack, Error
@@ -64,6 +66,10 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch_hub(self, hub: HubStats) -> None:
+        """Expose the dashboard hub's own counts, read at scrape time."""
+        self.registry.register(_HubCollector(hub))
+
     def batch(self, reports: int, seconds: float) -> None:
         """Record one committed ingest batch."""
         self.batch_reports.observe(reports)
@@ -79,6 +85,35 @@ class Metrics:
             self.reports_rejected.labels(message.code).inc()
         if seconds is not None:
             self.ack_latency.observe(seconds)
+
+
+class HubStats(Protocol):
+    """What the metrics read of the dashboard hub (exchange.dashboard.Hub)."""
+
+    resyncs: int
+    dropped: int
+
+    def __len__(self) -> int: ...
+
+
+class _HubCollector:
+    def __init__(self, hub: HubStats) -> None:
+        self._hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "haven_dashboard_subscribers", "Dashboards connected to this process.", len(self._hub)
+        )
+        yield CounterMetricFamily(
+            "haven_dashboard_resyncs",
+            "Dashboards that fell behind and were sent a fresh snapshot.",
+            self._hub.resyncs,
+        )
+        yield CounterMetricFamily(
+            "haven_dashboard_dropped",
+            "Dashboards closed (4008) for not reading even after a resync.",
+            self._hub.dropped,
+        )
 
 
 @get("/metrics", include_in_schema=False)
