@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from schema.registry import Principal, Role
+from schema.registry import Principal, Role, TokenInfo
 
 TOKEN_BYTES = 24  # 192 bits of randomness
 _PREFIX = "hvn_"
@@ -50,6 +50,12 @@ _REVOKE = """
 update tokens set revoked_at = now()
 where (digest = $1 or id = $2) and revoked_at is null
 returning id
+"""
+_LIST = """
+select id, role, shelter_id, regions,
+       to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as created_at,
+       to_char(revoked_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as revoked_at
+from tokens where $1 or revoked_at is null order by id
 """
 _REVOKED_AMONG = "select id from tokens where id = any($1::bigint[]) and revoked_at is not null"
 
@@ -111,6 +117,13 @@ async def revoke_token(
     """Revoke by token or by id; True when a live token was revoked."""
     row = await conn.fetchval(_REVOKE, digest(token) if token else None, token_id)
     return row is not None
+
+
+async def list_tokens(
+    conn: asyncpg.Connection[Any] | asyncpg.Pool[Any], *, include_revoked: bool = False
+) -> list[TokenInfo]:
+    """Every live token (and revoked ones on request), without the secrets."""
+    return [msgspec.convert(dict(r), TokenInfo) for r in await conn.fetch(_LIST, include_revoked)]
 
 
 async def revoked_among(

@@ -167,6 +167,14 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    tokens = asyncio.run(
+        _with_conn(settings, lambda c: auth.list_tokens(c, include_revoked=args.all))
+    )
+    _print(tokens)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="haven", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -223,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("--token", help="the token, or - to read it from stdin")
     revoke.add_argument("--id", type=int)
     revoke.set_defaults(func=cmd_token_revoke)
+    listing = token.add_parser("list", help="list tokens (ids, roles, regions; never secrets)")
+    listing.add_argument("--all", action="store_true", help="include revoked tokens")
+    listing.set_defaults(func=cmd_token_list)
 
     agent = sub.add_parser(
         "agent",

@@ -71,3 +71,14 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 
     def sees_region(self, region: str) -> bool:
         return not self.regions or region in self.regions
+
+
+class TokenInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A token as an admin may see it: never the token itself."""
+
+    id: int
+    role: Role
+    shelter_id: str | None
+    regions: list[str]
+    created_at: str
+    revoked_at: str | None

@@ -126,3 +126,20 @@ def test_token_create_and_revoke(db_env: str, capsys: pytest.CaptureFixture[str]
     assert code == 0 and out == {"revoked": True}
     code, _, err = run(capsys, "token", "revoke", "--token", token)
     assert code == 2 and "nothing was revoked" in err
+
+
+def test_token_list_shows_ids_never_secrets(
+    db_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`token list` shows live tokens by id (revoked ones with --all), never the token."""
+    _, created, _ = run(capsys, "token", "create", "--role", "planner", "--region", "OH")
+    assert isinstance(created, dict)
+    code, listed, _ = run(capsys, "token", "list")
+    assert code == 0 and isinstance(listed, list)
+    [info] = listed
+    assert (info["role"], info["regions"], info["revoked_at"]) == ("planner", ["OH"], None)
+    assert created["token"] not in json.dumps(listed)
+    assert run(capsys, "token", "revoke", "--id", str(info["id"]))[0] == 0
+    assert run(capsys, "token", "list")[1] == []
+    _, everything, _ = run(capsys, "token", "list", "--all")
+    assert isinstance(everything, list) and everything[0]["revoked_at"] is not None
