@@ -78,6 +78,16 @@ async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection[Any]]:
         await c.close()
 
 
+@pytest.fixture
+async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    """A connection pool on this test's database."""
+    p = await db.create_pool(dsn, min_size=1, max_size=4)
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

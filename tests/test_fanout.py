@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -70,16 +69,6 @@ class Changes:
 
 def new_board() -> live.Board:
     return live.Board(stale_after=timedelta(hours=8), min_shelters=1)
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    p = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
-    assert p is not None
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 def available(b: live.Board, region: str) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -13,15 +12,6 @@ import pytest
 from exchange import db, events, ingest, registry
 from schema.registry import NewShelter
 from schema.wire import Ack, BedCounts, Error, Report
-
-
-@pytest.fixture
-async def pool(dsn: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    p = await db.create_pool(dsn)
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 async def add_shelters(conn: asyncpg.Connection[Any], n: int) -> list[str]:
