@@ -36,7 +36,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     the contract's 250 ms), latest state winning."""
     allowed_origins: tuple[str, ...] = ()
     """Extra Origin values allowed on browser websockets (same-origin is always allowed)."""
-    redis_url: str | None = None
     log_level: str = "INFO"
 
 
@@ -54,7 +53,6 @@ _ENV: dict[str, str] = {
     "HAVEN_HISTORY_EVENTS": "history_events",
     "HAVEN_COALESCE_MS": "coalesce_ms",
     "HAVEN_ALLOWED_ORIGINS": "allowed_origins",
-    "REDIS_URL": "redis_url",
     "HAVEN_LOG_LEVEL": "log_level",
 }
 
