@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,20 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _fds(want: int = 8192) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bench.harness import free_port, raise_fd_limit, wait_ready  # noqa: E402
 
 
 def _run_uvloop(coro: Any) -> Any:
@@ -72,7 +58,7 @@ def load_main(spec: dict[str, Any]) -> None:
     from exchange.seed import DemoShelter
     from exchange.simulate import simulate
 
-    _fds()
+    raise_fd_limit(8192)
     shelters = [DemoShelter(**s) for s in spec["shelters"]]
     summary = _run_uvloop(
         simulate(
@@ -132,7 +118,7 @@ def echo_load_main(spec: dict[str, Any]) -> None:
 
     from exchange.simulate import ms
 
-    _fds()
+    raise_fd_limit(8192)
     url = spec["url"]
     rtts: list[float] = []
     fanout: list[float] = []
@@ -212,24 +198,8 @@ def _child(role: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"haven serve exited with {proc.returncode}")
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("haven serve not ready")
-
-
 def _serve(dsn: str, log: Path, coalesce_ms: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": dsn,
@@ -245,7 +215,7 @@ def _serve(dsn: str, log: Path, coalesce_ms: int) -> tuple[subprocess.Popen[byte
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    _wait_ready(url, proc)
+    wait_ready(url + "/readyz", proc)
     return proc, url
 
 
@@ -300,7 +270,7 @@ def main() -> None:
 
     from exchange import db
 
-    _fds()
+    raise_fd_limit(8192)
     with tempfile.TemporaryDirectory(prefix="haven-fanout-") as tmp:
         server_dsn = os.environ.get("DATABASE_URL") or db.embedded_url(Path(tmp) / "data")
         dsn, shelters, viewer = asyncio.run(_prepare(server_dsn, args.shelters))
@@ -331,7 +301,7 @@ def main() -> None:
                     proc.terminate()
                     proc.wait(20)
 
-        port = _free_port()
+        port = free_port()
         echo = subprocess.Popen(
             [
                 sys.executable,

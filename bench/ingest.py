@@ -32,7 +32,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -43,13 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def raise_fd_limit(want: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+from bench.harness import free_port, raise_fd_limit, wait_ready  # noqa: E402
 
 
 def frame(seq: int) -> str:
@@ -187,30 +180,6 @@ def _echo_main(port: int) -> None:
             await asyncio.Future()
 
     uvloop.run(main())
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes] | None, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} not ready")
 
 
 def scrape(base: str) -> dict[str, float]:
@@ -358,7 +327,7 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             try:
                 wait_ready(base + "/readyz", server)
-            except SystemExit:
+            except RuntimeError:
                 log.flush()
                 print((Path(tmp) / "serve.log").read_text()[-3000:], file=sys.stderr)
                 raise
