@@ -1,5 +1,8 @@
 """Which shelters may take each woman alone (rules 1–6), computed in bulk with numpy.
 
+A shelter listed in her `avoid_shelters` (it declined her before) is dropped with the
+rules 4–6 step, so it is never an arc and counts as a `safety_exclusion`.
+
 Requests are processed in blocks of rows against all shelters at once, so memory stays
 bounded at national size and no Python loop ever runs over request×shelter pairs. Token
 rules (4 and 6) are sparse: a token → requests map is crossed with the shelters that
@@ -25,7 +28,7 @@ BLOCK = 2048
 
 @dataclass(frozen=True)
 class Candidates:
-    """Arcs (request, shelter, km) passing rules 1–6, sorted by request then shelter."""
+    """Arcs (request, shelter, km) passing rules 1–6 and not declined, sorted by request."""
 
     req: Ints
     shelter: Ints
@@ -42,7 +45,7 @@ class Candidates:
     n_in_range: Ints
     """…of those, also passing rule 3."""
     n_safe: Ints
-    """…of those, also passing rules 4–6 (her candidates)."""
+    """…of those, also passing rules 4–6 and not having declined her (her candidates)."""
 
 
 def _bits(sets: list[list[str]], vocab: dict[str, int]) -> npt.NDArray[np.uint64]:
@@ -66,7 +69,7 @@ def _disjoint(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> Bools:
 
 
 def build(problem: Problem) -> Candidates:
-    """Evaluate rules 1–6 for every request against every shelter."""
+    """Evaluate rules 1–6 and `avoid_shelters` for every request against every shelter."""
     shelters, requests = problem.shelters, problem.requests
     n_s, n_r = len(shelters), len(requests)
     bed_types = sorted({t for s in shelters for t in s.beds} | {r.bed_type for r in requests})
@@ -131,7 +134,7 @@ def build(problem: Problem) -> Candidates:
     for i, ts in enumerate(slots):
         r_slot[i, : len(ts)] = [c_index[t] for t in ts]
 
-    f_req, f_sh = _token_exclusions(problem)
+    f_req, f_sh = _exclusions(problem)
 
     arcs_r: list[Ints] = []
     arcs_s: list[Ints] = []
@@ -206,8 +209,8 @@ def _chord_km(a: Floats, b: Floats) -> Floats:
     return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(np.sqrt(chord2) / 2, 1.0)))
 
 
-def _token_exclusions(problem: Problem) -> tuple[Ints, Ints]:
-    """(request, shelter) pairs barred by rules 4 and 6, sorted by request."""
+def _exclusions(problem: Problem) -> tuple[Ints, Ints]:
+    """(request, shelter) pairs barred by rules 4 and 6 or a decline, sorted by request."""
     s_index = {s.id: j for j, s in enumerate(problem.shelters)}
     r_index = {r.id: i for i, r in enumerate(problem.requests)}
     token_index: dict[str, int] = {}
@@ -236,6 +239,13 @@ def _token_exclusions(problem: Problem) -> tuple[Ints, Ints]:
     ]
     apart += [
         (i, home[o]) for i, r in enumerate(problem.requests) for o in r.exclude_with if o in home
+    ]
+    # A declined shelter no longer in the problem (stale) has nothing left to bar.
+    apart += [
+        (i, s_index[d])
+        for i, r in enumerate(problem.requests)
+        for d in r.avoid_shelters
+        if d in s_index
     ]
     reqs, shs = (
         [np.array([a for a, _ in apart], dtype=np.int64)],

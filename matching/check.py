@@ -5,6 +5,9 @@ the spec's distance formula), so an auditor can read it against match-problem.md
 the tests use it as their oracle. It cannot prove optimality; it checks the claims a
 plan can be held to: every rule, the objective totals, `optimal` ⇒ weight = bound, km,
 the reason code of every unplaced woman, and that no detail names a contact token.
+
+It also holds the project's one extension of the rules: no woman goes to a shelter in
+her `avoid_shelters` (it declined her), and such a shelter counts with rules 4–6.
 """
 
 from __future__ import annotations
@@ -46,7 +49,15 @@ class Context:
 
 
 def stage(r: Request, s: Shelter, ctx: Context) -> int:
-    """The first rule of the chain (bed, 2, 3, 4–6) that keeps `r` out of `s`, or PASSES."""
+    """The first step of the chain (bed, 2, 3, 4–6 or a decline) keeping `r` out of `s`."""
+    first = _contract_stage(r, s, ctx)
+    if first == PASSES and s.id in r.avoid_shelters:
+        return SAFETY
+    return first
+
+
+def _contract_stage(r: Request, s: Shelter, ctx: Context) -> int:
+    """The first rule of the spec's chain (bed, 2, 3, 4–6) that keeps `r` out of `s`."""
     if s.beds.get(r.bed_type, 0) <= 0:
         return NO_BED
     rules = s.rules
@@ -110,9 +121,14 @@ def check(problem: Problem, plan: Plan) -> list[str]:
             continue
         if a.bed_type != r.bed_type:
             errors.append(f"{a.request!r}: bed type {a.bed_type!r}, she needs {r.bed_type!r}")
-        st = stage(r, s, ctx)
+        st = _contract_stage(r, s, ctx)
         if st != PASSES:
             errors.append(f"{a.request!r} in {a.shelter!r} breaks {_REASON_OF_STAGE[st]}")
+        if a.shelter in r.avoid_shelters:
+            errors.append(
+                f"{a.request!r} in {a.shelter!r}: that shelter already declined her "
+                "(avoid_shelters); it is never offered her again"
+            )
         home = r.home or r.origin
         km = km_cost(distance(home.lat, home.lon, s.lat, s.lon))
         if a.km != km:

@@ -3,6 +3,12 @@
 Types check each record (`schema.problem`); this module adds the rules that span
 records: ids are unique, residents live in known shelters, `exclude_with` names a known
 request or resident. Every error names the field and the record it found wrong.
+
+`requests[].avoid_shelters` (a project extension, optional, default empty) lists the
+shelters that already declined her; she is never assigned to one, and one that passes
+rules 1–3 counts as a `safety_exclusion` in her reason. Unlike `exclude_with`, an id
+there that names no shelter of the problem is accepted silently: a declining shelter
+drops out of later problems once it goes stale, and the decline still stands.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ def validate(problem: Problem) -> None:
                     raise ProblemError(
                         f"{kind}[{rec.id!r}].exclude_with: unknown request or resident {other!r}"
                     )
+    # `avoid_shelters` is deliberately not checked against `shelters` (see above).
     for c in problem.contacts:
         if (c.lat is None) != (c.lon is None):
             raise ProblemError(f"contacts[{c.id!r}]: give both lat and lon, or neither")

@@ -2,7 +2,8 @@
 
 Design (figures from `python -m bench.matching` on this 2-core machine):
 
-1. Candidates (rules 1–6) are computed in bulk with numpy (`matching.candidates`).
+1. Candidates (rules 1–6, minus the shelters in her `avoid_shelters`) are computed in
+   bulk with numpy (`matching.candidates`).
 2. The lexicographic objective is folded into one integer cost per arc,
    `km·M − keep − weight·BIG`, BIG above any plan's total `km·M`: a smaller cost is a
    larger placed weight first, then fewer km, then (given a previous plan, with
@@ -305,12 +306,17 @@ def _unplaced(r: Request, cands: candidates.Candidates, i: int) -> Unplaced:
             "travel limit from her release point (rule 3).",
         )
     if safe == 0:
+        why = (
+            f"each is flagged for one of her contacts, within {r.avoid_km:g} km of a "
+            "contact's last known location, or houses someone she must be kept apart from "
+            "(rules 4–6)"
+        )
+        if r.avoid_shelters:  # said only where it can apply: older plans read as before
+            why += ", or has already declined her"
         return Unplaced(
             request=r.id,
             reason="safety_exclusion",
-            detail=f"{lead}; {rng} accept her within {r.max_km:g} km, but each is flagged "
-            f"for one of her contacts, within {r.avoid_km:g} km of a contact's last known "
-            "location, or houses someone she must be kept apart from (rules 4–6).",
+            detail=f"{lead}; {rng} accept her within {r.max_km:g} km, but {why}.",
         )
     return Unplaced(
         request=r.id,

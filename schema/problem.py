@@ -1,8 +1,9 @@
 """The matcher's problem and plan files, per `shared/spec/match-problem.md` (version 1).
 
-A problem is inbound: every field the spec names is required, unknown fields are refused,
-and the constraints live in the types. Cross-record rules (unique ids, known shelters)
-are checked by `matching.load`, since a type cannot see its siblings.
+A problem is inbound: every field the spec names is required, a field the project adds
+(`Request.avoid_shelters`) is optional, unknown fields are refused, and the constraints
+live in the types. Cross-record rules (unique ids, known shelters) are checked by
+`matching.load`, since a type cannot see its siblings.
 """
 
 from __future__ import annotations
@@ -57,7 +58,18 @@ class Shelter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     flagged_contacts: list[Id]
 
 
-class Request(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Request(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """One woman's request. `avoid_shelters` is a project extension of the spec.
+
+    `avoid_shelters` (optional, default empty) lists shelters that already declined her
+    (placements invariant 3): the matcher never assigns her to one, and such a shelter
+    counts as a `safety_exclusion` in her reason chain. An id naming no shelter of the
+    problem is allowed (the shelter may have gone stale). Left empty, it is not encoded,
+    so a problem without it reads and writes exactly as before.
+    """
+
     id: Id
     weight: Annotated[int, msgspec.Meta(ge=1)]
     origin: Point
@@ -73,6 +85,7 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     contacts: list[Id]
     avoid_km: Km
     exclude_with: list[Id]
+    avoid_shelters: list[Id] = []
 
 
 class Contact(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -117,7 +130,8 @@ class Assignment(msgspec.Struct, frozen=True, kw_only=True):
     bed_type: str
     km: int
     alternatives: int | None = None
-    """Other shelters that passed rules 1–6 for her alone (an extension of the spec)."""
+    """Other shelters that passed rules 1–6 for her alone and had not declined her
+    (an extension of the spec)."""
 
 
 class Unplaced(msgspec.Struct, frozen=True, kw_only=True):

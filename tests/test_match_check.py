@@ -76,3 +76,28 @@ def test_ineligible_assignment_is_found() -> None:
     a = [Assignment(request="r4", shelter="s1", bed_type="accessible", km=0)]
     errors = check(P, replace(PLAN, assignments=a))
     assert any("breaks no_bed_of_type" in e for e in errors)
+
+
+def test_placement_at_a_declined_shelter_is_found() -> None:
+    """A woman placed at a shelter in her avoid_shelters is reported, naming both."""
+    before = problem([shelter(id="s1")], [request(id="r1")])
+    plan = solve(before, time_limit=10, workers=1)
+    assert [a.shelter for a in plan.assignments] == ["s1"]
+    # Without the count of alternatives, which the decline also changes, the one finding:
+    plan = replace(plan, assignments=[replace(a, alternatives=None) for a in plan.assignments])
+    declined = problem([shelter(id="s1")], [request(id="r1", avoid_shelters=["s1"])])
+    assert check(declined, plan) == [
+        "'r1' in 's1': that shelter already declined her (avoid_shelters); "
+        "it is never offered her again"
+    ]
+
+
+def test_declined_only_shelter_must_be_reported_as_safety_exclusion() -> None:
+    """The checker's reason for a woman whose only passing shelter declined her agrees."""
+    p = problem([shelter(id="s1")], [request(id="r1", avoid_shelters=["s1"])])
+    plan = solve(p, time_limit=10, workers=1)
+    assert check(p, plan) == []
+    wrong = [Unplaced(request="r1", reason="capacity", detail="beds went elsewhere")]
+    assert check(p, replace(plan, unplaced=wrong)) == [
+        "'r1': reason 'capacity', should be 'safety_exclusion'"
+    ]

@@ -41,6 +41,8 @@ def test_a_valid_problem_decodes() -> None:
         ({"shelters": [shelter(), shelter()]}, "'s1' is used twice"),
         ({"residents": [{"id": "p1", "shelter": "s9", "contacts": []}]}, "residents['p1'].shelter"),
         ({"requests": [request(exclude_with=["r7"])]}, "requests['r1'].exclude_with"),
+        ({"requests": [request(avoid_shelters=[""])]}, "requests['r1'].avoid_shelters"),
+        ({"requests": [request(avoid_shelters="s1")]}, "requests['r1'].avoid_shelters"),
         ({"residents": [{"id": "r1", "shelter": "s1", "contacts": []}]}, "'r1'"),
         ({"version": 2}, "version"),
     ],
@@ -50,6 +52,16 @@ def test_malformed_problem_names_field_and_record(changes: dict[str, Any], expec
     with pytest.raises(ProblemError) as err:
         decode_problem(data(**changes))
     assert expected in str(err.value)
+
+
+def test_avoid_shelters_is_optional_and_may_name_a_gone_shelter() -> None:
+    """avoid_shelters defaults to empty, is not written when empty, and may name any shelter."""
+    p = decode_problem(data())
+    assert p.requests[0].avoid_shelters == []
+    assert b"avoid_shelters" not in msgspec.json.encode(p)
+    gone = decode_problem(data(requests=[request(avoid_shelters=["s1", "s-stale"])]))
+    assert gone.requests[0].avoid_shelters == ["s1", "s-stale"]
+    assert decode_problem(msgspec.json.encode(gone)) == gone
 
 
 def test_not_json_is_refused() -> None:

@@ -39,10 +39,15 @@ def problems(draw: st.DrawFn) -> Problem:
         )
         for j in range(n_s)
     ]
+    # Declines: absent (older problems), empty, or shelters of the problem or a gone one.
+    declines = st.none() | st.lists(
+        st.sampled_from([f"s{j}" for j in range(n_s)] + ["s9"]), max_size=2, unique=True
+    )
     requests: list[dict[str, Any]] = []
     for i in range(n_r):
         bed_type = draw(st.sampled_from(["single", "single", "family"]))
         home = draw(st.sampled_from([None, "near"]))
+        avoid = draw(declines)
         requests.append(
             request(
                 id=f"r{i}",
@@ -63,6 +68,7 @@ def problems(draw: st.DrawFn) -> Problem:
                 exclude_with=draw(
                     st.lists(st.sampled_from([f"r{k}" for k in range(i)] or ["p0"]), max_size=1)
                 ),
+                **({} if avoid is None else {"avoid_shelters": avoid}),
             )
         )
     contacts = [{"id": "c1", "lat": 41.5 + draw(coord), "lon": -81.7 + draw(coord)}, {"id": "c2"}]
@@ -93,7 +99,9 @@ def brute_force(p: Problem) -> tuple[int, int]:
         home = r.home or r.origin
         opts: list[tuple[int, int] | None] = [None]
         for j, s in enumerate(p.shelters):
-            if stage(r, s, ctx) == PASSES:
+            # Declines read straight from the request too: a checker that forgot them
+            # must not hide a solver that did.
+            if stage(r, s, ctx) == PASSES and s.id not in r.avoid_shelters:
                 opts.append((j, km_cost(distance(home.lat, home.lon, s.lat, s.lon))))
         options.append(opts)
     best = (0, 0)

@@ -134,6 +134,63 @@ def test_residents_rule_alone_keeps_her_out(
     assert reasons(solved(p)) == {"r1": "safety_exclusion"}
 
 
+def test_declined_nearest_shelter_gives_her_the_next_one() -> None:
+    """avoid_shelters: the nearest shelter declined her, so she goes to the next one."""
+    near_far = [shelter(id="near", lat=41.45, lon=-81.65), shelter(id="far", lat=41.30)]
+    plan = solved(problem(near_far, [request(avoid_shelters=["near"])]))
+    assert placed(plan) == {"r1": "far"}
+    assert plan.assignments[0].alternatives == 0
+
+
+def test_declined_only_shelter_is_a_safety_exclusion() -> None:
+    """A woman whose only passing shelter declined her is unplaced as safety_exclusion."""
+    plan = solved(problem([shelter()], [request(avoid_shelters=["s1"])]))
+    assert reasons(plan) == {"r1": "safety_exclusion"}
+    assert "declined" in plan.unplaced[0].detail
+
+
+def test_decline_keeps_the_reason_chain() -> None:
+    """A declined shelter that fails an earlier rule still gives that rule's reason."""
+    p = problem([shelter()], [request(max_km=5, avoid_shelters=["s1"])])
+    assert reasons(solved(p)) == {"r1": "out_of_range"}
+
+
+def test_declined_shelter_of_a_previous_plan_is_left() -> None:
+    """Her previous placement's shelter declined her: she moves rather than stays."""
+    shelters = [shelter(id="a"), shelter(id="b", lat=41.6)]
+    previous = with_shelter(solved(problem(shelters, [request()])), "a")
+    p = problem(shelters, [request(avoid_shelters=["a"])])
+    again = solve(p, time_limit=30, workers=2, previous=previous)
+    assert check(p, again) == []
+    assert placed(again) == {"r1": "b"}
+    assert again.moved == 1
+
+
+def test_declines_of_an_example_are_never_offered_again() -> None:
+    """Re-solving tiny with every placement declined keeps the contract and avoids them all."""
+    data = json.loads((EXAMPLES / "tiny.json").read_bytes())
+    first = placed(solved(decode_problem(json.dumps(data))))
+    for r in data["requests"]:
+        r["avoid_shelters"] = [first[r["id"]]] if r["id"] in first else []
+    again = placed(solved(decode_problem(json.dumps(data))))
+    assert again
+    assert all(first.get(rid) != sid for rid, sid in again.items())
+
+
+def test_declines_of_absent_shelters_change_nothing() -> None:
+    """avoid_shelters naming no shelter of the problem leaves the plan as it was."""
+    data = json.loads((EXAMPLES / "tiny.json").read_bytes())
+    before = solved(decode_problem(json.dumps(data)))
+    for r in data["requests"]:
+        r["avoid_shelters"] = ["s-gone-stale"]
+    after = solved(decode_problem(json.dumps(data)))
+    assert (after.objective, after.assignments, after.unplaced) == (
+        before.objective,
+        before.assignments,
+        before.unplaced,
+    )
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [
