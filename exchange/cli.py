@@ -12,15 +12,16 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from exchange import auth, db, registry
-from exchange.settings import Settings, SettingsError, from_env
+from exchange import db, match_cli, serve
+from exchange.access import store as access_store
+from exchange.access import tokens
+from exchange.beds import registry
+from exchange.beds import store as beds_store
+from exchange.errors import CliError, HavenError
+from exchange.settings import Settings, from_env
 from schema.registry import NewShelter
 
 T = TypeVar("T")
-
-
-class CliError(Exception):
-    """A user-facing failure: printed as `haven: <message>`, exit code 2."""
 
 
 def _print(obj: object) -> None:
@@ -39,7 +40,7 @@ async def _with_conn(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from exchange import logs
+    from exchange.ops import logs
 
     logs.configure(settings.log_level)
     url = db.database_url(settings)
@@ -47,17 +48,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Workers read their settings from the environment in app_from_env.
     os.environ["DATABASE_URL"] = url
     uvicorn.run(
-        "exchange.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=args.workers,
-        ws_max_size=settings.max_frame_bytes,
-        ws_ping_interval=settings.heartbeat_s,
-        # Frames are small JSON: compressing them costs CPU and a zlib state per connection.
-        ws_per_message_deflate=False,
-        log_config=None,
-        lifespan="on",
+        "exchange.app:app_from_env", factory=True, workers=args.workers, **serve.options(settings)
     )
     return 0
 
@@ -126,7 +117,7 @@ def cmd_shelter_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         is_csv = path.suffix.lower() == ".csv" or (args.format == "csv")
         shelters = registry.parse_csv(text) if is_csv else registry.parse_jsonl(text)
-    except registry.ImportError_ as exc:
+    except HavenError as exc:
         raise CliError(f"{path}: {exc}; nothing was imported") from None
     if not shelters:
         raise CliError(f"{path}: no shelters in the file; nothing was imported")
@@ -137,7 +128,7 @@ def cmd_shelter_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_shelter_list(args: argparse.Namespace, settings: Settings) -> int:
     rows = asyncio.run(
-        _with_conn(settings, lambda c: registry.list_shelters(c, args.region or None))
+        _with_conn(settings, lambda c: beds_store.list_shelters(c, args.region or None))
     )
     _print(rows)
     return 0
@@ -146,7 +137,7 @@ def cmd_shelter_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     regions = [r for group in (args.region or []) for r in _csv(group)]
     _, token = asyncio.run(
-        _with_conn(settings, lambda c: auth.create_token(c, args.role, regions=regions))
+        _with_conn(settings, lambda c: tokens.create_token(c, args.role, regions=regions))
     )
     _print({"token": token})
     return 0
@@ -159,7 +150,7 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     if token == "-":
         token = sys.stdin.readline().strip()
     done = asyncio.run(
-        _with_conn(settings, lambda c: auth.revoke_token(c, token=token, token_id=args.id))
+        _with_conn(settings, lambda c: tokens.revoke_token(c, token=token, token_id=args.id))
     )
     if not done:
         raise CliError("no live token matches; nothing was revoked")
@@ -169,7 +160,7 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
     tokens = asyncio.run(
-        _with_conn(settings, lambda c: auth.list_tokens(c, include_revoked=args.all))
+        _with_conn(settings, lambda c: access_store.list_tokens(c, include_revoked=args.all))
     )
     _print(tokens)
     return 0
@@ -213,8 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
     lst = shelter.add_parser("list", help="list shelters")
     lst.add_argument("--region", action="append")
     lst.set_defaults(func=cmd_shelter_list)
-
-    from matching import cli as match_cli
 
     match_cli.add_parser(sub)
 
@@ -272,21 +261,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_agent(args: argparse.Namespace, settings: Settings) -> int:
-    from exchange import agent
+    from clients import agent
 
     return agent.command(args, args.token or os.environ.get("HAVEN_TOKEN"))
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from exchange import simulate
+    from exchange.demo import simulation
 
-    return simulate.command(args, settings)
+    return simulation.command(args, settings)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from exchange import demo
+    from exchange.demo import run
 
-    return demo.command(args, settings)
+    return run.command(args, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -295,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides = {k: getattr(args, k, None) for k in ("host", "port")}
         settings = from_env(**overrides)
         return int(args.func(args, settings))
-    except (CliError, SettingsError, db.MigrationError) as exc:
+    except HavenError as exc:
         sys.stderr.write(f"haven: {exc}\n")
         return 2
     except KeyboardInterrupt:

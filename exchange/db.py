@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from exchange.errors import MigrationError
 from exchange.settings import Settings
 
 log = logging.getLogger("haven.db")
@@ -25,10 +26,6 @@ log = logging.getLogger("haven.db")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "schema" / "migrations"
 _MIGRATION_LOCK = 7_120_001  # pg_advisory_lock key owned by the migrator
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
-
-
-class MigrationError(RuntimeError):
-    """The migrations directory or the database's migration history is inconsistent."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +121,10 @@ async def migrate(conn: asyncpg.Connection[Any], directory: Path = MIGRATIONS_DI
     return applied_now
 
 
-async def pending(conn: asyncpg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def pending(
+    conn: asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any],
+    directory: Path = MIGRATIONS_DIR,
+) -> list[str]:
     """Names of migrations the database has not applied (empty when current)."""
     exists = await conn.fetchval("select to_regclass('haven_migrations') is not null")
     done: Sequence[int] = [r["version"] for r in await conn.fetch(_APPLIED)] if exists else []

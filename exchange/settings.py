@@ -9,9 +9,7 @@ from typing import Annotated
 
 import msgspec
 
-
-class SettingsError(ValueError):
-    """An environment variable holds a value Haven cannot use."""
+from exchange.errors import SettingsError
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schema.wire import BedCount, BedType
+from schema.wire import WORD_PATTERN, BedCount, BedType
 
 RegionCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9-]{0,15}$")]
-Word = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Word = Annotated[str, msgspec.Meta(pattern=WORD_PATTERN)]
 Language = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}$")]
 Age = Annotated[int, msgspec.Meta(ge=0, le=120)]
 

@@ -13,8 +13,11 @@ import msgspec
 MAX_BEDS = 10_000
 """More beds of one type than any shelter has: a larger count is a typing error."""
 
+WORD_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+"""A bed type, service or rule word: the one definition (the migrations' CHECKs mirror it)."""
+
 BedCount = Annotated[int, msgspec.Meta(ge=0, le=MAX_BEDS)]
-BedType = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+BedType = Annotated[str, msgspec.Meta(pattern=WORD_PATTERN)]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
 
 

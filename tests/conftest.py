@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from exchange import db
+from exchange.serve import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,66 +90,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Server:
-    """A real `haven serve` subprocess."""
-
-    def __init__(
-        self, dsn: str, port: int, env: dict[str, str], args: list[str], log: Path
-    ) -> None:
-        self.dsn, self.port, self.env, self.args, self.log = dsn, port, env, args, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> Server:
-        env = {**os.environ, **self.env, "DATABASE_URL": self.dsn}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "exchange.cli",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    *self.args,
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"haven serve exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"haven serve not ready: {self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+Server = ServerProcess
+"""A real `haven serve` subprocess (the one helper the demo and benches also use)."""
 
 
 @pytest.fixture
@@ -169,7 +107,7 @@ def serve(dsn: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     ) -> Server:
         port = free_port()
         server = Server(
-            database or dsn, port, env or {}, args or [], tmp_path / f"serve-{port}.log"
+            database or dsn, port, env=env, args=args, log=tmp_path / f"serve-{port}.log"
         )
         started.append(server)
         return server.start()
@@ -177,3 +115,10 @@ def serve(dsn: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for server in started:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts a real server is in the slow tier, marked or not."""
+    for item in items:
+        if "serve" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

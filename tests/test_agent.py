@@ -19,8 +19,9 @@ from websockets.asyncio.server import Server as WsServer
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from exchange import agent, registry
-from exchange.agent import Agent, AgentState, Backoff, InputError, TokenRefused
+from clients import agent
+from clients.agent import Agent, AgentState, Backoff, InputError, TokenRefused
+from exchange.beds import registry
 from schema.registry import NewShelter
 from schema.wire import Ack, BedCounts, Error, Hello
 
@@ -223,14 +224,16 @@ async def test_agent_raises_on_refused_token(fake: FakeExchange) -> None:
 
 
 async def test_agent_keeps_retrying_while_the_server_is_down() -> None:
-    """Connection refused is retried with backoff, not fatal."""
+    """Connection refused is retried with backoff, not fatal: the agent keeps attempting."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     a = Agent(f"http://127.0.0.1:{port}", "hvn_good", backoff=FAST)
     task = asyncio.create_task(a.run())
-    await asyncio.sleep(0.3)
-    assert not task.done()
+    deadline = asyncio.get_running_loop().time() + 10
+    while a.attempts < 3 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    assert a.attempts >= 3 and a.connections == 0
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -1,181 +1,234 @@
-"""The shelter channel's sans-I/O core: decoding frames and applying reports."""
+"""The live regional board: pure tests of apply, snapshot, suppression, staleness and resume."""
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import pytest
+import asyncpg
+import msgspec
 
-from exchange import board
-from exchange.events import BedState
-from schema.wire import Ack, BedCounts, Error, Report
+from exchange.beds import registry
+from exchange.beds import store as events
+from exchange.beds.model import BedState, Event
+from exchange.board import board as live
+from schema.registry import NewShelter, Principal
+from schema.wire import Region
 
-
-def frame(seq: object = 5, beds: object = None, **extra: object) -> str:
-    if beds is None:
-        beds = {"single": {"total": 12, "occupied": 9, "out_of_service": 1}}
-    return json.dumps({"type": "report", "seq": seq, "beds": beds, **extra})
-
-
-def counts(
-    total: object = 12, occupied: object = 9, out_of_service: object = 1
-) -> dict[str, object]:
-    return {"total": total, "occupied": occupied, "out_of_service": out_of_service}
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+VIEWER = Principal(token_id=1, role="viewer")
+PLANNER = Principal(token_id=2, role="planner")
 
 
-def test_good_frame_decodes_to_report() -> None:
-    """A well-formed report decodes on the typed fast path."""
-    assert board.decode(frame()) == Report(
-        seq=5, beds={"single": BedCounts(total=12, occupied=9, out_of_service=1)}
-    )
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
-def test_missing_type_reads_as_report() -> None:
-    """An object without `type` is read as a report, on both decode paths."""
-    good = json.dumps({"seq": 2, "beds": {"single": counts()}})
-    assert isinstance(board.decode(good), Report)
-    assert board.decode('{"seq": 2}') == Error(
-        seq=2, code="invalid_report", message="beds: required"
-    )
+def board(clock: Clock, *, min_shelters: int = 3) -> live.Board:
+    return live.Board(stale_after=timedelta(hours=8), min_shelters=min_shelters, clock=clock)
 
 
-@pytest.mark.parametrize(
-    ("raw", "code", "seq", "message"),
-    [
-        ("not json", "invalid_json", None, "frame is not valid JSON"),
-        (b"\x00\xff", "invalid_json", None, "frame is not valid JSON"),
-        ("[]", "invalid_message", None, "message must be a JSON object, not an array"),
-        ("17", "invalid_message", None, "message must be a JSON object, not a number"),
-        ("null", "invalid_message", None, "message must be a JSON object, not null"),
-        ('{"type": "ack", "seq": 3}', "unknown_type", 3, 'unknown message type "ack"'),
-        ('{"type": 7}', "unknown_type", None, "unknown message type 7"),
-        ('{"type": "report", "beds": {}}', "invalid_report", None, "seq: required"),
-        (frame(seq=0), "invalid_report", 0, "seq: must be >= 1, got 0"),
-        (frame(seq=-2), "invalid_report", -2, "seq: must be >= 1, got -2"),
-        (frame(seq=1.5), "invalid_report", None, "seq: must be an integer, got 1.5"),
-        (frame(seq="3"), "invalid_report", None, 'seq: must be an integer, got "3"'),
-        (frame(seq=None), "invalid_report", None, "seq: must be an integer, got null"),
-        (frame(seq=2**63), "invalid_report", 2**63, f"seq: must be <= {2**62}, got {2**63}"),
-        ('{"type": "report", "seq": 4}', "invalid_report", 4, "beds: required"),
-        (frame(beds=[1]), "invalid_report", 5, "beds: must be an object, not an array"),
-        (frame(extra=1), "invalid_report", 5, 'report: unknown field "extra"'),
-        (
-            frame(beds={"single": counts(occupied=-1)}),
-            "invalid_report",
-            5,
-            "beds.single.occupied: must be >= 0, got -1",
-        ),
-        (
-            frame(beds={"single": counts(total=2.5)}),
-            "invalid_report",
-            5,
-            "beds.single.total: must be an integer, got 2.5",
-        ),
-        (
-            frame(beds={"single": counts(out_of_service="1")}),
-            "invalid_report",
-            5,
-            'beds.single.out_of_service: must be an integer, got "1"',
-        ),
-        (
-            frame(beds={"single": counts(total=10_001)}),
-            "invalid_report",
-            5,
-            "beds.single.total: must be <= 10000, got 10001",
-        ),
-        (
-            frame(beds={"single": {"total": 3, "occupied": 0}}),
-            "invalid_report",
-            5,
-            "beds.single.out_of_service: required",
-        ),
-        (
-            frame(beds={"single": {**counts(), "held": 2}}),
-            "invalid_report",
-            5,
-            'beds.single: unknown field "held"',
-        ),
-        (
-            frame(beds={"single": 3}),
-            "invalid_report",
-            5,
-            "beds.single: must be an object, not a number",
-        ),
-        (
-            frame(beds={"Single": counts()}),
-            "unknown_bed_type",
-            5,
-            'beds."Single": no such bed type',
-        ),
-    ],
-)
-def test_bad_frames_are_named_precisely(
-    raw: str | bytes, code: str, seq: int | None, message: str
-) -> None:
-    """Every unusable frame becomes an Error with its own code, the readable seq, and the field."""
-    assert board.decode(raw) == Error(seq=seq, code=code, message=message)
+class Feed:
+    """Hands out events with rising sequence numbers."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+
+    def __call__(
+        self,
+        shelter: str,
+        region: str,
+        beds: dict[str, tuple[int, int, int]],
+        *,
+        at: datetime = T0,
+        kind: events.EventKind = "report",
+        confidential: bool = False,
+        held: int = 0,
+    ) -> Event:
+        self.seq += 1
+        return Event(
+            seq=self.seq,
+            at=at,
+            shelter_id=shelter,
+            region=region,
+            confidential=confidential,
+            kind=kind,
+            beds={
+                t: BedState(total=a, occupied=b, out_of_service=c, held=held)
+                for t, (a, b, c) in beds.items()
+            },
+            report_seq=self.seq if kind == "report" else None,
+        )
 
 
-STATE = board.ShelterState(
-    shelter_id="s00001",
-    last_seq=10,
-    beds={
-        "single": BedState(total=12, occupied=9, out_of_service=1, held=1),
-        "family": BedState(total=3, occupied=3, out_of_service=0, held=0),
-    },
-)
+def by_region(b: live.Board, principal: Principal) -> dict[str, dict[str, Any]]:
+    return {r.region: msgspec.to_builtins(r) for r in b.snapshot(principal).regions}
 
 
-def rep(seq: int, **beds: tuple[int, int, int]) -> Report:
-    return Report(
-        seq=seq,
-        beds={t: BedCounts(total=a, occupied=b, out_of_service=c) for t, (a, b, c) in beds.items()},
-    )
+def test_region_totals_sum_shelters_and_subtract_held() -> None:
+    """Totals add up shelters; available = total - occupied - out_of_service - held."""
+    clock, feed = Clock(), Feed()
+    b = board(clock)
+    assert b.apply(feed("s00001", "OH", {"single": (10, 4, 1)})) == {"OH"}
+    b.apply(feed("s00002", "OH", {"single": (5, 1, 0), "family": (3, 3, 0)}, held=1))
+    oh = b.region("OH", suppress_small=False)
+    assert oh.beds is not None
+    assert oh.beds["single"].total == 15 and oh.beds["single"].available == 5 + 3
+    assert oh.beds["family"].available == 0
+    assert oh.shelters == 2 and oh.stale == 0 and not oh.suppressed
+    assert oh.as_of == "2026-12-01T10:00:00Z"
+    assert b.seq == 2
 
 
-def test_applied_report_changes_named_types_and_keeps_held() -> None:
-    """An applied report sets the named types (keeping held), leaves others, and makes an event."""
-    outcome = board.apply(STATE, rep(11, single=(10, 2, 0)))
-    assert isinstance(outcome, board.Applied)
-    assert outcome.ack == Ack(seq=11, status="applied")
-    assert outcome.state.last_seq == 11
-    assert outcome.state.beds["single"] == BedState(total=10, occupied=2, out_of_service=0, held=1)
-    assert outcome.state.beds["family"] == STATE.beds["family"]
-    assert outcome.event.kind == "report" and outcome.event.report_seq == 11
-    assert outcome.event.beds == {"single": outcome.state.beds["single"]}
+def test_reports_replace_only_named_bed_types() -> None:
+    """A report restates the bed types it names; other types keep their last state."""
+    clock, feed = Clock(), Feed()
+    b = board(clock)
+    b.apply(feed("s00001", "OH", {"single": (10, 0, 0), "family": (4, 0, 0)}))
+    b.apply(feed("s00001", "OH", {"single": (10, 10, 0)}))
+    beds = b.region("OH", suppress_small=False).beds
+    assert beds is not None
+    assert beds["single"].available == 0 and beds["family"].available == 4
 
 
-def test_duplicate_and_stale_change_nothing() -> None:
-    """seq == last applied is a duplicate; seq below it is stale."""
-    assert board.apply(STATE, rep(10, single=(1, 0, 0))) == Ack(seq=10, status="duplicate")
-    assert board.apply(STATE, rep(3, single=(1, 0, 0))) == Ack(seq=3, status="stale")
+def test_events_at_or_below_the_board_seq_are_ignored() -> None:
+    """Applying an already-applied event changes nothing (catch-up may overlap)."""
+    clock, feed = Clock(), Feed()
+    b = board(clock)
+    e = feed("s00001", "OH", {"single": (10, 0, 0)})
+    b.apply(e)
+    assert b.apply(e) == set()
 
 
-def test_unknown_bed_type_is_refused() -> None:
-    """A bed type the shelter does not have is an unknown_bed_type error listing what it has."""
-    assert board.apply(STATE, rep(11, suite=(1, 0, 0))) == Error(
-        seq=11,
-        code="unknown_bed_type",
-        message="beds.suite: this shelter has no such bed type (has family, single)",
-    )
+def test_viewers_see_small_regions_suppressed_without_numbers() -> None:
+    """Viewer snapshots carry no numbers for regions under the minimum; planners see them."""
+    clock, feed = Clock(), Feed()
+    b = board(clock)
+    for i in range(3):
+        b.apply(feed(f"s0000{i}", "OH", {"single": (4, 1, 0)}))
+    b.apply(feed("s00009", "WV", {"single": (7, 2, 0)}, confidential=True))
+    viewer = by_region(b, VIEWER)
+    assert viewer["WV"] == {
+        "region": "WV",
+        "shelters": 0,
+        "stale": 0,
+        "suppressed": True,
+        "as_of": None,
+    }
+    assert viewer["OH"]["beds"] == {"single": {"total": 12, "available": 9}}
+    planner = by_region(b, PLANNER)
+    assert planner["WV"]["beds"] == {"single": {"total": 7, "available": 5}}
+    assert planner["WV"]["suppressed"] is False
 
 
-def test_occupied_plus_out_of_service_over_total_is_refused() -> None:
-    """occupied + out_of_service > total is an invalid_report naming the type and numbers."""
-    assert board.apply(STATE, rep(11, single=(12, 10, 3))) == Error(
-        seq=11,
-        code="invalid_report",
-        message="beds.single: occupied + out_of_service (10 + 3) > total (12)",
-    )
+def test_no_message_names_a_shelter() -> None:
+    """Snapshots and regions carry region totals only: no shelter id, ever."""
+    clock, feed = Clock(), Feed()
+    b = board(clock)
+    b.apply(feed("s00007", "OH", {"single": (4, 1, 0)}, confidential=True))
+    for principal in (VIEWER, PLANNER):
+        text = msgspec.json.encode(b.snapshot(principal)).decode()
+        assert "s00007" not in text
+    assert set(Region.__struct_fields__) == {
+        "region",
+        "shelters",
+        "stale",
+        "suppressed",
+        "as_of",
+        "beds",
+    }
 
 
-def test_empty_report_is_refused() -> None:
-    """A report naming no bed type is refused rather than silently bumping last_seq."""
-    outcome = board.apply(STATE, rep(11))
-    assert isinstance(outcome, Error) and outcome.code == "invalid_report"
+def test_region_scope_filters_the_snapshot() -> None:
+    """A token confined to regions sees only those regions."""
+    clock, feed = Clock(), Feed()
+    b = board(clock, min_shelters=1)
+    b.apply(feed("s00001", "OH", {"single": (4, 1, 0)}))
+    b.apply(feed("s00002", "PA", {"single": (4, 1, 0)}))
+    scoped = Principal(token_id=3, role="planner", regions=("PA",))
+    assert [r.region for r in b.snapshot(scoped).regions] == ["PA"]
+    assert b.changed_since(1, scoped) == ["PA"]
 
 
-def test_invalid_report_is_refused_even_when_stale() -> None:
-    """Validation comes before the seq check, so a bad old frame still gets its error."""
-    outcome = board.apply(STATE, rep(3, single=(1, 2, 0)))
-    assert isinstance(outcome, Error) and outcome.code == "invalid_report"
+def test_stale_shelters_are_counted_and_offer_no_beds() -> None:
+    """A shelter whose last report is older than the stale age is counted stale; its
+    beds stay in the total but not in available; a fresh report makes it fresh again."""
+    clock, feed = Clock(), Feed()
+    b = board(clock, min_shelters=1)
+    b.apply(feed("s00001", "OH", {"single": (10, 2, 0)}))
+    b.apply(feed("s00002", "OH", {"single": (5, 0, 0)}, at=T0 + timedelta(hours=2)))
+    clock.now = T0 + timedelta(hours=8, minutes=1)
+    assert b.restale() == {"OH"}
+    assert b.restale() == set()
+    oh = b.region("OH", suppress_small=False)
+    assert oh.stale == 1
+    assert oh.beds is not None
+    assert (oh.beds["single"].total, oh.beds["single"].available) == (15, 5)
+    b.apply(feed("s00001", "OH", {"single": (10, 2, 0)}, at=clock.now))
+    assert b.region("OH", suppress_small=False).stale == 0
+
+
+def test_a_shelter_that_never_reported_is_stale() -> None:
+    """Registration beds are not a vacancy statement: a never-reported shelter is stale."""
+    clock, feed = Clock(), Feed()
+    b = board(clock, min_shelters=1)
+    b.apply(feed("s00001", "OH", {"single": (10, 0, 0)}, kind="shelter"))
+    oh = b.region("OH", suppress_small=False)
+    assert oh.stale == 1 and oh.as_of is None
+    assert oh.beds is not None and oh.beds["single"].available == 0
+
+
+def test_changed_since_names_every_region_changed_at_or_after_since() -> None:
+    """Resume needs the regions changed after the client's seq (at it, harmlessly, too)."""
+    clock, feed = Clock(), Feed()
+    b = board(clock, min_shelters=1)
+    b.apply(feed("s00001", "OH", {"single": (4, 1, 0)}))  # 1
+    b.apply(feed("s00002", "PA", {"single": (4, 1, 0)}))  # 2
+    b.apply(feed("s00003", "WV", {"single": (4, 1, 0)}))  # 3
+    assert b.changed_since(3, PLANNER) == ["WV"]
+    assert b.changed_since(2, PLANNER) == ["PA", "WV"]
+    assert b.covers(2) and not b.covers(0) and not b.covers(4)
+    b.floor = 2
+    assert not b.covers(1) and b.covers(2)
+
+
+def test_going_stale_is_stamped_for_resume() -> None:
+    """A region that went stale without an event is resent to a client resuming from before."""
+    clock, feed = Clock(), Feed()
+    b = board(clock, min_shelters=1)
+    b.apply(feed("s00001", "OH", {"single": (4, 1, 0)}))
+    b.apply(feed("s00002", "PA", {"single": (4, 1, 0)}))
+    clock.now = T0 + timedelta(hours=9)
+    b.apply(feed("s00002", "PA", {"single": (4, 1, 0)}, at=clock.now))
+    assert b.restale() == {"OH"}
+    assert b.changed_since(3, PLANNER) == ["OH", "PA"]
+
+
+async def test_load_reads_the_database_consistently(conn: asyncpg.Connection[Any]) -> None:
+    """A board loaded from the database equals one fed with the same events."""
+    shelters = [
+        NewShelter(
+            name=f"S{i}",
+            region=region,
+            lat=40,
+            lon=-83,
+            beds={"single": 4 + i},
+            confidential=i == 1,
+        )
+        for i, region in enumerate(["OH", "OH", "OH", "PA"])
+    ]
+    await registry.add_shelters(conn, shelters)
+    loaded = live.Board(stale_after=timedelta(hours=8), min_shelters=3)
+    regions = live.load(loaded, await events.load_board(conn))
+    fed = live.Board(stale_after=timedelta(hours=8), min_shelters=3)
+    for e in await events.since(conn, 0):
+        fed.apply(e)
+    assert regions == {"OH", "PA"}
+    assert loaded.seq == fed.seq == 4
+    for principal in (VIEWER, PLANNER):
+        assert loaded.snapshot(principal) == fed.snapshot(principal)
+    assert loaded.covers(1) and loaded.changed_since(4, PLANNER) == ["OH", "PA"]

@@ -15,7 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from exchange import auth, seed
+from exchange.access import tokens as auth
+from exchange.demo import seed
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from exchange import db, registry
+from exchange import db
+from exchange.beds import registry
 from schema.registry import NewShelter
 
 pytestmark = pytest.mark.slow

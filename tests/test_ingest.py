@@ -9,7 +9,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from exchange import db, events, ingest, registry
+from exchange import db
+from exchange.beds import ingest, registry
+from exchange.beds import store as events
 from schema.registry import NewShelter
 from schema.wire import Ack, BedCounts, Error, Report
 

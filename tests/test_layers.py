@@ -1,46 +1,199 @@
-"""The three packages import in one direction: exchange → matching → schema → msgspec."""
+"""The import rules of the repository, checked on its source; each rule is shown to fail.
+
+- `schema` imports only msgspec; `matching` only schema, numpy and OR-Tools, and no I/O.
+- `exchange` imports project code only from exchange, matching, schema; `clients` only
+  from the CLI and the demo.
+- Pure cores (`PURE`) import the standard library minus I/O, msgspec, schema, matching
+  and other pure cores: never asyncpg, Litestar or sockets.
+- Only store modules (`*/store.py`, `exchange/db.py`) run queries and see database rows.
+- Route handler modules are imported only by `exchange/app.py`.
+- Clients (`clients/`) speak the wire protocol: they never import `exchange`.
+"""
 
 from __future__ import annotations
 
 import ast
+import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = {p.parent.name for p in ROOT.glob("*/__init__.py")} | {"bench", "tests"}
-"""Every importable top-level package of the repository (bench and tests included)."""
-LAYERS = {
+
+PURE = {
+    "exchange/beds/model.py",
+    "exchange/beds/report.py",
+    "exchange/board/board.py",
+    "exchange/placements/rules.py",
+}
+"""The sans-I/O cores; a module listed here that does not exist yet is simply skipped."""
+
+IO_STDLIB = {"socket", "ssl", "asyncio", "subprocess", "select", "selectors", "http", "urllib"}
+"""Standard-library modules that do I/O: a pure core or the matcher never imports them."""
+
+LOWER = {
     "schema": {"schema", "msgspec"},
     "matching": {"matching", "schema", "msgspec", "numpy", "ortools"},
 }
-MAY_USE = {"exchange": {"exchange", "matching", "schema"}}
+PROJECT = {"exchange", "matching", "schema", "clients", "bench", "tests"}
+CLIENT_USERS = ("exchange/cli.py", "exchange/demo/")
+"""The only exchange modules that may import clients (to run them)."""
+QUERY_METHODS = {"fetch", "fetchrow", "fetchval", "execute", "executemany", "cursor"}
+HANDLER_DECORATORS = {"get", "post", "put", "patch", "delete", "websocket", "route"}
 
 
-def imports(package: str) -> list[tuple[str, str]]:
-    """(file, top-level module) for every absolute import in the package, at any depth."""
-    found = []
-    for path in sorted((ROOT / package).rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                found += [(path.name, a.name.split(".")[0]) for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                found.append((path.name, node.module.split(".")[0]))
+@dataclass(frozen=True)
+class Module:
+    path: str
+    """Relative to the root, with forward slashes."""
+    imports: list[str]
+    """Fully qualified modules imported (relative imports resolved)."""
+    tree: ast.Module
+
+    @property
+    def dotted(self) -> str:
+        return self.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def scan(root: Path) -> dict[str, Module]:
+    """Every Python module of the checked packages under `root`."""
+    found: dict[str, Module] = {}
+    for package in ("schema", "matching", "exchange", "clients"):
+        for path in sorted((root / package).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            tree = ast.parse(path.read_text(), rel)
+            imports: list[str] = []
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    imports += [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    # `from exchange.beds import store` imports exchange.beds.store
+                    imports += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            found[rel] = Module(rel, imports, tree)
     return found
 
 
-@pytest.mark.parametrize("package", sorted(LAYERS))
-def test_lower_layers_import_only_what_they_may(package: str) -> None:
-    """schema imports only msgspec; matching only schema, numpy and OR-Tools (plus stdlib)."""
-    found = imports(package)
-    assert found, "the scan found no imports at all"
-    allowed = LAYERS[package] | set(sys.stdlib_module_names)
-    assert [(f, m) for f, m in found if m not in allowed] == []
+def _top(name: str) -> str:
+    return name.split(".")[0]
 
 
-def test_exchange_imports_no_project_code_but_matching_and_schema() -> None:
-    """exchange may use matching and schema, never bench or tests."""
-    found = [(f, m) for f, m in imports("exchange") if m in PROJECT]
-    assert found
-    assert [(f, m) for f, m in found if m not in MAY_USE["exchange"]] == []
+def _is_store(path: str) -> bool:
+    return path.endswith("/store.py") or path == "exchange/db.py"
+
+
+def _handler_modules(modules: dict[str, Module]) -> set[str]:
+    """Dotted names of modules that define Litestar route handlers."""
+    out = set()
+    for m in modules.values():
+        if any(
+            isinstance(node, ast.ImportFrom)
+            and node.module == "litestar"
+            and {a.name for a in node.names} & HANDLER_DECORATORS
+            for node in ast.walk(m.tree)
+        ):
+            out.add(m.dotted)
+    return out
+
+
+def violations(root: Path) -> list[str]:
+    """Every broken import rule under `root`, one line each."""
+    modules = scan(root)
+    stdlib = set(sys.stdlib_module_names)
+    pure = {m.removesuffix(".py").replace("/", ".") for m in PURE}
+    handlers = _handler_modules(modules)
+    bad: list[str] = []
+    for m in modules.values():
+        package = m.path.split("/")[0]
+        tops = {_top(i) for i in m.imports}
+        if package in LOWER:
+            allowed = LOWER[package] | (stdlib - IO_STDLIB)
+            bad += [f"{m.path}: {package} may not import {t}" for t in sorted(tops - allowed)]
+        if package == "exchange":
+            for t in sorted(tops & PROJECT - {"exchange", "matching", "schema", "clients"}):
+                bad.append(f"{m.path}: exchange may not import {t}")
+            if "clients" in tops and not m.path.startswith(CLIENT_USERS):
+                bad.append(f"{m.path}: only the CLI and the demo run clients")
+        if package == "clients":
+            for t in sorted(tops & PROJECT - {"clients", "schema"}):
+                bad.append(f"{m.path}: a client speaks the wire protocol, never imports {t}")
+        if m.path in PURE:
+            allowed = {"msgspec", "schema", "matching"} | (stdlib - IO_STDLIB)
+            for name in m.imports:
+                if _top(name) == "exchange":
+                    if not any(
+                        name == p or name.startswith(p + ".") or p.startswith(name + ".")
+                        for p in pure
+                    ):
+                        bad.append(f"{m.path}: a pure core may not import {name}")
+                elif _top(name) not in allowed:
+                    bad.append(f"{m.path}: a pure core may not import {name}")
+        if not _is_store(m.path) and package in ("exchange", "clients"):
+            for node in ast.walk(m.tree):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in QUERY_METHODS
+                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "self")
+                ):
+                    bad.append(
+                        f"{m.path}:{node.lineno}: .{node.func.attr}() outside a store module"
+                    )
+        if m.path != "exchange/app.py":
+            for name in sorted(set(m.imports) & handlers - {m.dotted}):
+                bad.append(f"{m.path}: imports the handler module {name}; only app.py may")
+    return bad
+
+
+def test_the_repository_keeps_every_import_rule() -> None:
+    """No rule is broken anywhere in schema, matching, exchange and clients."""
+    assert scan(ROOT), "the scan found no modules at all"
+    assert violations(ROOT) == []
+
+
+def test_the_scan_sees_the_pure_cores_and_the_handlers() -> None:
+    """The rules have something to check: the pure cores exist and handlers are found."""
+    modules = scan(ROOT)
+    assert {"exchange/beds/report.py", "exchange/board/board.py"} <= set(modules)
+    assert {"exchange.beds.channel", "exchange.board.channel"} <= _handler_modules(modules)
+
+
+PLANTS = [
+    ("exchange/beds/report.py", "import asyncpg\n", "a pure core may not import asyncpg"),
+    ("exchange/board/board.py", "import litestar\n", "a pure core may not import litestar"),
+    ("exchange/beds/model.py", "import socket\n", "a pure core may not import socket"),
+    (
+        "exchange/beds/report.py",
+        "from exchange.beds import store\n",
+        "a pure core may not import exchange.beds.store",
+    ),
+    ("matching/geo.py", "import asyncpg\n", "matching may not import asyncpg"),
+    ("matching/geo.py", "import subprocess\n", "matching may not import subprocess"),
+    ("schema/wire.py", "import numpy\n", "schema may not import numpy"),
+    ("clients/agent.py", "from exchange.beds import store\n", "never imports exchange"),
+    ("exchange/beds/ingest.py", "from clients import agent\n", "only the CLI and the demo"),
+    ("exchange/board/hub.py", "from bench import harness\n", "exchange may not import bench"),
+    (
+        "exchange/board/hub.py",
+        "async def f(c):\n    return await c.fetch('select 1')\n",
+        ".fetch() outside a store module",
+    ),
+    (
+        "exchange/pages/dashboard.py",
+        "from exchange.beds import channel\n",
+        "imports the handler module exchange.beds.channel",
+    ),
+]
+
+
+@pytest.mark.parametrize(("target", "code", "expected"), PLANTS)
+def test_each_rule_fails_when_broken(tmp_path: Path, target: str, code: str, expected: str) -> None:
+    """A forbidden import (or query) planted in a copy of the tree is reported."""
+    for package in ("schema", "matching", "exchange", "clients"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("static"))
+    assert violations(tmp_path) == []
+    with (tmp_path / target).open("a") as f:
+        f.write("\n" + code)
+    found = violations(tmp_path)
+    assert any(expected in line and line.startswith(target) for line in found), found

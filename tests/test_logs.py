@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from exchange.logs import JsonFormatter, scrub
+from exchange.ops.logs import JsonFormatter, scrub
 
 
 def test_scrub_removes_tokens_and_contact_tokens() -> None:
@@ -35,7 +35,7 @@ def test_formatter_writes_json_with_extra_fields_scrubbed() -> None:
 
 def test_refused_handshake_noise_is_filtered() -> None:
     """uvicorn's error for a handshake denied with an HTTP response is not logged."""
-    from exchange.logs import _not_denial_noise
+    from exchange.ops.logs import _not_denial_noise
 
     noise = logging.makeLogRecord({"msg": "ASGI callable returned without completing handshake."})
     other = logging.makeLogRecord({"msg": "Exception in ASGI application\n"})

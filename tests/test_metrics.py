@@ -6,8 +6,10 @@ from datetime import timedelta
 
 from prometheus_client.exposition import generate_latest
 
-from exchange import dashboard, live
-from exchange.metrics import Metrics
+from exchange.beds.model import BedState
+from exchange.board import board as live
+from exchange.board import hub as dashboard
+from exchange.ops.metrics import Metrics
 from schema.registry import Principal
 
 
@@ -23,3 +25,20 @@ def test_hub_subscribers_resyncs_and_drops_are_exposed() -> None:
     assert "haven_dashboard_subscribers 2.0" in text
     assert "haven_dashboard_resyncs_total 3.0" in text
     assert "haven_dashboard_dropped_total 1.0" in text
+
+
+def test_beds_held_beyond_those_free_are_counted_not_hidden() -> None:
+    """A shelter reporting fewer free beds than it has held shows in haven_beds_overheld."""
+    board = live.Board(stale_after=timedelta(hours=8), min_shelters=1)
+    hub = dashboard.Hub(board, coalesce_s=0.0)
+    metrics = Metrics()
+    metrics.watch_hub(hub)
+    assert "haven_beds_overheld 0.0" in generate_latest(metrics.registry).decode()
+    board.put(
+        "s00001",
+        region="OH",
+        confidential=False,
+        beds={"single": BedState(total=3, occupied=3, out_of_service=0, held=2)},
+        reported_at=None,
+    )
+    assert "haven_beds_overheld 2.0" in generate_latest(metrics.registry).decode()

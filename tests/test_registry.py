@@ -8,7 +8,8 @@ import asyncpg
 import msgspec
 import pytest
 
-from exchange import auth, registry
+from exchange.access import tokens as auth
+from exchange.beds import registry, store
 from schema.registry import NewShelter
 
 HOUSE = NewShelter(
@@ -74,10 +75,10 @@ async def test_list_shelters_carries_rules_in_match_vocabulary(
         NewShelter,
     )
     await registry.add_shelter(conn, shelter)
-    [listed] = await registry.list_shelters(conn)
+    [listed] = await store.list_shelters(conn)
     assert msgspec.to_builtins(listed.rules) == rules
     assert listed.services == ["trafficking"] and listed.confidential
-    assert await registry.list_shelters(conn, ["OH"]) == []
+    assert await store.list_shelters(conn, ["OH"]) == []
 
 
 async def test_import_is_all_or_nothing(conn: asyncpg.Connection[Any]) -> None:
@@ -94,7 +95,7 @@ def test_parse_jsonl_names_the_first_bad_line() -> None:
     """A bad JSON line is reported with its line number and field."""
     good = msgspec.json.encode(HOUSE).decode()
     text = f"{good}\n\n{good.replace('OH', 'ohio')}\n"
-    with pytest.raises(registry.ImportError_, match=r"line 3: .*region"):
+    with pytest.raises(registry.ImportFileError, match=r"line 3: .*region"):
         registry.parse_jsonl(text)
 
 
@@ -121,5 +122,5 @@ def test_parse_csv_reads_rules_and_lists() -> None:
 )
 def test_parse_csv_rejects_bad_rows(row: str, expected: str) -> None:
     """Each kind of bad CSV row names its line and problem."""
-    with pytest.raises(registry.ImportError_, match=expected):
+    with pytest.raises(registry.ImportFileError, match=expected):
         registry.parse_csv("name,region,lat,lon,beds\n" + row + "\n")

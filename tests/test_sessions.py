@@ -8,8 +8,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from exchange import auth, registry, sessions
-from exchange.auth import AuthError
+from exchange.access import sessions
+from exchange.access import tokens as auth
+from exchange.beds import registry
+from exchange.errors import AuthError
 from schema.registry import NewShelter
 
 

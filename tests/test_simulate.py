@@ -15,10 +15,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from exchange import auth, seed
-from exchange.seed import DemoShelter
+from clients.simulate import DemoShelter, SendLog, ShelterModel, match_latencies, simulate
+from exchange.access import tokens as auth
+from exchange.demo import seed
+from exchange.demo.simulation import _complete
 from exchange.settings import Settings
-from exchange.simulate import SendLog, ShelterModel, _complete, match_latencies, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 

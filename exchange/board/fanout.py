@@ -1,0 +1,179 @@
+"""Fan-out across processes: one event reader per process feeds the live board and hub.
+
+The `bed_events` table is the truth. `LISTEN haven_events` on a dedicated connection is
+only a wake-up (writers NOTIFY after commit); a poll every `poll_s` reads the table
+anyway, so a lost or silent listener costs at most `poll_s` of latency. The listener
+reconnects on its own and every (re)connect triggers a catch-up. Should this process fall
+so far behind that the events it needs were pruned, it reloads the board from the beds
+table instead. Old events beyond `keep` are pruned now and then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, cast
+
+import asyncpg
+
+from exchange.beds import store
+from exchange.board import board as live
+from exchange.board.hub import Hub, restale_interval
+from exchange.errors import DB_ERRORS
+from exchange.settings import Settings
+
+log = logging.getLogger("haven.fanout")
+
+BATCH = 5_000
+"""Events read per query while catching up."""
+
+LISTENER_NAME = "haven-listener"
+"""`application_name` of the listener connection (operators and tests can find it)."""
+
+
+class Fanout:
+    """Reads committed events into `board` and reports the regions they changed."""
+
+    def __init__(
+        self,
+        dsn: str,
+        pool: asyncpg.Pool[Any],
+        board: live.Board,
+        on_change: Callable[[set[str]], None],
+        *,
+        poll_s: float = 1.0,
+        keep: int = 100_000,
+        prune_every_s: float = 60.0,
+        ping_every_s: float = 15.0,
+    ) -> None:
+        self._dsn, self._pool, self._board, self._on_change = dsn, pool, board, on_change
+        self._poll_s, self._keep = poll_s, keep
+        self._prune_every_s, self._ping_every_s = prune_every_s, ping_every_s
+        self._wake = asyncio.Event()
+        self.listening = False
+        """Whether the listener connection is up (for readiness and tests)."""
+        self.reloads = 0
+
+    async def catch_up(self) -> set[str]:
+        """Apply every committed event after the board's seq; tell `on_change` what changed."""
+        changed: set[str] = set()
+        while True:
+            batch = await store.since(self._pool, self._board.seq, BATCH)
+            if batch and batch[0].seq != self._board.seq + 1:
+                # The events between were pruned (or their shelter deleted): rebuild.
+                changed |= await self.reload()
+                continue
+            for event in batch:
+                changed |= self._board.apply(event)
+            if len(batch) < BATCH:
+                break
+        if changed:
+            self._on_change(changed)
+        return changed
+
+    async def reload(self) -> set[str]:
+        """Rebuild the board from the beds table; return every region it knew or knows."""
+        self.reloads += 1
+        async with self._pool.acquire() as conn:
+            loaded = await store.load_board(cast("asyncpg.Connection[Any]", conn))
+        regions = live.load(self._board, loaded)
+        log.info("board reloaded", extra={"seq": self._board.seq, "regions": len(regions)})
+        return regions
+
+    async def prune(self) -> None:
+        """Drop events beyond `keep`; clients resuming from before them get a snapshot."""
+        await store.prune(self._pool, self._keep)
+        oldest = await store.oldest(self._pool)
+        if oldest is not None:
+            self._board.floor = max(self._board.floor, oldest - 1)
+
+    async def _read_loop(self) -> None:
+        last_prune = time.monotonic()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+            self._wake.clear()
+            try:
+                await self.catch_up()
+                if time.monotonic() - last_prune >= self._prune_every_s:
+                    last_prune = time.monotonic()
+                    await self.prune()
+            except DB_ERRORS as exc:
+                log.warning("event catch-up failed", extra={"error": type(exc).__name__})
+
+    async def _listen_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            conn: asyncpg.Connection[Any] | None = None
+            try:
+                conn = await asyncpg.connect(
+                    self._dsn, server_settings={"application_name": LISTENER_NAME}
+                )
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                await conn.add_listener(store.CHANNEL, lambda *_: self._wake.set())
+                self.listening = True
+                backoff = 0.1
+                self._wake.set()  # catch up on whatever happened while not listening
+                while not lost.is_set() and not conn.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), self._ping_every_s)
+                    if not lost.is_set():
+                        # A silently dead network never fires the termination listener.
+                        await asyncio.wait_for(store.ping(conn), 5)
+            except DB_ERRORS as exc:
+                log.warning("event listener lost", extra={"error": type(exc).__name__})
+            finally:
+                self.listening = False
+                if conn is not None:
+                    conn.terminate()
+            self._wake.set()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Fanout]:
+        """Catch up once, then keep reading in the background while the context is open."""
+        await self.catch_up()
+        tasks = [
+            asyncio.create_task(self._listen_loop(), name="fanout-listen"),
+            asyncio.create_task(self._read_loop(), name="fanout-read"),
+        ]
+        try:
+            yield self
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@asynccontextmanager
+async def running(settings: Settings, dsn: str, pool: asyncpg.Pool[Any]) -> AsyncIterator[Hub]:
+    """Load the board, start the fan-out and the staleness ticker; yield the hub."""
+    board = live.Board(
+        stale_after=timedelta(seconds=settings.stale_after_s),
+        min_shelters=settings.min_region_shelters,
+    )
+    hub = Hub(board, coalesce_s=settings.coalesce_ms / 1000)
+    async with pool.acquire() as conn:
+        live.load(board, await store.load_board(cast("asyncpg.Connection[Any]", conn)))
+    fanout = Fanout(dsn, pool, board, hub.changed, keep=settings.history_events)
+
+    async def tick() -> None:
+        interval = restale_interval(settings.stale_after_s)
+        while True:
+            await asyncio.sleep(interval)
+            hub.restale()
+
+    async with fanout.running():
+        ticker = asyncio.create_task(tick(), name="dashboard-restale")
+        try:
+            yield hub
+        finally:
+            ticker.cancel()
+            hub.close()

@@ -1,0 +1,80 @@
+"""Operations endpoints: liveness, readiness (database reachable, migrations current),
+metrics, and the OpenAPI UI served from local assets (it must work with no internet)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import swagger_ui_bundle  # type: ignore[import-untyped]
+from litestar import Request, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.response import Response
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import generate_latest
+
+from exchange import db
+from exchange.services import services
+
+
+@get("/livez", include_in_schema=False, sync_to_thread=False)
+def livez() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    pool = services(request).pool
+    try:
+        async with asyncio.timeout(2):
+            async with pool.acquire() as conn:
+                todo = await db.pending(conn)
+    except Exception as exc:  # any failure to reach the database means not ready
+        return Response(
+            {"status": "unready", "reason": f"database: {type(exc).__name__}"}, status_code=503
+        )
+    if todo:
+        return Response(
+            {"status": "unready", "reason": f"migrations pending: {todo}"}, status_code=503
+        )
+    return Response({"status": "ready"}, status_code=200)
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus exposition of this process's meters."""
+    registry = services(request).metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+SWAGGER_ASSETS = "/static/swagger-ui"
+
+
+def openapi_config() -> OpenAPIConfig:
+    """OpenAPI at /schema; the Swagger UI page loads its scripts from this server, not a CDN."""
+    return OpenAPIConfig(
+        title="Haven",
+        version="1",
+        path="/schema",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+            )
+        ],
+    )
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    livez,
+    readyz,
+    metrics,
+    create_static_files_router(
+        path=SWAGGER_ASSETS, directories=[str(swagger_ui_bundle.swagger_ui_path)], name="swagger-ui"
+    ),
+]

@@ -1,0 +1,119 @@
+"""Running the exchange: the one uvicorn configuration, and a `haven serve` process.
+
+`options` is what production runs (`haven serve`), what the demo runs in-process, and what
+tests and benchmarks get through `ServerProcess`; nobody else builds a uvicorn config.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+import uvicorn
+
+from exchange.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def options(settings: Settings, *, port: int | None = None) -> dict[str, Any]:
+    """uvicorn's options for Haven: for `uvicorn.run` (workers) and `uvicorn.Config`."""
+    return {
+        "host": settings.host,
+        "port": settings.port if port is None else port,
+        "ws_max_size": settings.max_frame_bytes,
+        "ws_ping_interval": settings.heartbeat_s,
+        # Frames are small JSON: compressing them costs CPU and a zlib state per connection.
+        "ws_per_message_deflate": False,
+        "log_config": None,
+        "lifespan": "on",
+    }
+
+
+def config(settings: Settings, app: Any, *, port: int | None = None) -> uvicorn.Config:
+    """The uvicorn config to serve an app object in-process (the demo)."""
+    return uvicorn.Config(app, **options(settings, port=port))
+
+
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60.0
+) -> None:
+    """Poll `url` until it answers 200; RuntimeError if `proc` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout:g} s")
+
+
+class ServerProcess:
+    """A real `haven serve` in a child process, started and waited on until ready."""
+
+    def __init__(
+        self,
+        dsn: str,
+        port: int,
+        *,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        log: Path | None = None,
+    ) -> None:
+        self.dsn, self.port = dsn, port
+        self.env, self.args, self.log = env or {}, args or [], log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        env = {**os.environ, **self.env, "DATABASE_URL": self.dsn}
+        command = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(self.port)]
+        out: IO[bytes] | int = subprocess.DEVNULL
+        if self.log is not None:
+            out = self.log.open("ab")
+        try:
+            self.proc = subprocess.Popen(
+                [*command, *self.args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        finally:
+            if not isinstance(out, int):
+                out.close()
+        try:
+            wait_ready(self.url + "/readyz", self.proc, timeout)
+        except RuntimeError as exc:
+            tail = self.log.read_text()[-3000:] if self.log is not None else ""
+            raise RuntimeError(f"haven serve: {exc}\n{tail}") from None
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -1,0 +1,571 @@
+"""The dashboard channel: the hub's coalescing and slow-consumer rules, and /ws/dashboard and
+/api/regions end to end on a real server (auth, Origin, resume, suppression, a stalled client)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from timing import within
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from exchange.access import tokens as auth
+from exchange.access.origin import origin_allowed
+from exchange.beds import registry
+from exchange.beds import store as events
+from exchange.beds.model import BedState, NewEvent
+from exchange.board import board as live
+from exchange.board import hub as dashboard
+from schema.registry import NewShelter, Principal
+
+PLANNER = Principal(token_id=1, role="planner")
+VIEWER = Principal(token_id=2, role="viewer")
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+async def seed(
+    conn: asyncpg.Connection[Any],
+    layout: dict[str, int],
+    *,
+    beds: dict[str, int] | None = None,
+    confidential: int = 0,
+) -> dict[str, list[tuple[str, str]]]:
+    """Shelters per region ({"OH": 3}); the first `confidential` of each region are confidential."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for region, n in layout.items():
+        shelters = [
+            NewShelter(
+                name=f"Shelter {region} {i}",
+                region=region,
+                lat=40.0,
+                lon=-83.0,
+                beds=beds or {"single": 10, "family": 2},
+                confidential=i < confidential,
+            )
+            for i in range(n)
+        ]
+        out[region] = await registry.add_shelters(conn, shelters)
+    return out
+
+
+async def report(
+    conn: asyncpg.Connection[Any],
+    shelter_id: str,
+    beds: dict[str, tuple[int, int, int]],
+    *,
+    notify: bool = True,
+) -> int:
+    """Change beds the way the ingest writer does: beds + event in one transaction, NOTIFY after."""
+    async with conn.transaction():
+        for bed_type, (total, occupied, oos) in beds.items():
+            await conn.execute(
+                "insert into beds (shelter_id, bed_type, total, occupied, out_of_service)"
+                " values ($1, $2, $3, $4, $5) on conflict (shelter_id, bed_type) do update"
+                " set total = $3, occupied = $4, out_of_service = $5",
+                shelter_id,
+                bed_type,
+                total,
+                occupied,
+                oos,
+            )
+        report_seq = await conn.fetchval(
+            "update shelters set last_seq = last_seq + 1, last_report_at = now()"
+            " where id = $1 returning last_seq",
+            shelter_id,
+        )
+        state = {
+            t: BedState(total=a, occupied=b, out_of_service=c) for t, (a, b, c) in beds.items()
+        }
+        seqs = await events.append(
+            conn,
+            events.Outbox(),
+            [NewEvent(shelter_id=shelter_id, kind="report", beds=state, report_seq=report_seq)],
+        )
+    if notify:
+        await conn.execute("select pg_notify($1, $2)", events.CHANNEL, str(seqs[-1]))
+    return seqs[-1]
+
+
+async def recv(ws: ClientConnection, timeout: float = 3.0) -> dict[str, Any]:
+    return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
+
+
+class Picture:
+    """What a dashboard client holds after applying every message it received."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.regions: dict[str, dict[str, Any]] = {}
+        self.kinds: list[str] = []
+
+    def apply(self, message: dict[str, Any]) -> None:
+        self.kinds.append(message["type"])
+        if message["type"] == "snapshot":
+            self.regions = {r["region"]: r for r in message["regions"]}
+        else:
+            self.regions[message["region"]["region"]] = message["region"]
+        self.seq = message["seq"]
+
+    async def settle(self, ws: ClientConnection, quiet: float = 0.5) -> None:
+        """Apply messages until none arrives for `quiet` seconds."""
+        while True:
+            try:
+                self.apply(await recv(ws, quiet))
+            except TimeoutError:
+                return
+
+    async def until(
+        self, ws: ClientConnection, done: Callable[[Picture], bool], timeout: float = 3.0
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not done(self):
+            self.apply(await recv(ws, max(0.01, deadline - time.monotonic())))
+
+
+def available(p: Picture, region: str, bed_type: str = "single") -> int | None:
+    beds = p.regions.get(region, {}).get("beds")
+    return None if beds is None else int(beds[bed_type]["available"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# -- the hub, without sockets --------------------------------------------------------------
+
+
+def make_hub(
+    coalesce_s: float = 0.0, limit: int = 8
+) -> tuple[dashboard.Hub, live.Board, list[int]]:
+    b = live.Board(stale_after=timedelta(hours=8), min_shelters=1)
+    seq = [0]
+    return dashboard.Hub(b, coalesce_s=coalesce_s, queue_limit=limit), b, seq
+
+
+def feed(b: live.Board, seq: list[int], shelter: str, region: str, available_: int) -> set[str]:
+    from datetime import UTC, datetime
+
+    seq[0] += 1
+    return b.apply(
+        events.Event(
+            seq=seq[0],
+            at=datetime.now(UTC),
+            shelter_id=shelter,
+            region=region,
+            confidential=False,
+            kind="report",
+            beds={"single": BedState(total=10, occupied=10 - available_, out_of_service=0)},
+            report_seq=seq[0],
+        )
+    )
+
+
+def drain(sub: dashboard.Subscriber) -> list[dict[str, Any]]:
+    out = []
+    while len(sub):
+        text = sub._items.popleft()[0]
+        out.append(json.loads(text))
+    sub.resync_pending = False
+    return out
+
+
+async def test_subscribe_sends_a_snapshot_then_updates() -> None:
+    """A new subscriber gets a snapshot; a change reaches it as an update with the board seq."""
+    hub, b, seq = make_hub()
+    hub.changed(feed(b, seq, "s00001", "OH", 3))
+    sub = hub.subscribe(PLANNER, None)
+    hub.changed(feed(b, seq, "s00002", "PA", 5))
+    first, second = drain(sub)
+    assert first["type"] == "snapshot" and first["seq"] == 1
+    assert second == {"type": "update", "seq": 2, "region": second["region"]}
+    assert (
+        second["region"]["region"] == "PA" and second["region"]["beds"]["single"]["available"] == 5
+    )
+
+
+@dataclass
+class Timer:
+    at: float
+    fn: Callable[[], None]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeTime:
+    """A clock and timer the test advances by hand (no real sleeps)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.timers: list[Timer] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
+        timer = Timer(self.now + delay, fn)
+        self.timers.append(timer)
+        return timer
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        due = [t for t in self.timers if t.at <= self.now]
+        self.timers = [t for t in self.timers if t.at > self.now]
+        for timer in due:
+            if not timer.cancelled:
+                timer.fn()
+
+
+def test_updates_to_a_region_are_coalesced_latest_wins() -> None:
+    """Within the coalescing window a region is sent once, with its latest state."""
+    t = FakeTime()
+    b = live.Board(stale_after=timedelta(hours=8), min_shelters=1)
+    seq = [0]
+    hub = dashboard.Hub(b, coalesce_s=0.2, queue_limit=8, clock=t.clock, call_later=t.call_later)
+    hub.changed(feed(b, seq, "s00001", "OH", 1))
+    sub = hub.subscribe(PLANNER, None)
+    drain(sub)
+    t.advance(0.25)
+    hub.changed(feed(b, seq, "s00001", "OH", 2))  # first change after quiet: sent at once
+    for n in (3, 4, 5):
+        hub.changed(feed(b, seq, "s00001", "OH", n))
+    assert [m["region"]["beds"]["single"]["available"] for m in drain(sub)] == [2]
+    t.advance(0.1)
+    assert drain(sub) == []  # still inside the window
+    t.advance(0.15)
+    late = drain(sub)
+    assert [(m["seq"], m["region"]["beds"]["single"]["available"]) for m in late] == [(5, 5)]
+
+
+async def test_a_full_queue_is_resynced_then_closed_and_others_are_unaffected() -> None:
+    """A subscriber whose queue is full gets one fresh snapshot instead; if it still has not
+    taken that snapshot when the queue fills again it is closed with 4008; a reading
+    subscriber receives every update meanwhile."""
+    hub, b, seq = make_hub(limit=4)
+    hub.changed(feed(b, seq, "s00001", "OH", 0))
+    slow, quick = hub.subscribe(PLANNER, None), hub.subscribe(PLANNER, None)
+    got: list[dict[str, Any]] = drain(quick)
+    for n in range(1, 4):
+        hub.changed(feed(b, seq, "s00001", "OH", n))
+        got += drain(quick)
+    assert len(slow) == 4 and slow.close_code is None
+    hub.changed(feed(b, seq, "s00001", "OH", 4))  # full: resync
+    assert hub.resyncs == 1 and len(slow) == 1 and slow.resync_pending
+    assert json.loads(slow._items[0][0])["type"] == "snapshot"
+    for n in range(5, 9):
+        hub.changed(feed(b, seq, "s00001", "OH", n))
+        got += drain(quick)
+    assert slow.close_code == dashboard.WS_TOO_SLOW and hub.dropped == 1 and len(hub) == 1
+    assert [m["region"]["beds"]["single"]["available"] for m in got[1:]] == list(range(1, 9))
+    assert await slow.next() is None
+
+
+async def test_resume_sends_only_changed_regions_and_matches_a_snapshot() -> None:
+    """Resuming from a seen seq sends the regions changed at or after it (one flush shares a
+    seq, so the client may have missed part of it); applying them gives the snapshot."""
+    hub, b, seq = make_hub()
+    for i, region in enumerate(["OH", "PA", "WV"]):
+        hub.changed(feed(b, seq, f"s0000{i}", region, 1))
+    client = Picture()
+    for m in drain(hub.subscribe(PLANNER, None)):
+        client.apply(m)
+    hub.changed(feed(b, seq, "s00001", "PA", 7))
+    resumed = drain(hub.subscribe(PLANNER, client.seq))
+    assert [(m["type"], m["region"]["region"]) for m in resumed] == [
+        ("update", "WV"),
+        ("update", "PA"),
+    ]
+    for m in resumed:
+        client.apply(m)
+    fresh = Picture()
+    for m in drain(hub.subscribe(PLANNER, None)):
+        fresh.apply(m)
+    assert client.regions == fresh.regions and client.seq == fresh.seq == 4
+
+
+async def test_a_since_older_than_the_history_or_ahead_of_it_gets_a_snapshot() -> None:
+    """A since before the retained history, or beyond the board, is answered with a snapshot."""
+    hub, b, seq = make_hub()
+    for i, region in enumerate(["OH", "PA", "WV"]):
+        hub.changed(feed(b, seq, f"s0000{i}", region, 1))
+    b.floor = 2
+    assert [m["type"] for m in drain(hub.subscribe(PLANNER, 1))] == ["snapshot"]
+    assert [m["type"] for m in drain(hub.subscribe(PLANNER, 99))] == ["snapshot"]
+    assert [m["type"] for m in drain(hub.subscribe(PLANNER, 3))] == ["update"]
+
+
+def test_origin_allowlist() -> None:
+    """Same-origin and allowed origins pass, a missing Origin passes, anything else fails."""
+
+    def ok(origin: str | None, allowed: tuple[str, ...] = ()) -> bool:
+        headers = {"host": "127.0.0.1:8000"} | ({"origin": origin} if origin else {})
+        return origin_allowed(headers, allowed)
+
+    assert ok(None) and ok("http://127.0.0.1:8000") and ok("https://127.0.0.1:8000")
+    assert ok("https://ops.example.org", ("https://ops.example.org",))
+    for bad in (
+        "https://evil.example",
+        "null",
+        "http://127.0.0.1:8001",
+        "http://127.0.0.1:8000.evil.example",
+    ):
+        assert not ok(bad)
+
+
+# -- end to end on a real server -------------------------------------------------------------
+
+
+async def test_dashboard_tokens_roles_and_revocation(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """Viewer, planner and admin tokens get a snapshot; shelter, unknown, missing and
+    revoked tokens are refused at the handshake; revoking an open dashboard closes it (4401)."""
+    shelters = await seed(conn, {"OH": 3})
+    server = serve()
+    url = server.ws_url + "/ws/dashboard"
+    for role in ("viewer", "planner", "admin"):
+        _, token = await auth.create_token(conn, role)  # type: ignore[arg-type]
+        async with connect(url, additional_headers=bearer(token)) as ws:
+            first = await recv(ws)
+            assert first["type"] == "snapshot" and [r["region"] for r in first["regions"]] == ["OH"]
+    _, revoked = await auth.create_token(conn, "viewer")
+    await auth.revoke_token(conn, token=revoked)
+    for headers, status in (
+        (bearer(shelters["OH"][0][1]), 403),
+        (bearer("hvn_nope"), 401),
+        ({}, 401),
+        (bearer(revoked), 401),
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == status
+    token_id, live_token = await auth.create_token(conn, "planner")
+    async with connect(url, additional_headers=bearer(live_token)) as ws:
+        await recv(ws)
+        await auth.revoke_token(conn, token_id=token_id)
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws, timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    with pytest.raises(InvalidStatus):
+        async with connect(url + "?since=abc", additional_headers=bearer(live_token)):
+            pass
+
+
+async def test_cross_site_websocket_hijacking_fails(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """A signed-in browser's cookie opens the dashboard from the same origin or an allowed
+    one, but a cross-site page's handshake (foreign Origin) is refused."""
+    await seed(conn, {"OH": 3})
+    _, token = await auth.create_token(conn, "viewer")
+    server = serve(env={"HAVEN_ALLOWED_ORIGINS": "https://ops.example.org"})
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        signed = await http.post("/session", data={"token": token})
+    assert signed.status_code == 303
+    set_cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=strict" in set_cookie and "path=/" in set_cookie
+    cookie = {"Cookie": f"haven_session={signed.cookies['haven_session']}"}
+    url = server.ws_url + "/ws/dashboard"
+    for origin in (server.url, "https://ops.example.org"):
+        async with connect(url, additional_headers=cookie, origin=origin) as ws:  # type: ignore[arg-type]
+            assert (await recv(ws))["type"] == "snapshot"
+    for origin in ("https://evil.example", "null", f"http://localhost:{server.port}"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, additional_headers=cookie, origin=origin):  # type: ignore[arg-type]
+                pass
+        assert refused.value.response.status_code == 403
+        assert b"forbidden_origin" in refused.value.response.body
+
+
+async def test_resume_after_a_drop_equals_a_fresh_snapshot(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """A client that drops, misses updates and comes back with since ends with exactly the
+    picture of a fresh snapshot; after the history is pruned, an old since gets a snapshot."""
+    shelters = await seed(conn, {"OH": 3, "PA": 3, "WV": 3})
+    _, token = await auth.create_token(conn, "planner")
+    server = serve()
+    url = server.ws_url + "/ws/dashboard"
+    client = Picture()
+    async with connect(url, additional_headers=bearer(token)) as ws:
+        await client.until(ws, lambda p: "snapshot" in p.kinds)
+        await report(conn, shelters["OH"][0][0], {"single": (10, 4, 0)})
+        await client.until(ws, lambda p: available(p, "OH") == 6)
+    first_seen = client.seq
+    async with connect(url, additional_headers=bearer(token)) as watcher:
+        watch = Picture()
+        await watch.until(watcher, lambda p: "snapshot" in p.kinds)
+        await report(conn, shelters["OH"][1][0], {"single": (10, 1, 0)})
+        await report(conn, shelters["PA"][2][0], {"single": (10, 3, 0), "family": (2, 2, 0)})
+        last = await report(conn, shelters["OH"][1][0], {"single": (10, 2, 0)})
+        await watch.until(watcher, lambda p: p.seq >= last)
+    client.kinds.clear()
+    async with connect(f"{url}?since={client.seq}", additional_headers=bearer(token)) as ws:
+        await client.settle(ws)
+    assert client.seq >= last
+    assert client.kinds and set(client.kinds) == {"update"}
+    assert {m for m in client.regions} == {"OH", "PA", "WV"}
+    async with connect(url, additional_headers=bearer(token)) as ws:
+        fresh = Picture()
+        fresh.apply(await recv(ws))
+    assert client.regions == fresh.regions and client.seq == fresh.seq
+
+    # Prune the history past what the client saw first; a restarted server no longer covers it.
+    await conn.execute("delete from bed_events where seq <= $1", first_seen + 1)
+    server.stop()
+    server.start()
+    async with connect(f"{url}?since={first_seen}", additional_headers=bearer(token)) as ws:
+        assert (await recv(ws))["type"] == "snapshot"
+
+
+async def test_suppression_and_confidentiality(conn: asyncpg.Connection[Any], serve: Any) -> None:
+    """Viewers get small regions suppressed without numbers; no message, API answer or page
+    names or locates a single shelter, confidential or not."""
+    big = await seed(conn, {"OH": 3}, confidential=1)
+    small = await seed(conn, {"WV": 2}, confidential=1)
+    await report(conn, small["WV"][0][0], {"single": (10, 9, 0)})
+    await report(conn, big["OH"][0][0], {"single": (10, 8, 0)})
+    _, viewer = await auth.create_token(conn, "viewer")
+    _, planner = await auth.create_token(conn, "planner")
+    server = serve()
+    url = server.ws_url + "/ws/dashboard"
+    texts: list[str] = []
+    async with connect(url, additional_headers=bearer(viewer)) as ws:
+        snap = await recv(ws)
+        texts.append(json.dumps(snap))
+        regions = {r["region"]: r for r in snap["regions"]}
+        assert regions["WV"] == {
+            "region": "WV",
+            "shelters": 0,
+            "stale": 0,
+            "suppressed": True,
+            "as_of": None,
+        }
+        assert regions["OH"]["beds"]["single"] == {"total": 30, "available": 2}
+        await report(conn, small["WV"][1][0], {"single": (10, 0, 0)})
+        update = await recv(ws)
+        texts.append(json.dumps(update))
+        assert update["region"]["suppressed"] is True and "beds" not in update["region"]
+    async with connect(url, additional_headers=bearer(planner)) as ws:
+        snap = await recv(ws)
+        texts.append(json.dumps(snap))
+        wv = {r["region"]: r for r in snap["regions"]}["WV"]
+        assert wv["suppressed"] is False and wv["beds"]["single"] == {"total": 20, "available": 11}
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for token in (viewer, planner):
+            api = await http.get("/api/regions", headers=bearer(token))
+            assert api.status_code == 200 and api.json()["type"] == "snapshot"
+            texts.append(api.text)
+            await http.post("/session", data={"token": token})
+            page = await http.get("/")
+            assert 'data-region="OH"' in page.text
+            texts.append(page.text)
+            http.cookies.clear()
+        assert (await http.get("/api/regions")).status_code == 401
+    names = [sid for group in (big, small) for listed in group.values() for sid, _ in listed]
+    for text in texts:
+        for sid in names:
+            assert sid not in text
+        assert "Shelter " not in text and "-83" not in text and "lat" not in text
+
+
+async def test_a_stalled_client_does_not_hold_up_others(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """A dashboard that stops reading is resynced, then closed (4008), while a reading
+    dashboard keeps receiving every change promptly."""
+    bed_types = {f"type_{i:03d}": 50 for i in range(200)}  # ~10 KB per region message
+    shelters = await seed(conn, {f"R{i:02d}": 1 for i in range(20)}, beds=bed_types)
+    ids = [group[0][0] for group in shelters.values()]
+    _, token = await auth.create_token(conn, "planner")
+    server = serve(env={"HAVEN_COALESCE_MS": "0"})
+    url = server.ws_url + "/ws/dashboard"
+
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # stop reading: fill up fast
+    raw.connect(("127.0.0.1", server.port))
+    async with (
+        connect(
+            url,
+            additional_headers=bearer(token),
+            sock=raw,
+            max_queue=1,
+            max_size=None,
+            compression=None,  # repetitive JSON deflates 50x; the backlog must be real bytes
+            close_timeout=0.5,
+        ) as stalled,
+        connect(url, additional_headers=bearer(token), max_size=None, close_timeout=0.5) as quick,
+    ):
+        watch = Picture()
+        await watch.until(quick, lambda p: "snapshot" in p.kinds)
+        lag: list[float] = []
+        for round_ in range(1, 201):
+            started = time.monotonic()
+            async with conn.transaction():
+                await conn.execute(
+                    "update beds set occupied = $2 where shelter_id = any($1::text[])",
+                    ids,
+                    round_ % 50,
+                )
+                state = {
+                    t: BedState(total=50, occupied=round_ % 50, out_of_service=0) for t in bed_types
+                }
+                seqs = await events.append(
+                    conn,
+                    events.Outbox(),
+                    [NewEvent(shelter_id=sid, kind="report", beds=state) for sid in ids],
+                )
+            await conn.execute("select pg_notify($1, $2)", events.CHANNEL, str(seqs[-1]))
+            head = seqs[-1]
+            await watch.until(quick, lambda p, head=head: p.seq >= head, timeout=5)
+            lag.append(time.monotonic() - started)
+            if "dashboard too slow" in server.log.read_text():
+                break
+        log = server.log.read_text()
+        assert "dashboard behind, resynced" in log and "dashboard too slow, closed" in log
+        assert max(lag) < within(1.0), f"the reading dashboard lagged {max(lag):.2f}s behind"
+        assert available(watch, "R00", "type_000") == 50 - round_ % 50
+        # Read the stalled one at last: it ends closed, never caught up by the backlog.
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        seen = Picture()
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                seen.apply(await recv(stalled, timeout=10))
+        assert closed.value.rcvd is None or closed.value.rcvd.code == dashboard.WS_TOO_SLOW
+        assert seen.seq < seqs[-1]
+
+
+def test_restale_interval_is_a_small_fraction_of_the_stale_age() -> None:
+    """Staleness is re-checked often enough to notice within a few seconds, but not constantly."""
+    assert dashboard.restale_interval(8 * 3600) == 5.0
+    assert dashboard.restale_interval(2) == 0.25
+
+
+async def test_a_shelter_going_stale_is_pushed(conn: asyncpg.Connection[Any], serve: Any) -> None:
+    """With a short stale age, a shelter whose report ages out is pushed as stale."""
+    shelters = await seed(conn, {"OH": 3})
+    _, token = await auth.create_token(conn, "planner")
+    server = serve(env={"HAVEN_STALE_AFTER_S": "2"})
+    async with connect(server.ws_url + "/ws/dashboard", additional_headers=bearer(token)) as ws:
+        p = Picture()
+        await p.until(ws, lambda p: "snapshot" in p.kinds)
+        assert p.regions["OH"]["stale"] == 3  # never reported
+        await report(conn, shelters["OH"][0][0], {"single": (10, 0, 0)})
+        await p.until(ws, lambda p: p.regions["OH"]["stale"] == 2)
+        assert available(p, "OH") == 10
+        await p.until(ws, lambda p: p.regions["OH"]["stale"] == 3, timeout=5)
+        assert available(p, "OH") == 0

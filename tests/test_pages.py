@@ -1,0 +1,243 @@
+"""The regional dashboard page: rendering, sign-in, and the live page in headless chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+from timing import within
+
+from exchange.access import tokens as auth
+from exchange.beds import registry
+from exchange.pages import dashboard as page
+from schema.registry import NewShelter
+from schema.wire import BedTotals, Region, Snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+NOW = datetime(2026, 12, 1, 10, 15, tzinfo=UTC)
+
+
+def snapshot() -> Snapshot:
+    return Snapshot(
+        seq=7,
+        regions=[
+            Region(
+                region="OH",
+                shelters=3,
+                stale=1,
+                suppressed=False,
+                as_of="2026-12-01T10:03:00Z",
+                beds={
+                    "family": BedTotals(total=9, available=0),
+                    "single": BedTotals(total=80, available=7),
+                },
+            ),
+            Region(region="WV", shelters=0, stale=0, suppressed=True, as_of=None),
+        ],
+    )
+
+
+def test_the_table_and_the_chart_carry_the_same_numbers() -> None:
+    """Every region and bed type appears in the SVG and in the table with the same figures."""
+    html = page.render_regions(snapshot(), NOW)
+    assert '<td class="available" data-region="OH" data-bed="single">7</td>' in html
+    assert '<td class="total" data-region="OH" data-bed="single">80</td>' in html
+    assert ">7 / 80</text>" in html and ">0 / 9</text>" in html
+    assert 'class="suppressed" data-region="WV"' in html and ">suppressed</text>" in html
+    assert '<td class="stale">1</td>' in html
+    assert "updated 12 min ago" in html
+
+
+def test_updated_ago_reads_naturally() -> None:
+    """as_of becomes `updated N min ago`, hours past two hours, and says when nothing reported."""
+    assert page.ago("2026-12-01T10:15:00Z", NOW) == "updated 0 min ago"
+    assert page.ago("2026-12-01T07:00:00Z", NOW) == "updated 3 h ago"
+    assert page.ago(None, NOW) == "no reports yet"
+
+
+def test_the_dashboard_embeds_its_snapshot_safely() -> None:
+    """The initial snapshot rides in a JSON script block that markup cannot break out of."""
+    region = Region(region="OH", shelters=3, stale=0, suppressed=False, as_of=None, beds={})
+    hostile = Snapshot(seq=1, regions=[region])
+    html = page.render_dashboard(hostile, "viewer</script><script>alert(1)</script>", NOW)
+    assert "<script>alert(1)" not in html
+    assert html.count("<script") == 2  # the external script and the JSON block
+
+
+async def test_sign_in_sets_a_strict_httponly_cookie_and_shows_the_dashboard(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """A token posted once becomes an HttpOnly, SameSite=Strict session; the page then shows
+    the dashboard with its CSP; shelter and unknown tokens stay on the sign-in form; sign-out
+    ends the session; assets are served by Haven."""
+    added = await registry.add_shelters(
+        conn,
+        [
+            NewShelter(name=f"S{i}", region="OH", lat=40, lon=-83, beds={"single": 5})
+            for i in range(3)
+        ],
+    )
+    _, viewer = await auth.create_token(conn, "viewer")
+    server = serve()
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        first = await http.get("/")
+        assert first.status_code == 200 and 'action="/session"' in first.text
+        assert "default-src 'none'" in first.headers["content-security-policy"]
+        bad = await http.post("/session", data={"token": "hvn_wrong"})
+        assert bad.status_code == 303 and bad.headers["location"] == "/?error=bad_token"
+        assert "not recognised" in (await http.get("/?error=bad_token")).text
+        assert "set-cookie" not in bad.headers
+        refused = await http.post("/session", data={"token": added[0][1]})
+        assert refused.headers["location"] == "/?error=forbidden_role"
+        assert "set-cookie" not in refused.headers
+        good = await http.post("/session", data={"token": viewer})
+        cookie = good.headers["set-cookie"]
+        assert re.search(r"haven_session=[\w-]{40,};", cookie)
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+        session_id = good.cookies["haven_session"]
+        stored = await conn.fetchval("select array_agg(digest) from sessions")
+        assert stored == [hashlib.sha256(session_id.encode()).digest()]  # only a digest is kept
+        dashboard = await http.get("/")
+        assert 'id="regions"' in dashboard.text and 'data-region="OH"' in dashboard.text
+        for asset in ("/static/dashboard.js", "/static/dashboard.css", "/static/favicon.svg"):
+            assert (await http.get(asset)).status_code == 200
+        assert (await http.get("/api/regions")).json()["type"] == "snapshot"
+        await http.post("/session/end")
+        assert await conn.fetchval("select count(*) from sessions") == 0
+        http.cookies.set("haven_session", session_id)
+        assert 'action="/session"' in (await http.get("/")).text
+
+
+async def test_a_revoked_token_ends_its_sessions(conn: asyncpg.Connection[Any], serve: Any) -> None:
+    """Revoking the token a session was made from signs that session out."""
+    _, planner = await auth.create_token(conn, "planner")
+    server = serve()
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        await http.post("/session", data={"token": planner})
+        assert (await http.get("/api/regions")).status_code == 200
+        await auth.revoke_token(conn, token=planner)
+        assert (await http.get("/api/regions")).status_code == 401
+        assert 'action="/session"' in (await http.get("/")).text
+
+
+# -- the page in a real browser ----------------------------------------------------------------
+
+
+async def _seed(dsn: str) -> tuple[list[tuple[str, str]], str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        shelters = await registry.add_shelters(
+            conn,
+            [
+                NewShelter(
+                    name=f"Shelter {i}", region=r, lat=40, lon=-83, beds={"single": 10, "family": 4}
+                )
+                for i, r in enumerate(["OH", "OH", "OH", "PA", "PA", "PA", "WV"])
+            ],
+        )
+        _, token = await auth.create_token(conn, "viewer")
+        return shelters, token
+    finally:
+        await conn.close()
+
+
+def _report(server_url: str, shelter: tuple[str, str], seq: int, occupied: int) -> None:
+    body = {
+        "type": "report",
+        "seq": seq,
+        "beds": {"single": {"total": 10, "occupied": occupied, "out_of_service": 0}},
+    }
+    reply = httpx.put(
+        f"{server_url}/api/shelters/{shelter[0]}/beds",
+        json=body,
+        headers={"Authorization": f"Bearer {shelter[1]}"},
+    )
+    assert reply.json()["status"] == "applied", reply.text
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_the_page_in_a_headless_browser(dsn: str, serve: Any) -> None:
+    """Chromium signs in, shows the seeded numbers, shows a pushed report within 2 s, and
+    never requests anything that is not on this host."""
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    shelters, token = asyncio.run(_seed(dsn))
+    server = serve()
+    for i, shelter in enumerate(shelters[:6]):
+        _report(server.url, shelter, 1, 2 + i % 3)  # OH: 8+7+6 = 21 free singles; PA too
+    host = urlsplit(server.url).hostname
+    foreign: list[str] = []
+
+    def guard(route: Route) -> None:
+        if urlsplit(route.request.url).hostname not in (host, "localhost"):
+            foreign.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            context = browser.new_context()
+            context.route("**/*", guard)
+            tab = context.new_page()
+            errors: list[str] = []
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            tab.goto(server.url + "/")
+            tab.fill("#token", token)
+            tab.click("button[type=submit]")
+            single = tab.locator('td.available[data-region="OH"][data-bed="single"]')
+            expect(single).to_have_text("21")
+            expect(tab.locator('td.total[data-region="OH"][data-bed="single"]')).to_have_text("30")
+            expect(tab.locator('td.available[data-region="PA"][data-bed="single"]')).to_have_text(
+                "21"
+            )
+            expect(tab.locator('tr.suppressed[data-region="WV"]')).to_be_visible()
+            expect(tab.locator("#link")).to_have_text("live")
+            expect(tab.locator("#chart")).to_contain_text("21 / 30")
+            expect(tab.locator("#updated")).to_contain_text("min ago")
+
+            started = time.monotonic()
+            _report(server.url, shelters[0], 2, 10)  # OH loses 8 free singles
+            expect(single).to_have_text("13", timeout=2000)
+            assert time.monotonic() - started < within(2.0)
+            expect(tab.locator("#chart")).to_contain_text("13 / 30")
+
+            # A dropped connection resumes: restart the server, report meanwhile, see it arrive.
+            server.stop()
+            expect(tab.locator("#link")).to_have_text("reconnecting…")
+            server.start()
+            _report(server.url, shelters[1], 2, 10)  # OH: 13 - 7 = 6
+            expect(single).to_have_text("6", timeout=15000)
+            tab.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            assert "Shelter " not in tab.content()  # regions only, never a shelter
+            assert errors == []
+        finally:
+            browser.close()
+    assert foreign == []
