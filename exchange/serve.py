@@ -6,6 +6,9 @@ tests and benchmarks get through `ServerProcess`; nobody else builds a uvicorn c
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import os
 import signal
 import subprocess
@@ -17,10 +20,78 @@ from pathlib import Path
 from typing import IO, Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from exchange.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+log = logging.getLogger("haven.serve")
+
+_LATE = b"request not received in time; retry"
+_TIMEOUT_408 = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_LATE), _LATE)
+)
+
+
+class DeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with a deadline for reading each request.
+
+    uvicorn closes idle keep-alive connections, but nothing bounds a request being read:
+    a client that connects and sends nothing, or sends a header every few seconds
+    (slowloris), holds its socket and its memory forever. Here a request must be read
+    whole — head and body; for a websocket, its handshake — within `read_timeout`
+    seconds of the connection opening or of the request's first byte, else the client
+    gets 408 and the connection closes. After a websocket upgrade, websockets' pings
+    watch the connection instead.
+    """
+
+    def __init__(self, *args: Any, read_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_timeout = read_timeout
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._deadline is None:  # else the connection's own deadline still runs
+            self._arm()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()
+        super().handle_websocket_upgrade()
+
+    def _arm(self) -> None:
+        self._deadline = self.loop.call_later(self._read_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        # Debug only: a client opening many such connections must not flood the log.
+        log.debug(
+            "request not read in time; connection closed", extra={"timeout_s": self._read_timeout}
+        )
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.write(_TIMEOUT_408)
+        self.transport.close()
 
 
 def options(settings: Settings, *, port: int | None = None) -> dict[str, Any]:
@@ -32,6 +103,7 @@ def options(settings: Settings, *, port: int | None = None) -> dict[str, Any]:
         "ws_ping_interval": settings.heartbeat_s,
         # Frames are small JSON: compressing them costs CPU and a zlib state per connection.
         "ws_per_message_deflate": False,
+        "http": functools.partial(DeadlineProtocol, read_timeout=settings.header_timeout_s),
         "log_config": None,
         "lifespan": "on",
     }

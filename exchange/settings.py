@@ -34,6 +34,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     the contract's 250 ms), latest state winning."""
     allowed_origins: tuple[str, ...] = ()
     """Extra Origin values allowed on browser websockets (same-origin is always allowed)."""
+    header_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    """A request — its head (a websocket's handshake) and body — must arrive within this
+    many seconds of connecting or of its first byte; else 408 and the connection closes."""
     log_level: str = "INFO"
 
 
@@ -51,6 +54,7 @@ _ENV: dict[str, str] = {
     "HAVEN_HISTORY_EVENTS": "history_events",
     "HAVEN_COALESCE_MS": "coalesce_ms",
     "HAVEN_ALLOWED_ORIGINS": "allowed_origins",
+    "HAVEN_HEADER_TIMEOUT_S": "header_timeout_s",
     "HAVEN_LOG_LEVEL": "log_level",
 }
 
