@@ -36,8 +36,12 @@ from schema.wire import (
     Ack,
     BedCounts,
     BedType,
+    Decide,
+    Decided,
     Error,
     Hello,
+    Offer,
+    OfferClosed,
     Report,
     Seq,
     ServerMessage,
@@ -83,6 +87,9 @@ class Outcome:
     """Reports the server could not take for now, sent again."""
     rejected: list[dict[str, object]] = field(default_factory=list)
     """Errors the server returned, as {"seq", "code", "message"}."""
+    decided: list[dict[str, object]] = field(default_factory=list)
+    """Answers to this agent's decisions on offers, as {"offer", "status"} or
+    {"offer", "code", "message"} when the server refused one."""
 
 
 class AgentState:
@@ -103,11 +110,39 @@ class AgentState:
         self.unnumbered: list[Beds] = []
         self.connected = False
         self.outcome = Outcome()
+        self.offers: dict[str, Offer] = {}
+        """Offers the server sent that are still open."""
+        self.deciding: dict[str, Decide] = {}
+        """Decisions sent (or to send) and not yet answered, oldest first."""
 
     @property
     def done(self) -> bool:
-        """Every report submitted so far has been answered."""
-        return not self.pending and not self.unnumbered
+        """Every report and decision submitted so far has been answered."""
+        return not self.pending and not self.unnumbered and not self.deciding
+
+    def decide(self, decision: Decide) -> list[Decide]:
+        """Queue a decision on an offer; return it when it can be sent now."""
+        self.deciding[decision.offer] = decision
+        return [decision] if self.connected else []
+
+    def on_offer(self, message: Offer | OfferClosed | Decided) -> None:
+        """An offer arrived, closed, or one of our decisions was taken."""
+        if isinstance(message, Offer):
+            self.offers[message.offer] = message
+            return
+        self.offers.pop(message.offer, None)
+        if isinstance(message, Decided) and self.deciding.pop(message.offer, None) is not None:
+            self.outcome.decided.append({"offer": message.offer, "status": message.status})
+
+    def _refused_decision(self, error: Error) -> bool:
+        """A seq-less error answers the oldest unanswered decision: the server answers a
+        connection's frames in order, and report errors carry their seq."""
+        if error.seq is not None or not self.deciding or error.code in RETRYABLE:
+            return False
+        offer = next(iter(self.deciding))
+        del self.deciding[offer]
+        self.outcome.decided.append({"offer": offer, "code": error.code, "message": error.message})
+        return True
 
     def submit(self, beds: Beds, seq: int | None = None) -> list[Report]:
         """Queue a report; return it when it can be sent now (connected, seq known)."""
@@ -149,6 +184,8 @@ class AgentState:
         if error.code in RETRYABLE and error.seq in self.pending:
             self.outcome.retried += 1
             return [self.pending[error.seq]]
+        if self._refused_decision(error):
+            return []
         if error.seq is not None:
             self.pending.pop(error.seq, None)
         self.outcome.rejected.append(
@@ -206,22 +243,56 @@ def parse_typed(line: str) -> Beds:
         raise InputError(str(exc)) from None
 
 
-def parse_line(line: str) -> ReportBody:
-    """A typed line: JSON when it starts with `{`, else `TYPE TOTAL OCCUPIED OOS` groups."""
+Line = ReportBody | Decide
+"""What one typed or file line asks for: a report, or a decision on an offer."""
+
+_DECIDE = msgspec.json.Decoder(Decide)
+
+
+def parse_decision(words: list[str]) -> Decide:
+    """`accept o000123` or `decline o000123 [reason]`."""
+    verb, *rest = words
+    if verb not in ("accept", "decline") or not rest or len(rest) > (2 if verb == "decline" else 1):
+        raise InputError("type 'accept OFFER' or 'decline OFFER [reason]', e.g. 'accept o000123'")
+    body: dict[str, str] = {"offer": rest[0], "decision": verb}
+    if len(rest) == 2:
+        body["reason"] = rest[1]
+    try:
+        return msgspec.convert(body, Decide)
+    except msgspec.ValidationError as exc:
+        raise InputError(f"{' '.join(words)!r}: {exc}") from None
+
+
+def parse_line(line: str) -> Line:
+    """A typed line: JSON when it starts with `{`, `accept`/`decline OFFER`, else
+    `TYPE TOTAL OCCUPIED OOS` groups."""
     text = line.strip()
     if text.startswith("{"):
-        return parse_body(text)
+        return parse_json(text)
+    words = text.split()
+    if words and words[0] in ("accept", "decline"):
+        return parse_decision(words)
     return ReportBody(beds=parse_typed(text))
 
 
-def read_file(lines: Iterable[str]) -> list[ReportBody]:
-    """Report bodies from JSON lines; InputError names the first bad line."""
-    out: list[ReportBody] = []
+def parse_json(text: str) -> Line:
+    """A JSON line: a `{"type": "decide", ...}` decision, or a report body."""
+    if '"decide"' in text:
+        try:
+            return _DECIDE.decode(text)
+        except msgspec.DecodeError:
+            pass  # not a decision after all: explain it as a report body
+    return parse_body(text)
+
+
+def read_file(lines: Iterable[str]) -> list[Line]:
+    """Report bodies and decisions from JSON lines; InputError names the first bad line."""
+    out: list[Line] = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            out.append(parse_body(line))
+            out.append(parse_json(line))
         except InputError as exc:
             raise InputError(f"line {n}: {exc}") from None
     return out
@@ -289,6 +360,10 @@ class Agent:
     async def submit(self, beds: Beds, seq: int | None = None) -> None:
         await self._send(self.state.submit(beds, seq))
 
+    async def decide(self, decision: Decide) -> None:
+        """Answer an offer; the answer arrives as `decided` (or an error) in the outcome."""
+        await self._send(self.state.decide(decision))
+
     async def wait_done(self) -> None:
         """Until every report is answered, and at least one hello proved the token good."""
         while not self.state.done or self.state.last_seq is None:
@@ -326,6 +401,7 @@ class Agent:
         self._ws = ws
         self._deliver(first)
         await self._send(self.state.on_hello(first))
+        await self._send(list(self.state.deciding.values()))
         self._changed.set()
         async for frame in ws:
             try:
@@ -342,6 +418,8 @@ class Agent:
                         self._later(retry)
                     elif message.seq is not None:
                         self._answered(message.seq)
+                case Offer() | OfferClosed() | Decided():
+                    self.state.on_offer(message)
             self._deliver(message)
             self._changed.set()
 
@@ -363,23 +441,25 @@ class Agent:
         if self.on_message is not None:
             self.on_message(message)
 
-    async def _send(self, reports: list[Report]) -> None:
+    async def _send(self, frames: list[Report] | list[Decide]) -> None:
         ws = self._ws
-        if ws is None or not reports:
+        if ws is None or not frames:
             return
         now = time.monotonic()
         try:
-            for report in reports:
-                self.sent_at.setdefault(report.seq, now)
-                await ws.send(_ENCODE.encode(report).decode())
+            for frame in frames:
+                if isinstance(frame, Report):
+                    self.sent_at.setdefault(frame.seq, now)
+                await ws.send(_ENCODE.encode(frame).decode())
         except ConnectionClosed:
             pass  # the reports stay pending; the next hello resends them
 
 
-async def run_file(agent: Agent, bodies: list[ReportBody], timeout: float | None) -> bool:
-    """Send every body and wait for all answers; False when the timeout ran out first."""
+async def run_file(agent: Agent, bodies: list[Line], timeout: float | None) -> bool:
+    """Send every body and decision and wait for all answers; False when the timeout ran
+    out first."""
     for body in bodies:
-        await agent.submit(body.beds, body.seq)
+        await _take(agent, body)
     runner = asyncio.create_task(agent.run())
     waiter = asyncio.create_task(agent.wait_done())
     try:
@@ -445,12 +525,40 @@ async def run_interactive(agent: Agent) -> None:
             except InputError as exc:
                 sys.stderr.write(f"haven agent: {exc}\n")
                 continue
-            await agent.submit(body.beds, body.seq)
+            await _take(agent, body)
         waiter = asyncio.create_task(agent.wait_done())
         done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if runner in done:
             waiter.cancel()
             runner.result()
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+async def _take(agent: Agent, line: Line) -> None:
+    if isinstance(line, Decide):
+        await agent.decide(line)
+    else:
+        await agent.submit(line.beds, line.seq)
+
+
+async def list_offers(agent: Agent, timeout: float) -> list[Offer]:
+    """Connect, collect the open offers the server sends after hello, and return them."""
+    runner = asyncio.create_task(agent.run())
+    try:
+        waiter = asyncio.create_task(agent.wait_done())
+        done, _ = await asyncio.wait(
+            {runner, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if runner in done:
+            runner.result()  # raises TokenRefused
+        if waiter not in done:
+            waiter.cancel()
+            raise TimeoutError(f"no answer from the exchange within {timeout:g} s")
+        # Every open offer follows hello at once; a moment more lets them all arrive.
+        await asyncio.sleep(0.5)
+        return list(agent.state.offers.values())
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
@@ -468,13 +576,15 @@ def summary(agent: Agent, *, complete: bool = True) -> dict[str, object]:
         "rejected": o.rejected,
         "unanswered": len(agent.state.pending) + len(agent.state.unnumbered),
         "connections": agent.connections,
+        "decided": o.decided,
+        "open_offers": sorted(agent.state.offers),
         "complete": complete,
     }
 
 
 def print_answer(message: ServerMessage) -> None:
-    """Interactive mode: echo every answer so the operator sees it landed."""
-    if isinstance(message, Ack | Error):
+    """Interactive mode: echo every answer and offer so the operator sees them."""
+    if isinstance(message, Ack | Error | Offer | OfferClosed | Decided):
         sys.stdout.write(_ENCODE.encode(message).decode() + "\n")
         sys.stdout.flush()
 
@@ -484,8 +594,23 @@ def command(args: argparse.Namespace, token: str | None) -> int:
     if not token:
         sys.stderr.write("haven agent: no token: pass --token or set HAVEN_TOKEN\n")
         return 2
-    bodies: list[ReportBody] | None = None
-    if args.file:
+    bodies: list[Line] | None = None
+    try:
+        decisions = [
+            parse_decision(
+                [verb, offer, *([args.reason] if verb == "decline" and args.reason else [])]
+            )
+            for verb, offer in (("accept", args.accept), ("decline", args.decline))
+            if offer
+        ]
+    except InputError as exc:
+        sys.stderr.write(f"haven agent: {exc}\n")
+        return 2
+    if args.offers:
+        return _print_offers(args.url, token, args.timeout or 10.0)
+    if decisions:
+        bodies = list(decisions)
+    elif args.file:
         try:
             with open(args.file) as f:
                 bodies = read_file(f)
@@ -496,9 +621,10 @@ def command(args: argparse.Namespace, token: str | None) -> int:
             sys.stderr.write(f"haven agent: {args.file}: {exc}; nothing was sent\n")
             return 2
     agent = Agent(args.url, token, on_message=None if bodies is not None else print_answer)
+    timeout = args.timeout if args.timeout is not None else (30.0 if decisions else None)
     try:
         if bodies is not None:
-            complete = asyncio.run(run_file(agent, bodies, args.timeout))
+            complete = asyncio.run(run_file(agent, bodies, timeout))
         else:
             asyncio.run(run_interactive(agent))
             complete = True
@@ -509,7 +635,24 @@ def command(args: argparse.Namespace, token: str | None) -> int:
     sys.stdout.write(_ENCODE.encode(result).decode() + "\n")
     if not complete:
         sys.stderr.write(
-            f"haven agent: {result['unanswered']} reports unanswered after {args.timeout} s\n"
+            f"haven agent: {result['unanswered']} reports unanswered after {timeout} s\n"
         )
         return 1
-    return 1 if agent.state.outcome.rejected else 0
+    refused = any("code" in d for d in agent.state.outcome.decided)
+    return 1 if agent.state.outcome.rejected or refused else 0
+
+
+def _print_offers(url: str, token: str, timeout: float) -> int:
+    """`haven agent --offers`: one JSON line per open offer, then exit."""
+    agent = Agent(url, token)
+    try:
+        found = asyncio.run(list_offers(agent, timeout))
+    except TokenRefused as exc:
+        sys.stderr.write(f"haven agent: {exc}\n")
+        return 3
+    except TimeoutError as exc:
+        sys.stderr.write(f"haven agent: {exc}\n")
+        return 1
+    for offer in found:
+        sys.stdout.write(_ENCODE.encode(offer).decode() + "\n")
+    return 0

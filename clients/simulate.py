@@ -28,7 +28,7 @@ import math
 import random
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,16 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from clients.agent import Agent, Backoff, TokenRefused
-from schema.wire import BedCounts, Error, Region, Snapshot, Update
+from schema.wire import (
+    BedCounts,
+    Decide,
+    Error,
+    Offer,
+    Region,
+    ServerMessage,
+    Snapshot,
+    Update,
+)
 
 Vec = tuple[tuple[str, int, int], ...]
 """A region's totals: (bed type, total, available) for each type, sorted by type."""
@@ -217,6 +226,9 @@ class Shelters:
     acks: list[float] = field(default_factory=list)
     log: SendLog = field(default_factory=SendLog)
     sent: int = 0
+    accept_odds: float | None = None
+    """When set, every offer a shelter receives is answered after a few seconds: accepted
+    with these odds, else declined as full."""
 
     def __post_init__(self) -> None:
         self.models = {s.id: ShelterModel(s, self.rng) for s in self.shelters}
@@ -227,9 +239,11 @@ class Shelters:
                 backoff=Backoff(initial=0.2, cap=5.0),
                 rng=self.rng,
                 latencies=self.acks,
+                on_message=None if self.accept_odds is None else self._answerer(s.id),
             )
             for s in self.shelters
         }
+        self.offers_seen: set[str] = set()
         self.sums: dict[str, dict[str, tuple[int, int]]] = {}
         for m in self.models.values():
             region = m.shelter.region
@@ -237,6 +251,24 @@ class Shelters:
         self.recent: dict[str, deque[Vec]] = {r: deque() for r in self.sums}
         self.recent_count: dict[str, Counter[Vec]] = {r: Counter() for r in self.sums}
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _answerer(self, shelter_id: str) -> Callable[[ServerMessage], None]:
+        def on_message(message: ServerMessage) -> None:
+            if isinstance(message, Offer) and message.offer not in self.offers_seen:
+                self.offers_seen.add(message.offer)
+                accept = self.rng.random() < (self.accept_odds or 0.0)
+                decision = Decide(
+                    offer=message.offer,
+                    decision="accept" if accept else "decline",
+                    reason=None if accept else "full",
+                )
+                self._tasks.append(asyncio.create_task(self._answer(shelter_id, decision)))
+
+        return on_message
+
+    async def _answer(self, shelter_id: str, decision: Decide) -> None:
+        await asyncio.sleep(self.rng.uniform(1.0, 4.0))  # a person reads it first
+        await self.agents[shelter_id].decide(decision)
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(a.run()) for a in self.agents.values()]
@@ -317,7 +349,13 @@ class Shelters:
             reconnects += max(0, a.connections - 1)
         if retried:
             errors["unavailable"] += retried
+        decided = Counter(
+            str(d.get("status", d.get("code")))
+            for a in self.agents.values()
+            for d in a.state.outcome.decided
+        )
         return {
+            "offers": {"received": len(self.offers_seen), **dict(sorted(decided.items()))},
             "applied": applied,
             "duplicate": duplicate,
             "stale": stale,
@@ -477,17 +515,24 @@ async def simulate(
     dashboard_urls: Sequence[str] | None = None,
     seed: int = 1,
     stop: asyncio.Event | None = None,
+    accept_odds: float | None = None,
+    started: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
-    """Run shelters (and dashboards) for `duration` seconds, or until `stop`; the summary."""
+    """Run shelters (and dashboards) for `duration` seconds, or until `stop`; the summary.
+
+    With `accept_odds`, shelters answer the offers they receive; `started` is awaited
+    once every shelter's first report is answered (the demo runs matching then)."""
     stop = stop or asyncio.Event()
     rng = random.Random(seed)
-    fleet = Shelters(url, shelters, rng)
+    fleet = Shelters(url, shelters, rng, accept_odds=accept_odds)
     boards = Dashboards(dashboard_urls or [url], viewer_token, dashboards)
     try:
         await fleet.start()
         if not await fleet.wait_answered(30):
             raise RuntimeError("shelters did not get their first reports answered in 30 s")
         await boards.settle(quiet=0.5, limit=5)
+        if started is not None:
+            await started()
         fleet.mark_start()
         primed = sum(a.state.outcome.applied for a in fleet.agents.values())
         elapsed = await drive(fleet, rate=rate, duration=duration, stop=stop)

@@ -7,12 +7,15 @@ lifespan's resources through one typed `Services` struct (`exchange.services`).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+import multiprocessing
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 
 from exchange import db
+from exchange.access.caps import address_cap
 from exchange.access.revocation import Connections
 from exchange.beds import channel as shelter_channel
 from exchange.beds.ingest import Writer
@@ -21,6 +24,9 @@ from exchange.board import fanout
 from exchange.ops import health
 from exchange.ops.metrics import Metrics
 from exchange.pages import dashboard, signin
+from exchange.placements import channel as placements
+from exchange.placements import schedule
+from exchange.placements.delivery import OfferFeed
 from exchange.services import Services
 from exchange.settings import Settings, from_env
 
@@ -29,6 +35,10 @@ log = logging.getLogger("haven.app")
 
 def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
     """Build the app; `dsn` overrides the settings' database (tests pass their own)."""
+    connections = Connections(
+        per_token=settings.max_connections_per_token,
+        per_address=settings.max_connections_per_address,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -36,7 +46,6 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             url = dsn or db.database_url(settings)
             pool = await db.create_pool(url)
             stack.push_async_callback(pool.close)
-            connections = Connections()
             await stack.enter_async_context(connections.sweeping(pool))
             meters = Metrics()
             writer = await stack.enter_async_context(
@@ -47,9 +56,16 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
                     observe=meters.batch,
                 ).running()
             )
-            # The live board and its cross-process fan-out, feeding /ws/dashboard.
-            hub = await stack.enter_async_context(fanout.running(settings, url, pool))
+            feed = OfferFeed(pool)
+            stack.push_async_callback(feed.close)
+            # The live board and its cross-process fan-out, feeding /ws/dashboard (and
+            # telling the offer feed of holds, so offers reach shelters connected here).
+            hub = await stack.enter_async_context(
+                fanout.running(settings, url, pool, on_events=feed.on_events)
+            )
             meters.watch_hub(hub)
+            solver = stack.enter_context(solver_executor(settings))
+            await stack.enter_async_context(schedule.running(pool, settings, solver))
             app.state.services = Services(
                 settings=settings,
                 dsn=url,
@@ -58,6 +74,8 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
                 metrics=meters,
                 writer=writer,
                 hub=hub,
+                offers=feed,
+                solver=solver,
             )
             log.info("haven started", extra={"port": settings.port})
             yield
@@ -69,13 +87,36 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             *dashboard_channel.ROUTES,
             *signin.ROUTES,
             *dashboard.ROUTES,
+            Router(
+                path="/",
+                route_handlers=placements.ROUTES,
+                exception_handlers=placements.EXCEPTION_HANDLERS,
+            ),
         ],
         lifespan=[lifespan],
+        middleware=[address_cap(connections)],
         openapi_config=health.openapi_config(),
         # Haven sets its JSON log format (exchange/ops/logs.py) in the CLI; Litestar keeps it.
         logging_config=None,
         debug=False,
     )
+
+
+@contextmanager
+def solver_executor(settings: Settings) -> Iterator[Executor]:
+    """Where matching runs solve: one worker process (spawned, so it shares no threads or
+    sockets with this one) or one worker thread, per HAVEN_MATCH_EXECUTOR."""
+    executor: Executor
+    if settings.match_executor == "process":
+        executor = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+        )
+    else:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matching")
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 def app_from_env() -> Litestar:

@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import msgspec
 
 from exchange import db, match_cli, serve
 from exchange.access import store as access_store
 from exchange.access import tokens
+from exchange.audit import store as audit
 from exchange.beds import registry
 from exchange.beds import store as beds_store
 from exchange.errors import CliError, HavenError
 from exchange.settings import Settings, from_env
-from schema.registry import NewShelter
+from schema.placements import Agency
+from schema.registry import NewShelter, RegionCode
 
 T = TypeVar("T")
 
@@ -42,15 +46,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from exchange.ops import logs
 
+    serve.check_port(settings.host, settings.port)
+    # Stopped by SIGTERM (kill, systemd, Docker), exit like Ctrl-C does: uvicorn shuts
+    # down gracefully, then re-raises the signal to this handler, and the exit runs the
+    # atexit handlers (the embedded PostgreSQL's stop) that the default action would skip.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logs.configure(settings.log_level)
     url = db.database_url(settings)
     asyncio.run(_migrate(url))
     # Workers read their settings from the environment in app_from_env.
     os.environ["DATABASE_URL"] = url
+    os.environ["HAVEN_HOST"], os.environ["HAVEN_PORT"] = settings.host, str(settings.port)
     uvicorn.run(
         "exchange.app:app_from_env", factory=True, workers=args.workers, **serve.options(settings)
     )
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 async def _migrate(url: str) -> list[str]:
@@ -98,6 +112,9 @@ def cmd_shelter_add(args: argparse.Namespace, settings: Settings) -> int:
         }
         if args.services is not None:
             record["services"] = _csv(args.services)
+        for key in ("address", "intake_phone"):
+            if getattr(args, key) is not None:
+                record[key] = getattr(args, key)
         shelter = msgspec.convert(record, NewShelter)
     except (ValueError, msgspec.ValidationError) as exc:
         raise CliError(str(exc)) from None
@@ -126,6 +143,20 @@ def cmd_shelter_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_shelter_reset_seq(args: argparse.Namespace, settings: Settings) -> int:
+    shelter_id = args.id.lower()
+    if args.to < 0:
+        raise CliError(f"--to must be >= 0, not {args.to}")
+    try:
+        was = asyncio.run(
+            _with_conn(settings, lambda c: beds_store.reset_seq(c, shelter_id, args.to))
+        )
+    except LookupError:
+        raise CliError(f"no shelter {shelter_id}; `haven shelter list` shows them") from None
+    _print({"id": shelter_id, "last_seq": args.to, "was": was})
+    return 0
+
+
 def cmd_shelter_list(args: argparse.Namespace, settings: Settings) -> int:
     rows = asyncio.run(
         _with_conn(settings, lambda c: beds_store.list_shelters(c, args.region or None))
@@ -136,10 +167,38 @@ def cmd_shelter_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     regions = [r for group in (args.region or []) for r in _csv(group)]
+    if args.role == "planner" and not args.agency:
+        raise CliError("a planner token belongs to one agency: give --agency A")
+    if args.role != "planner" and args.agency:
+        raise CliError(f"--agency is for planner tokens, not {args.role} tokens")
+    try:
+        if args.agency is not None:
+            msgspec.convert(args.agency, Agency)
+        for region in regions:
+            msgspec.convert(region, RegionCode)
+    except msgspec.ValidationError:
+        raise CliError(
+            "--agency is 1-64 letters, digits, . _ or -; a --region is like OH or TX-N"
+        ) from None
     _, token = asyncio.run(
-        _with_conn(settings, lambda c: tokens.create_token(c, args.role, regions=regions))
+        _with_conn(
+            settings,
+            lambda c: tokens.create_token(c, args.role, regions=regions, agency=args.agency),
+        )
     )
     _print({"token": token})
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    result = asyncio.run(_with_conn(settings, audit.verify))
+    _print(result)
+    if not result.ok:
+        assert result.broken is not None
+        sys.stderr.write(
+            f"haven: audit log broken at row {result.broken.id}: {result.broken.problem}\n"
+        )
+        return 1
     return 0
 
 
@@ -196,11 +255,26 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--excluded-offenses", help="comma-separated")
     add.add_argument("--languages", help="comma-separated, e.g. en,es")
     add.add_argument("--services", help="comma-separated, e.g. trafficking,sud")
+    add.add_argument(
+        "--address", help="street address: only the planner of an accepted placement sees it"
+    )
+    add.add_argument("--intake-phone", help="intake phone, released with the address")
     add.set_defaults(func=cmd_shelter_add)
     imp = shelter.add_parser("import", help="register shelters from JSON lines or CSV")
     imp.add_argument("file")
     imp.add_argument("--format", choices=["jsonl", "csv"])
     imp.set_defaults(func=cmd_shelter_import)
+    reset = shelter.add_parser(
+        "reset-seq",
+        help="set a shelter's last applied seq (after a wild seq); audited",
+        description="Set a shelter's last applied report seq, so its agent can go on from "
+        "there (for example after a buggy or stolen agent sent a huge seq). The change is "
+        "written to the audit log. Beds do not change. Connected agents learn the new value "
+        "in their next hello.",
+    )
+    reset.add_argument("--id", required=True, help="the shelter, e.g. s00001")
+    reset.add_argument("--to", type=int, default=0, help="the new last seq (default 0)")
+    reset.set_defaults(func=cmd_shelter_reset_seq)
     lst = shelter.add_parser("list", help="list shelters")
     lst.add_argument("--region", action="append")
     lst.set_defaults(func=cmd_shelter_list)
@@ -215,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--region", action="append", help="confine to regions (repeat or comma-separate)"
     )
+    create.add_argument("--agency", help="the planner's agency (planner tokens only, required)")
     create.set_defaults(func=cmd_token_create)
     revoke = token.add_parser("revoke", help="revoke a token; its connections close within seconds")
     revoke.add_argument("--token", help="the token, or - to read it from stdin")
@@ -224,14 +299,26 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--all", action="store_true", help="include revoked tokens")
     listing.set_defaults(func=cmd_token_list)
 
+    auditp = sub.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit", required=True
+    )
+    auditp.add_parser(
+        "verify", help="walk the hash chain; names the first broken row (exit 1)"
+    ).set_defaults(func=cmd_audit_verify)
+
     agent = sub.add_parser(
         "agent",
-        help="push a shelter's bed counts (typed, or --file); token from --token or HAVEN_TOKEN",
+        help="push a shelter's bed counts (typed, or --file) and answer offers; "
+        "token from --token or HAVEN_TOKEN",
     )
     agent.add_argument("--url", required=True, help="the exchange, e.g. http://127.0.0.1:8000")
     agent.add_argument("--token", help="shelter token; prefer HAVEN_TOKEN (not visible in ps)")
     agent.add_argument("--file", help="JSON lines of report bodies: send all, wait for acks, exit")
     agent.add_argument("--timeout", type=float, help="with --file: give up after this many seconds")
+    agent.add_argument("--offers", action="store_true", help="print the open offers, then exit")
+    agent.add_argument("--accept", metavar="OFFER", help="accept this offer, then exit")
+    agent.add_argument("--decline", metavar="OFFER", help="decline this offer, then exit")
+    agent.add_argument("--reason", help="with --decline: why, e.g. full (a word)")
     agent.set_defaults(func=cmd_agent)
 
     sim = sub.add_parser("simulate", help="simulated shelters and dashboards; prints a summary")
@@ -286,6 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, settings))
     except HavenError as exc:
         sys.stderr.write(f"haven: {exc}\n")
+        return 2
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # Reached the database, then it refused (permissions, a broken migration): one line.
+        sys.stderr.write(f"haven: database error: {type(exc).__name__}: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130

@@ -45,8 +45,21 @@ ErrorCode = Literal[
     "unknown_shelter",
     "frame_too_large",
     "bad_since",
+    # placements
+    "invalid_request",
+    "unknown_offer",
+    "no_placement",
+    "offer_expired",
+    "already_decided",
+    "not_accepted",
+    "already_ended",
+    "duplicate_ref",
+    "run_in_progress",
+    "conflict",
     # operations
     "unavailable",
+    "too_many_connections",
+    "internal",
     "invalid_import",
     "bad_setting",
     "migration",
@@ -72,6 +85,19 @@ STATUS: Mapping[str, int] = {
     "unknown_shelter": 404,
     "frame_too_large": 413,
     "unavailable": 503,
+    # placements
+    "invalid_request": 400,
+    "unknown_offer": 404,
+    "no_placement": 404,
+    "offer_expired": 409,
+    "already_decided": 409,
+    "not_accepted": 409,
+    "already_ended": 409,
+    "duplicate_ref": 409,
+    "run_in_progress": 409,
+    "conflict": 409,
+    "too_many_connections": 429,
+    "internal": 500,
 }
 """HTTP status for each code; any code not listed is a 400 (the client's request)."""
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     import asyncpg
     from litestar.connection import ASGIConnection
 
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from exchange.beds.ingest import Writer
     from exchange.board.hub import Hub
     from exchange.ops.metrics import Metrics
+    from exchange.placements.delivery import OfferFeed
     from exchange.settings import Settings
 
 
@@ -28,6 +31,10 @@ class Services:
     metrics: Metrics
     writer: Writer
     hub: Hub
+    offers: OfferFeed
+    """Offers to the shelters connected to this process."""
+    solver: Executor
+    """Where matching runs solve, off the event loop."""
 
 
 def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

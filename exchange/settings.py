@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -22,7 +22,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     heartbeat_s: int = 20
     stale_after_s: int = 8 * 3600
     min_region_shelters: int = 3
-    """Regions with fewer shelters are sent `suppressed` to viewer tokens."""
+    """Regions with fewer contributing (not stale) shelters are sent `suppressed` to viewer
+    tokens, and to planner tokens when one of them is confidential."""
+    confidential_interval_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 60
+    """A region with a contributing confidential shelter is updated at most this often
+    (except for admin tokens)."""
     batch_max: int = 256
     """Most reports committed in one transaction by the ingest writer."""
     batch_wait_ms: float = 2.0
@@ -37,7 +41,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     header_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     """A request — its head (a websocket's handshake) and body — must arrive within this
     many seconds of connecting or of its first byte; else 408 and the connection closes."""
+    max_connections_per_token: Annotated[int, msgspec.Meta(ge=1)] = 8
+    """Open `/ws/shelter` connections one shelter token may hold; more are refused (429)."""
+    max_connections_per_address: Annotated[int, msgspec.Meta(ge=1)] = 1000
+    """Open websockets (either channel) one client address may hold; more are refused (429)."""
+    metrics_token: str | None = None
+    """When set, `/metrics` answers only `Authorization: Bearer <this>`."""
     log_level: str = "INFO"
+    match_every_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    """Scheduled matching runs per region with open requests (0 turns them off)."""
+    match_horizon_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 21
+    """Requests releasing within this many days are matched."""
+    match_time_limit_s: Annotated[float, msgspec.Meta(gt=0)] = 20.0
+    match_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    match_executor: Literal["process", "thread"] = "process"
+    """Where the solver runs off the event loop: a worker process (default) or thread."""
+    offer_lifetime_s: Annotated[float, msgspec.Meta(gt=0)] = 24 * 3600.0
+    """An offer not answered within this expires and its bed is released."""
+    no_show_grace_days: Annotated[int, msgspec.Meta(ge=0, le=60)] = 2
+    """An accepted offer with no arrival by release date + this becomes a no-show."""
+    sweep_every_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """How often each process looks for expired offers and no-shows."""
 
 
 _ENV: dict[str, str] = {
@@ -49,13 +73,25 @@ _ENV: dict[str, str] = {
     "HAVEN_HEARTBEAT_S": "heartbeat_s",
     "HAVEN_STALE_AFTER_S": "stale_after_s",
     "HAVEN_MIN_REGION_SHELTERS": "min_region_shelters",
+    "HAVEN_CONFIDENTIAL_INTERVAL_S": "confidential_interval_s",
     "HAVEN_BATCH_MAX": "batch_max",
     "HAVEN_BATCH_WAIT_MS": "batch_wait_ms",
     "HAVEN_HISTORY_EVENTS": "history_events",
     "HAVEN_COALESCE_MS": "coalesce_ms",
     "HAVEN_ALLOWED_ORIGINS": "allowed_origins",
     "HAVEN_HEADER_TIMEOUT_S": "header_timeout_s",
+    "HAVEN_MAX_CONNECTIONS_PER_TOKEN": "max_connections_per_token",
+    "HAVEN_MAX_CONNECTIONS_PER_ADDRESS": "max_connections_per_address",
+    "HAVEN_METRICS_TOKEN": "metrics_token",
     "HAVEN_LOG_LEVEL": "log_level",
+    "HAVEN_MATCH_EVERY_S": "match_every_s",
+    "HAVEN_MATCH_HORIZON_DAYS": "match_horizon_days",
+    "HAVEN_MATCH_TIME_LIMIT_S": "match_time_limit_s",
+    "HAVEN_MATCH_WORKERS": "match_workers",
+    "HAVEN_MATCH_EXECUTOR": "match_executor",
+    "HAVEN_OFFER_LIFETIME_S": "offer_lifetime_s",
+    "HAVEN_NO_SHOW_GRACE_DAYS": "no_show_grace_days",
+    "HAVEN_SWEEP_EVERY_S": "sweep_every_s",
 }
 
 

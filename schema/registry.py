@@ -42,6 +42,9 @@ class NewShelter(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     confidential: bool = False
     rules: Rules = msgspec.field(default_factory=Rules)
     services: list[Word] = []
+    address: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | None = None
+    """Released only to the planner of an accepted placement (placements.md)."""
+    intake_phone: Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9][0-9 ().-]{5,30}$")] | None = None
 
 
 class Shelter(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +71,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     shelter_id: str | None = None
     regions: tuple[str, ...] = ()
     """Empty means every region."""
+    agency: str | None = None
+    """The agency of a planner token (placements.md): she sees its requests only."""
 
     def sees_region(self, region: str) -> bool:
         return not self.regions or region in self.regions
@@ -80,5 +85,6 @@ class TokenInfo(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     shelter_id: str | None
     regions: list[str]
+    agency: str | None = None
     created_at: str
     revoked_at: str | None

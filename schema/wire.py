@@ -36,8 +36,16 @@ class Report(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     beds: dict[BedType, BedCounts]
 
 
-ClientMessage = Report
-"""Everything a shelter agent may send (a union as the protocol grows)."""
+class Decide(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="decide"):
+    """A shelter's answer to an offer (placements.md)."""
+
+    offer: Annotated[str, msgspec.Meta(pattern=r"^o[0-9]{6,}$")]
+    decision: Literal["accept", "decline"]
+    reason: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
+
+
+ClientMessage = Report | Decide
+"""Everything a shelter agent may send."""
 
 ACK_STATUS = Literal["applied", "duplicate", "stale"]
 
@@ -75,9 +83,11 @@ class Region(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     beds: dict[str, BedTotals] | None = None
 
 
-class Snapshot(msgspec.Struct, frozen=True, kw_only=True, tag="snapshot"):
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag="snapshot"):
     seq: int
     regions: list[Region]
+    degraded: bool | None = None
+    """Said only by `GET /api/regions`; websocket clients are told by `Status` instead."""
 
 
 class Update(msgspec.Struct, frozen=True, kw_only=True, tag="update"):
@@ -85,4 +95,44 @@ class Update(msgspec.Struct, frozen=True, kw_only=True, tag="update"):
     region: Region
 
 
-ServerMessage = Hello | Ack | Error | Snapshot | Update
+OfferStatus = Literal[
+    "offered", "accepted", "declined", "expired", "arrived", "no_show", "withdrawn"
+]
+
+
+class Offer(msgspec.Struct, frozen=True, kw_only=True, tag="offer"):
+    """An offer as its shelter sees it (over `/ws/shelter` and HTTP): what the shelter
+    needs to decide, never her ref, contact tokens, origin or agency."""
+
+    offer: str
+    status: OfferStatus
+    bed_type: str
+    children: int
+    mat: bool
+    language: str | None
+    needs: list[str]
+    age: int
+    release_date: str
+    expires_at: str
+
+
+class Decided(msgspec.Struct, frozen=True, kw_only=True, tag="decided"):
+    offer: str
+    status: OfferStatus
+
+
+class OfferClosed(msgspec.Struct, frozen=True, kw_only=True, tag="offer_closed"):
+    """An offer sent earlier can no longer be answered (expired, withdrawn)."""
+
+    offer: str
+    status: OfferStatus
+
+
+class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
+    """Whether dashboards' numbers may be out of date: `degraded` while the exchange cannot
+    read bed events from its database, then `false` once it can again."""
+
+    degraded: bool
+
+
+ServerMessage = Hello | Ack | Error | Snapshot | Update | Status | Offer | Decided | OfferClosed

@@ -132,7 +132,9 @@ def test_token_list_shows_ids_never_secrets(
     db_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`token list` shows live tokens by id (revoked ones with --all), never the token."""
-    _, created, _ = run(capsys, "token", "create", "--role", "planner", "--region", "OH")
+    _, created, _ = run(
+        capsys, "token", "create", "--role", "planner", "--region", "OH", "--agency", "DRC"
+    )
     assert isinstance(created, dict)
     code, listed, _ = run(capsys, "token", "list")
     assert code == 0 and isinstance(listed, list)
@@ -143,3 +145,15 @@ def test_token_list_shows_ids_never_secrets(
     assert run(capsys, "token", "list")[1] == []
     _, everything, _ = run(capsys, "token", "list", "--all")
     assert isinstance(everything, list) and everything[0]["revoked_at"] is not None
+
+
+def test_a_planner_token_needs_its_agency(
+    db_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Placements: a planner belongs to one agency; other roles have none."""
+    code, _, err = run(capsys, "token", "create", "--role", "planner", "--region", "OH")
+    assert code == 2 and "--agency" in err
+    code, _, err = run(capsys, "token", "create", "--role", "viewer", "--agency", "DRC")
+    assert code == 2 and "planner tokens" in err
+    code, _, err = run(capsys, "token", "create", "--role", "planner", "--agency", "no spaces")
+    assert code == 2 and "--agency" in err

@@ -17,7 +17,7 @@ from schema.registry import NewShelter
 
 async def test_a_session_speaks_for_its_token(conn: asyncpg.Connection[Any]) -> None:
     """A session resolves to its token's principal; only the id's SHA-256 is stored."""
-    token_id, token = await auth.create_token(conn, "planner", regions=["OH"])
+    token_id, token = await auth.create_token(conn, "planner", regions=["OH"], agency="DRC")
     session_id = await sessions.create(conn, token)
     principal = await sessions.from_cookie(conn, session_id)
     assert (principal.token_id, principal.role, principal.regions) == (token_id, "planner", ("OH",))

@@ -14,7 +14,7 @@ from exchange.access import tokens as auth
 async def test_tokens_are_unique_and_authenticate(conn: asyncpg.Connection[Any]) -> None:
     """Each token is new and authenticates to its own role and regions."""
     _, a = await auth.create_token(conn, "viewer", regions=["OH"])
-    _, b = await auth.create_token(conn, "planner")
+    _, b = await auth.create_token(conn, "planner", agency="DRC")
     assert a != b
     pa = await auth.authenticate(conn, a)
     assert pa.role == "viewer" and pa.regions == ("OH",)

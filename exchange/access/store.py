@@ -26,15 +26,16 @@ class TokenRow(msgspec.Struct, frozen=True, kw_only=True):
     shelter_id: str | None
     regions: list[str]
     revoked: bool
+    agency: str | None = None
 
 
 _INSERT = """
-insert into tokens (digest, role, shelter_id, regions)
-values ($1, $2, $3, $4::text[])
+insert into tokens (digest, role, shelter_id, regions, agency)
+values ($1, $2, $3, $4::text[], $5)
 returning id
 """
 _LOOKUP = """
-select id as token_id, role, shelter_id, regions, revoked_at is not null as revoked
+select id as token_id, role, shelter_id, regions, revoked_at is not null as revoked, agency
 from tokens where digest = $1
 """
 _REVOKE = """
@@ -47,7 +48,7 @@ update tokens set revoked_at = now()
 where role = 'shelter' and shelter_id = any($1::text[]) and revoked_at is null
 """
 _LIST = """
-select id, role, shelter_id, regions,
+select id, role, shelter_id, regions, agency,
        to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as created_at,
        to_char(revoked_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as revoked_at
 from tokens where $1 or revoked_at is null order by id
@@ -62,8 +63,9 @@ async def insert_token(
     *,
     shelter_id: str | None = None,
     regions: Iterable[str] = (),
+    agency: str | None = None,
 ) -> int:
-    return int(await conn.fetchval(_INSERT, digest, role, shelter_id, list(regions)))
+    return int(await conn.fetchval(_INSERT, digest, role, shelter_id, list(regions), agency))
 
 
 async def lookup(conn: Executor, digest: bytes) -> TokenRow | None:
@@ -98,7 +100,8 @@ values ($1, $2, now() + make_interval(secs => $3))
 """
 _PURGE_SESSIONS = "delete from sessions where expires_at <= now()"
 _SESSION = """
-select t.id as token_id, t.role, t.shelter_id, t.regions, t.revoked_at is not null as revoked
+select t.id as token_id, t.role, t.shelter_id, t.regions, t.revoked_at is not null as revoked,
+       t.agency
 from sessions s join tokens t on t.id = s.token_id
 where s.digest = $1 and s.expires_at > now()
 """

@@ -33,11 +33,13 @@ async def create_token(
     *,
     shelter_id: str | None = None,
     regions: Iterable[str] = (),
+    agency: str | None = None,
 ) -> tuple[int, str]:
-    """Create a token; return its id and the token itself (the only time it exists)."""
+    """Create a token; return its id and the token itself (the only time it exists).
+    A planner token needs its agency (placements.md)."""
     token = new_token()
     token_id = await store.insert_token(
-        conn, digest(token), role, shelter_id=shelter_id, regions=regions
+        conn, digest(token), role, shelter_id=shelter_id, regions=regions, agency=agency
     )
     return token_id, token
 
@@ -57,7 +59,11 @@ def principal_of(row: TokenRow) -> Principal:
     if row.revoked:
         raise AuthError("revoked_token", "token has been revoked")
     return Principal(
-        token_id=row.token_id, role=row.role, shelter_id=row.shelter_id, regions=tuple(row.regions)
+        token_id=row.token_id,
+        role=row.role,
+        shelter_id=row.shelter_id,
+        regions=tuple(row.regions),
+        agency=row.agency,
     )
 
 
@@ -65,7 +71,8 @@ def require_role(principal: Principal, *roles: Role) -> None:
     if principal.role not in roles:
         raise AuthError(
             "forbidden_role",
-            f"a {principal.role} token cannot do this; needs {' or '.join(roles)}",
+            f"{'an' if principal.role[0] in 'aeiou' else 'a'} {principal.role} token cannot "
+            f"do this; needs {' or '.join(roles)}",
         )
 
 

@@ -22,9 +22,10 @@ from exchange.access.store import Executor
 from exchange.beds import report as core
 from exchange.beds import store
 from exchange.errors import DB_ERRORS, HavenError, Unavailable, refuse, status
+from exchange.placements import offers, rules
 from exchange.services import Services, services
 from schema.registry import Principal
-from schema.wire import Ack, Error, Hello, Report
+from schema.wire import Ack, Decide, Decided, Error, Hello, Report
 
 log = logging.getLogger("haven.shelter")
 
@@ -38,9 +39,14 @@ async def _shelter_principal(pool: Executor, header: str | None) -> Principal:
     return principal
 
 
-async def answer(app: Services, shelter_id: str, frame: str | bytes) -> Ack | Error:
-    """The answer to one frame from a shelter: its ack after commit, or an error."""
-    match core.decode(frame):
+async def answer(
+    app: Services, shelter_id: str, frame: str | bytes, *, typed: bool = True
+) -> Ack | Error | Decided:
+    """The answer to one frame from a shelter: its ack after commit, or an error.
+
+    `typed` is false for a PUT body, which may leave out `type` (see `report.decode`).
+    """
+    match core.decode(frame, typed=typed):
         case Error() as error:
             return error
         case Report() as report:
@@ -48,6 +54,33 @@ async def answer(app: Services, shelter_id: str, frame: str | bytes) -> Ack | Er
                 return await app.writer.submit(shelter_id, report)
             except Unavailable as exc:
                 return core.error(report.seq, "unavailable", f"{exc.message}; resend this report")
+        case Decide() as decide if typed:
+            return await decided(app, shelter_id, decide)
+        case Decide():
+            return core.error(
+                None, "unknown_type", "this body takes reports; answer offers at /api/offers/{id}"
+            )
+    raise AssertionError("decode returns a Report, a Decide or an Error")
+
+
+async def decided(app: Services, shelter_id: str, decide: Decide) -> Decided | Error:
+    """A shelter's decision on one of its offers, after commit, or the error refusing it."""
+    action: rules.Action = "accept" if decide.decision == "accept" else "decline"
+    try:
+        async with app.pool.acquire() as conn:
+            done = await offers.act(
+                conn,
+                decide.offer,
+                action,
+                token_id=None,
+                shelter_id=shelter_id,
+                reason=decide.reason,
+            )
+    except HavenError as exc:
+        return core.error(None, exc.code, exc.message)
+    except DB_ERRORS:
+        return core.error(None, "unavailable", "database unavailable; resend this decision")
+    return Decided(offer=done.offer, status=done.status)
 
 
 @websocket("/ws/shelter")
@@ -55,11 +88,17 @@ async def shelter_channel(socket: WebSocket[Any, Any, Any]) -> None:
     """Live bed reports from one shelter agent (see spec/exchange-protocol.md)."""
     app = services(socket)
     await socket.receive()  # websocket.connect
+
+    async def close_revoked() -> None:
+        await socket.close(code=WS_REVOKED, reason="token revoked")
+
     try:
         principal = await _shelter_principal(app.pool, socket.headers.get("authorization"))
         shelter_id = principal.shelter_id
         assert shelter_id is not None
         last_seq = await store.last_seq(app.pool, shelter_id)
+        # Before accepting, so a token over its cap is refused (429), never half-served.
+        handle = app.connections.admit(principal.token_id, close_revoked)
     except HavenError as exc:
         log.info("shelter handshake refused", extra={"code": exc.code})
         await refuse(socket.send, socket.scope, exc)
@@ -69,35 +108,62 @@ async def shelter_channel(socket: WebSocket[Any, Any, Any]) -> None:
         await refuse(socket.send, socket.scope, Unavailable("database unavailable; retry"))
         return
 
-    # Litestar's accept() would wait for the connect event, already received above.
-    await socket.send({"type": "websocket.accept", "subprotocol": None, "headers": []})
-
-    async def close_revoked() -> None:
-        await socket.close(code=WS_REVOKED, reason="token revoked")
-
-    handle = app.connections.add(principal.token_id, close_revoked)
+    try:
+        # Litestar's accept() would wait for the connect event, already received above.
+        await socket.send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+    except OSError:  # the peer left during the handshake
+        app.connections.remove(principal.token_id, handle)
+        return
     gauge = app.metrics.open_connections.labels("shelter")
     gauge.inc()
     log.info("shelter connected", extra={"shelter": shelter_id})
+    outlet = app.offers.attach(shelter_id, socket.send_text)
     try:
         hello = Hello(shelter=shelter_id, last_seq=last_seq, heartbeat_s=app.settings.heartbeat_s)
-        await socket.send_text(_ENCODER.encode(hello).decode())
+        await outlet.send(_ENCODER.encode(hello).decode())
+        await app.offers.push(outlet)  # every unanswered offer, after hello
         while True:
             message = await socket.receive()
             if message["type"] != "websocket.receive":
                 break
             started = time.perf_counter()
-            text = message.get("text")
-            frame = text if text is not None else message.get("bytes") or b""
-            reply = await answer(app, shelter_id, frame)
-            await socket.send_text(_ENCODER.encode(reply).decode())
-            app.metrics.answered(reply, time.perf_counter() - started)
-    except (WebSocketDisconnect, OSError, RuntimeError):
-        pass  # the peer left, or the socket was closed under us (revocation, shutdown)
+            reply = await _answer_frame(app, shelter_id, message)
+            await outlet.send(_ENCODER.encode(reply).decode())
+            if not isinstance(reply, Decided):
+                app.metrics.answered(reply, time.perf_counter() - started)
+    except (WebSocketDisconnect, OSError):
+        pass  # the peer left
+    except RuntimeError as exc:
+        # The socket was closed under us (revocation, shutdown). A RecursionError is a
+        # RuntimeError too: never swallow one unseen.
+        if isinstance(exc, RecursionError):
+            raise
     finally:
+        app.offers.detach(outlet)
         app.connections.remove(principal.token_id, handle)
         gauge.dec()
         log.info("shelter disconnected", extra={"shelter": shelter_id})
+
+
+_BINARY = core.error(
+    None, "invalid_message", "send text frames: binary frames are not read (the contract)"
+)
+
+
+async def _answer_frame(app: Services, shelter_id: str, message: Any) -> Ack | Error | Decided:
+    """The answer to one websocket message; no frame, however crafted, ends the connection."""
+    text = message.get("text")
+    try:
+        reply = _BINARY if text is None else await answer(app, shelter_id, text)
+    except Exception as exc:  # a defect of ours: answer it, log it, keep the connection
+        log.exception(
+            "shelter frame failed", extra={"shelter": shelter_id, "error": type(exc).__name__}
+        )
+        return core.error(None, "internal", "the exchange failed on this frame; resend it")
+    if isinstance(reply, Error) and reply.code != "unavailable":
+        # The code only: the frame itself may hold anything, and is never logged.
+        log.info("shelter frame refused", extra={"shelter": shelter_id, "code": reply.code})
+    return reply
 
 
 @put("/api/shelters/{shelter_id:str}/beds", status_code=200)
@@ -125,7 +191,11 @@ async def put_beds(request: Request[Any, Any, Any], shelter_id: str) -> Response
             f"body of {len(body)} bytes exceeds {app.settings.max_frame_bytes}",
         )
     else:
-        reply = await answer(app, shelter_id, body)
+        answered = await answer(app, shelter_id, body, typed=False)
+        assert not isinstance(answered, Decided)  # an untyped body is never a decision
+        reply = answered
+    if isinstance(reply, Error) and reply.code != "unavailable":
+        log.info("shelter body refused", extra={"shelter": shelter_id, "code": reply.code})
     app.metrics.answered(reply, time.perf_counter() - started)
     return _reply(reply)
 

@@ -15,15 +15,29 @@ from typing import Any
 import msgspec
 
 from exchange.beds.model import BedState, NewEvent, ShelterState
-from schema.wire import MAX_BEDS, WORD_PATTERN, Ack, BedCounts, ClientMessage, Error, Report
+from schema.wire import (
+    MAX_BEDS,
+    WORD_PATTERN,
+    Ack,
+    BedCounts,
+    ClientMessage,
+    Decide,
+    Error,
+    Report,
+)
 
-_DECODER = msgspec.json.Decoder(ClientMessage)
+_DECODER: msgspec.json.Decoder[Report | Decide] = msgspec.json.Decoder(ClientMessage)
 _ANY = msgspec.json.Decoder()
+_DECIDE = msgspec.json.Decoder(Decide)
 _BED_TYPE = re.compile(WORD_PATTERN)
 _COUNT_FIELDS = ("total", "occupied", "out_of_service")
 _MAX_SEQ = 2**62
+MAX_SEQ_JUMP = 10**9
+"""The most a report's seq may pass the last applied one: far more than a shelter sends in
+its life, so one wild seq (a buggy agent, a stolen token) cannot push last_seq to where
+every later report is out of range."""
 
-CLIENT_TYPES = frozenset({"report"})
+CLIENT_TYPES = frozenset({"report", "decide"})
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,30 +55,58 @@ def error(seq: int | None, code: str, message: str) -> Error:
     return Error(seq=seq, code=code, message=message)
 
 
-def decode(frame: str | bytes) -> Report | Error:
-    """One inbound frame as a Report, or the Error that says precisely why not.
+def decode(frame: str | bytes, *, typed: bool = False) -> Report | Decide | Error:
+    """One inbound frame as a Report or a Decide, or the Error that says precisely why not.
 
     The typed decoder handles every good frame; only a frame it refuses is decoded a
     second time, loosely, to name the offending field (msgspec's own path would say
-    `$.beds[...]` rather than the bed type). As with the typed decoder, an object with
-    no `type` is read as a report (so a PUT body may leave it out).
+    `$.beds[...]` rather than the bed type). `typed` frames (the websocket's) must carry
+    the `type` the contract gives every message; a PUT body may leave it out and is read
+    as a report. Never raises, whatever the bytes: invalid UTF-8 and nesting deeper than
+    the decoder follows are `invalid_json` too.
     """
     try:
         return _DECODER.decode(frame)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         pass
     try:
         obj = _ANY.decode(frame)
     except msgspec.DecodeError:
         return error(None, "invalid_json", "frame is not valid JSON")
+    except UnicodeError:
+        return error(None, "invalid_json", "frame is not valid UTF-8")
+    except RecursionError:
+        return _too_deep(None)
     if not isinstance(obj, dict):
         return error(None, "invalid_message", f"message must be a JSON object, not {_kind(obj)}")
     seq = obj.get("seq")
     echo = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-    kind = obj.get("type", "report")
-    if kind not in CLIENT_TYPES:
+    if "type" in obj:
+        kind = obj["type"]
+    elif typed:
+        return error(echo, "invalid_message", 'type: required, e.g. {"type": "report", ...}')
+    else:
+        kind = "report"
+    # A type that is not a string (a list, an object) cannot be looked up in a set.
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         return error(echo, "unknown_type", f"unknown message type {_short(kind)}")
-    return _explain_report(obj, echo)
+    try:
+        if kind == "decide":
+            return _explain_decide(obj)
+        return _explain_report(obj, echo)
+    except RecursionError:  # a value nested just shallower than the decoder's limit
+        return _too_deep(echo)
+
+
+def _too_deep(echo: int | None) -> Error:
+    return error(echo, "invalid_json", "frame is nested too deeply")
+
+
+def _explain_decide(obj: dict[str, Any]) -> Decide | Error:
+    try:
+        return _DECIDE.decode(msgspec.json.encode(obj))
+    except msgspec.ValidationError as exc:
+        return error(None, "invalid_message", f"decide: {str(exc).lower()}")
 
 
 def _explain_report(obj: dict[str, Any], echo: int | None) -> Report | Error:
@@ -124,7 +166,8 @@ def apply(state: ShelterState, report: Report) -> Outcome:
     """What `report` does to a shelter in `state`.
 
     Checks, in order: every named bed type exists here; each one's counts are
-    consistent; then seq against the last applied one (duplicate, stale, or applied).
+    consistent; seq is not more than `MAX_SEQ_JUMP` past the last applied one; then seq
+    against the last applied one (duplicate, stale, or applied).
     """
     if not report.beds:
         return error(report.seq, "invalid_report", "beds: must name at least one bed type")
@@ -143,6 +186,13 @@ def apply(state: ShelterState, report: Report) -> Outcome:
                 f"beds.{name}: occupied + out_of_service ({counts.occupied} + "
                 f"{counts.out_of_service}) > total ({counts.total})",
             )
+    if report.seq > state.last_seq + MAX_SEQ_JUMP:
+        return error(
+            report.seq,
+            "invalid_report",
+            f"seq: {report.seq} is more than {MAX_SEQ_JUMP} past the last applied seq "
+            f"{state.last_seq}; number reports on from hello's last_seq",
+        )
     if report.seq == state.last_seq:
         return Ack(seq=report.seq, status="duplicate")
     if report.seq < state.last_seq:
@@ -173,5 +223,8 @@ def _kind(value: object) -> str:
 
 
 def _short(value: object) -> str:
+    # Never echo a container: it may be large or nested deeper than the encoder follows.
+    if isinstance(value, dict | list):
+        return "{...}" if isinstance(value, dict) else "[...]"
     text = msgspec.json.encode(value).decode()
     return text if len(text) <= 40 else text[:37] + "..."

@@ -20,6 +20,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import msgspec
 
+from exchange.audit import store as audit
 from exchange.beds.model import BedState, BoardLoad, BoardShelter, Event, NewEvent, ShelterState
 from exchange.errors import DB_ERRORS
 from schema.registry import NewShelter, Rules, Shelter
@@ -222,17 +223,70 @@ async def write_reports(
     return outbox.last
 
 
+_SET_HOLDS = """
+update beds b set held = u.held, occupied = u.occupied
+from unnest($1::text[], $2::text[], $3::int[], $4::int[])
+     as u (shelter_id, bed_type, held, occupied)
+where b.shelter_id = u.shelter_id and b.bed_type = u.bed_type
+"""
+
+
+async def write_holds(conn: Conn, outbox: Outbox, states: dict[str, dict[str, BedState]]) -> None:
+    """Write beds whose holds (or occupancy on arrival) changed, locked by `lock_states`
+    in this transaction, with one `hold` event per shelter."""
+    rows = sorted((s, t) for s, types in states.items() for t in types)
+    if not rows:
+        return
+    await conn.execute(
+        _SET_HOLDS,
+        [s for s, _ in rows],
+        [t for _, t in rows],
+        [states[s][t].held for s, t in rows],
+        [states[s][t].occupied for s, t in rows],
+    )
+    await append(
+        conn, outbox, [NewEvent(shelter_id=s, kind="hold", beds=states[s]) for s in sorted(states)]
+    )
+
+
 async def last_seq(conn: Executor, shelter_id: str) -> int:
     return int(await conn.fetchval("select last_seq from shelters where id = $1", shelter_id))
+
+
+_RESET_SEQ = """
+update shelters s set last_seq = $2
+from (select id, last_seq from shelters where id = $1 for update) old
+where s.id = old.id
+returning old.last_seq
+"""
+
+
+async def reset_seq(conn: Conn, shelter_id: str, to: int, *, token_id: int | None = None) -> int:
+    """Set a shelter's last applied seq, audited in the same transaction; the old one.
+
+    An admin's repair after a wild seq. Beds and the event log are untouched, so
+    dashboards see nothing change; the writer reads last_seq under the same row lock, so
+    a report racing the reset is decided against one value or the other, never a mix.
+    Raises LookupError when there is no such shelter.
+    """
+    async with conn.transaction():
+        old = await conn.fetchval(_RESET_SEQ, shelter_id, to)
+        if old is None:
+            raise LookupError(shelter_id)
+        await audit.append(
+            conn, token_id, "shelter.reset_seq", f"shelter:{shelter_id}", f"from={old} to={to}"
+        )
+    return int(old)
 
 
 # -- the registry -------------------------------------------------------------------------
 
 _INSERT_SHELTER = """
 insert into shelters (id, name, region, lat, lon, confidential, max_children, mat_ok,
-                      min_age, max_age, excluded_offenses, languages, services)
+                      min_age, max_age, excluded_offenses, languages, services, address,
+                      intake_phone)
 values ('s' || lpad(nextval('shelter_number')::text, 5, '0'),
-        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11::text[], $12::text[])
+        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11::text[], $12::text[], $13, $14)
 returning id
 """
 _INSERT_BEDS = """
@@ -270,6 +324,8 @@ async def insert_shelters(conn: Conn, outbox: Outbox, shelters: Sequence[NewShel
             sorted(set(r.excluded_offenses)),
             sorted(set(r.languages)),
             sorted(set(shelter.services)),
+            shelter.address,
+            shelter.intake_phone,
         )
         types = sorted(shelter.beds)
         await conn.execute(_INSERT_BEDS, shelter_id, types, [shelter.beds[t] for t in types])

@@ -6,6 +6,10 @@ anyway, so a lost or silent listener costs at most `poll_s` of latency. The list
 reconnects on its own and every (re)connect triggers a catch-up. Should this process fall
 so far behind that the events it needs were pruned, it reloads the board from the beds
 table instead. Old events beyond `keep` are pruned now and then.
+
+While a catch-up fails (the database is down, unreachable, or does not answer within
+`CATCH_UP_TIMEOUT_S`), the fan-out is `degraded` and says so through `on_status`; the first
+catch-up that succeeds again clears it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, cast
 import asyncpg
 
 from exchange.beds import store
+from exchange.beds.model import Event
 from exchange.board import board as live
 from exchange.board.hub import Hub, restale_interval
 from exchange.errors import DB_ERRORS
@@ -34,6 +39,9 @@ BATCH = 5_000
 
 LISTENER_NAME = "haven-listener"
 """`application_name` of the listener connection (operators and tests can find it)."""
+
+CATCH_UP_TIMEOUT_S = 5.0
+"""A catch-up that takes longer has failed: the database is not answering."""
 
 
 class Fanout:
@@ -50,14 +58,21 @@ class Fanout:
         keep: int = 100_000,
         prune_every_s: float = 60.0,
         ping_every_s: float = 15.0,
+        on_events: Callable[[list[Event]], None] | None = None,
+        on_status: Callable[[bool], None] | None = None,
     ) -> None:
         self._dsn, self._pool, self._board, self._on_change = dsn, pool, board, on_change
+        self._on_events = on_events
+        """Also told every batch of committed events (offers reach shelters this way)."""
         self._poll_s, self._keep = poll_s, keep
         self._prune_every_s, self._ping_every_s = prune_every_s, ping_every_s
         self._wake = asyncio.Event()
         self.listening = False
         """Whether the listener connection is up (for readiness and tests)."""
         self.reloads = 0
+        self._on_status = on_status
+        self.degraded = False
+        """Whether the last catch-up failed (told to `on_status` when it changes)."""
 
     async def catch_up(self) -> set[str]:
         """Apply every committed event after the board's seq; tell `on_change` what changed."""
@@ -70,6 +85,8 @@ class Fanout:
                 continue
             for event in batch:
                 changed |= self._board.apply(event)
+            if batch and self._on_events is not None:
+                self._on_events(batch)
             if len(batch) < BATCH:
                 break
         if changed:
@@ -99,12 +116,25 @@ class Fanout:
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
             self._wake.clear()
             try:
-                await self.catch_up()
-                if time.monotonic() - last_prune >= self._prune_every_s:
-                    last_prune = time.monotonic()
-                    await self.prune()
+                async with asyncio.timeout(CATCH_UP_TIMEOUT_S):
+                    await self.catch_up()
             except DB_ERRORS as exc:
                 log.warning("event catch-up failed", extra={"error": type(exc).__name__})
+                self._set_degraded(True)
+                continue
+            self._set_degraded(False)
+            if time.monotonic() - last_prune >= self._prune_every_s:
+                last_prune = time.monotonic()
+                try:
+                    await self.prune()
+                except DB_ERRORS as exc:
+                    log.warning("event prune failed", extra={"error": type(exc).__name__})
+
+    def _set_degraded(self, degraded: bool) -> None:
+        if degraded != self.degraded:
+            self.degraded = degraded
+            if self._on_status is not None:
+                self._on_status(degraded)
 
     async def _listen_loop(self) -> None:
         backoff = 0.1
@@ -153,16 +183,35 @@ class Fanout:
 
 
 @asynccontextmanager
-async def running(settings: Settings, dsn: str, pool: asyncpg.Pool[Any]) -> AsyncIterator[Hub]:
-    """Load the board, start the fan-out and the staleness ticker; yield the hub."""
+async def running(
+    settings: Settings,
+    dsn: str,
+    pool: asyncpg.Pool[Any],
+    on_events: Callable[[list[Event]], None] | None = None,
+) -> AsyncIterator[Hub]:
+    """Load the board, start the fan-out and the staleness ticker; yield the hub.
+    `on_events` is told every batch of committed events as well."""
     board = live.Board(
         stale_after=timedelta(seconds=settings.stale_after_s),
         min_shelters=settings.min_region_shelters,
+        interval=timedelta(seconds=settings.confidential_interval_s),
     )
-    hub = Hub(board, coalesce_s=settings.coalesce_ms / 1000)
+    hub = Hub(
+        board,
+        coalesce_s=settings.coalesce_ms / 1000,
+        interval_s=settings.confidential_interval_s,
+    )
     async with pool.acquire() as conn:
         live.load(board, await store.load_board(cast("asyncpg.Connection[Any]", conn)))
-    fanout = Fanout(dsn, pool, board, hub.changed, keep=settings.history_events)
+    fanout = Fanout(
+        dsn,
+        pool,
+        board,
+        hub.changed,
+        keep=settings.history_events,
+        on_events=on_events,
+        on_status=hub.status,
+    )
 
     async def tick() -> None:
         interval = restale_interval(settings.stale_after_s)

@@ -9,6 +9,7 @@ a token exists only once, when created).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import random
@@ -16,11 +17,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from clients.simulate import DemoShelter
 from exchange.access import store as access_store
 from exchange.access import tokens
 from exchange.beds import registry, store
+from schema.placements import NewRequest
 from schema.registry import NewShelter, Rules
 
 STATES = ("OH", "PA", "MI")
@@ -137,11 +140,69 @@ async def register(
     conn: asyncpg.Connection[Any], n: int, *, seed: int, prefix: str = "Sim: "
 ) -> list[DemoShelter]:
     """Register `n` new shelters (for the simulator) and return them with their tokens."""
-    # At least three shelters a region, so viewers' dashboards do not suppress them.
+    # At least three shelters a region and none confidential, so viewers' dashboards
+    # neither suppress nor slow down the regions whose latency the simulator measures.
     states = STATES[: max(1, min(len(STATES), n // 3))]
-    shelters = demo_shelters(n, random.Random(seed), states, prefix=prefix)
+    shelters = [
+        msgspec.structs.replace(s, confidential=False)
+        for s in demo_shelters(n, random.Random(seed), states, prefix=prefix)
+    ]
     added = await registry.add_shelters(conn, shelters)
     return [
         DemoShelter(id=i, token=t, region=s.region, beds=dict(s.beds))
         for (i, t), s in zip(added, shelters, strict=True)
     ]
+
+
+DEMO_AGENCY = "demo-agency"
+_CONTACT_POOL = 24
+"""Distinct demo contact tokens: few enough that some women share a contact."""
+
+
+def demo_requests(
+    n: int, rng: random.Random, today: dt.date, states: Sequence[str] = STATES
+) -> list[NewRequest]:
+    """`n` plausible requests: women leaving custody near the demo states' cities within
+    three weeks, some with children, MAT, Spanish, a need for trafficking services, and
+    opaque contact tokens (a few shared, so the matcher must keep women apart)."""
+    pool = [f"demo-contact-{k:04d}-{rng.getrandbits(40):010x}" for k in range(_CONTACT_POOL)]
+    by_state = {s: _cities(s) for s in states}
+    out: list[NewRequest] = []
+    for k in range(n):
+        state = states[k % len(states)]
+        cities = by_state[state]
+        _, lat, lon, _ = rng.choices(cities, weights=[math.sqrt(c[3]) for c in cities])[0]
+        family = rng.random() < 0.25
+        contacts = rng.sample(pool, rng.choice((0, 0, 1, 1, 2)))
+        located = [c for c in contacts if rng.random() < 0.5]
+        out.append(
+            msgspec.convert(
+                {
+                    "ref": f"DEMO-{state}-{k + 1:04d}",
+                    "region": state,
+                    "release_date": (today + dt.timedelta(days=rng.randint(1, 20))).isoformat(),
+                    "origin": {"lat": round(lat, 3), "lon": round(lon, 3)},
+                    "bed_type": "family" if family else "single",
+                    "children": rng.randint(1, 3) if family else 0,
+                    "age": rng.randint(19, 58),
+                    "mat": rng.random() < 0.3,
+                    "offenses": ["drug_possession"] if rng.random() < 0.4 else [],
+                    "language": "es" if rng.random() < 0.15 else None,
+                    "needs": ["trafficking"] if rng.random() < 0.25 else [],
+                    "max_km": rng.choice((80, 120, 150, 250)),
+                    "urgency": rng.randint(1, 5),
+                    "contacts": contacts,
+                    "contact_locations": [
+                        {
+                            "contact": c,
+                            "lat": round(lat + rng.uniform(-0.5, 0.5), 3),
+                            "lon": round(lon + rng.uniform(-0.5, 0.5), 3),
+                        }
+                        for c in located
+                    ],
+                    "avoid_km": 40 if contacts else 0,
+                },
+                NewRequest,
+            )
+        )
+    return out

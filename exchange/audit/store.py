@@ -1,0 +1,98 @@
+"""The audit log in SQL: append inside the caller's transaction, and verify the chain.
+
+Rows hold ids and kinds only — never a token, a contact token, a ref or an address.
+Each row's hash is sha256(previous hash || payload), computed by the database function
+`audit_append` (schema/migrations/004); `verify` recomputes every hash with the same
+`audit_payload` function and walks the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import asyncpg
+import msgspec
+
+Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+
+_APPEND = "select audit_append($1, $2, $3, $4)"
+_APPEND_MANY = """
+select audit_append($1, $2, s.subject, s.detail)
+from unnest($3::text[], $4::text[]) with ordinality as s (subject, detail, n)
+order by s.n
+"""
+_WALK = """
+select id, token_id, kind, subject, detail, prev_hash, hash,
+       sha256(prev_hash || audit_payload(id, at, token_id, kind, subject, detail)) as computed
+from audit_log where id > $1 order by id limit $2
+"""
+
+
+async def append(
+    conn: Conn, token_id: int | None, kind: str, subject: str, detail: str = ""
+) -> int:
+    """Append one record in the caller's transaction; its id."""
+    return int(await conn.fetchval(_APPEND, token_id, kind, subject, detail))
+
+
+async def append_many(
+    conn: Conn, token_id: int | None, kind: str, subjects: Sequence[str], details: Sequence[str]
+) -> None:
+    """Append one record per subject, in order, in the caller's transaction."""
+    if subjects:
+        await conn.execute(_APPEND_MANY, token_id, kind, list(subjects), list(details))
+
+
+class Broken(msgspec.Struct, frozen=True, kw_only=True):
+    """The first row at which the chain does not hold."""
+
+    id: int
+    problem: str
+
+
+class Verified(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    rows: int
+    broken: Broken | None = None
+
+
+async def verify(conn: Conn, *, batch: int = 10_000) -> Verified:
+    """Walk the chain from the first row: ids without gaps, each prev_hash the previous
+    row's hash, each hash recomputed from its row."""
+    prev_id, prev_hash, rows = 0, bytes(32), 0
+    while True:
+        chunk = await conn.fetch(_WALK, prev_id, batch)
+        for r in chunk:
+            rid = int(r["id"])
+            if rid != prev_id + 1:
+                return Verified(
+                    ok=False,
+                    rows=rows,
+                    broken=Broken(id=rid, problem=f"rows {prev_id + 1}..{rid - 1} are missing"),
+                )
+            if bytes(r["prev_hash"]) != prev_hash:
+                return Verified(
+                    ok=False,
+                    rows=rows,
+                    broken=Broken(id=rid, problem="prev_hash is not the previous row's hash"),
+                )
+            if bytes(r["computed"]) != bytes(r["hash"]):
+                return Verified(
+                    ok=False,
+                    rows=rows,
+                    broken=Broken(id=rid, problem="hash does not match the row's contents"),
+                )
+            prev_id, prev_hash, rows = rid, bytes(r["hash"]), rows + 1
+        if len(chunk) < batch:
+            break
+    head = await conn.fetchrow("select last_id, hash from audit_head where id = 1")
+    if head is not None and (int(head["last_id"]), bytes(head["hash"])) != (prev_id, prev_hash):
+        return Verified(
+            ok=False,
+            rows=rows,
+            broken=Broken(
+                id=prev_id + 1, problem="the newest rows are missing (the head names a later row)"
+            ),
+        )
+    return Verified(ok=True, rows=rows)

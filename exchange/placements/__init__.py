@@ -1,0 +1,1 @@
+"""Placements: requests, matching runs, offers that hold beds, decisions."""

@@ -1,0 +1,348 @@
+"""The placements API (placements.md): requests, matching runs, offers, the placement.
+
+Who may do what, decided here once:
+
+- planner: her agency's requests only (another agency's is `404`, never confirmed to
+  exist), creating them only for her regions (`403 forbidden_region`); runs for her regions;
+- admin: runs for any region, and their stored problem and plan files;
+- shelter: its own offers only (another shelter's is `404 unknown_offer`);
+- anyone else: `401` without a valid token, `403` with the wrong role.
+
+Every refusal is `{"code", "message"}` (and `field` for a body at fault) with the status of
+`errors.STATUS`. Every read of a woman's request and of a shelter's address is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any, Literal
+
+import asyncpg
+import msgspec
+from litestar import Request, delete, get, post
+from litestar.response import Response
+from litestar.types import ExceptionHandlersMap
+
+from exchange.access import tokens
+from exchange.audit import store as audit
+from exchange.errors import DB_ERRORS, HavenError
+from exchange.placements import offers, rules, runs, store
+from exchange.services import Services, services
+from schema.placements import (
+    ApiError,
+    Decision,
+    NewRequest,
+    Placement,
+    RequestView,
+    RunRequest,
+    RunResult,
+)
+from schema.registry import Principal, Role
+from schema.wire import Offer
+
+log = logging.getLogger("haven.placements")
+
+_NEW_REQUEST = msgspec.json.Decoder(NewRequest)
+_RUN_REQUEST = msgspec.json.Decoder(RunRequest)
+_DECISION = msgspec.json.Decoder(Decision)
+
+
+class InvalidRequest(HavenError):
+    """A body that cannot be used; names the field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__("invalid_request", f"{field}: {message}")
+        self.field = field
+
+
+def refusal(exc: HavenError) -> Response[ApiError]:
+    """The response for any refusal of this API."""
+    field = exc.field if isinstance(exc, InvalidRequest) else None
+    return Response(
+        ApiError(code=exc.code, message=exc.message, field=field), status_code=exc.status
+    )
+
+
+async def _principal(request: Request[Any, Any, Any], *roles: Role) -> Principal:
+    app = services(request)
+    principal = await tokens.authenticate(
+        app.pool, tokens.bearer(request.headers.get("authorization"))
+    )
+    tokens.require_role(principal, *roles)
+    return principal
+
+
+def _agency(principal: Principal) -> str:
+    assert principal.agency is not None  # the tokens table guarantees it for planners
+    return principal.agency
+
+
+async def _body(request: Request[Any, Any, Any], app: Services) -> bytes:
+    body = await request.body()
+    if len(body) > app.settings.max_frame_bytes:
+        raise HavenError(
+            "frame_too_large", f"body of {len(body)} bytes exceeds {app.settings.max_frame_bytes}"
+        )
+    return body
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        invalid = rules.field_error(exc)
+        raise InvalidRequest(invalid.field, invalid.message) from None
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        raise InvalidRequest("body", "is not a JSON object") from None
+
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+@post("/api/requests", status_code=201)
+async def create_request(request: Request[Any, Any, Any]) -> RequestView:
+    """Create one request for one woman (planner). Nothing is stored on refusal."""
+    principal = await _principal(request, "planner")
+    app = services(request)
+    new: NewRequest = _decode(_NEW_REQUEST, await _body(request, app))
+    if not principal.sees_region(new.region):
+        raise HavenError(
+            "forbidden_region",
+            f"this token creates requests only for {', '.join(principal.regions)}, "
+            f"not {new.region}",
+        )
+    invalid = rules.check_request(new, today=dt.date.today())
+    if invalid is not None:
+        raise InvalidRequest(invalid.field, invalid.message)
+    agency = _agency(principal)
+    async with app.pool.acquire() as conn, conn.transaction():
+        if new.exclude_with:
+            mine = await store.agency_requests(conn, agency, new.exclude_with)
+            for n, other in enumerate(new.exclude_with):
+                if other not in mine:
+                    raise InvalidRequest(f"exclude_with[{n}]", f"no request {other} of your agency")
+        if await store.live_ref_exists(conn, agency, new.ref):
+            raise HavenError(
+                "duplicate_ref",
+                "your agency already has a live request with this ref; withdraw it first",
+            )
+        request_id = await store.insert_request(conn, agency, principal.token_id, new)
+        await audit.append(conn, principal.token_id, "request.created", f"request:{request_id}")
+        [view] = await store.request_views(conn, agency, [request_id])
+    log.info("request created", extra={"request": request_id, "region": new.region})
+    return view
+
+
+Status = Literal["open", "offered", "accepted", "arrived", "withdrawn", "no_show"]
+
+
+@get("/api/requests")
+async def list_requests(
+    request: Request[Any, Any, Any], status: Status | None = None
+) -> list[RequestView]:
+    """The agency's requests (optionally of one status), with their live offers."""
+    principal = await _principal(request, "planner")
+    app = services(request)
+    async with app.pool.acquire() as conn, conn.transaction():
+        views = await store.request_views(
+            conn, _agency(principal), statuses=None if status is None else [status]
+        )
+        await audit.append_many(
+            conn,
+            principal.token_id,
+            "request.read",
+            [f"request:{v.id}" for v in views],
+            ["" for _ in views],
+        )
+    return views
+
+
+async def _own(request: Request[Any, Any, Any], request_id: str) -> tuple[Principal, RequestView]:
+    principal = await _principal(request, "planner")
+    app = services(request)
+    async with app.pool.acquire() as conn, conn.transaction():
+        views = await store.request_views(conn, _agency(principal), [request_id])
+        if not views:
+            raise HavenError("not_found", f"no request {request_id[:16]} for this agency")
+        await audit.append(conn, principal.token_id, "request.read", f"request:{request_id}")
+    return principal, views[0]
+
+
+@get("/api/requests/{request_id:str}")
+async def get_request(request: Request[Any, Any, Any], request_id: str) -> RequestView:
+    """One of the agency's requests, with its live offer (no shelter before acceptance)."""
+    _, view = await _own(request, request_id)
+    return view
+
+
+@delete("/api/requests/{request_id:str}", status_code=200)
+async def withdraw_request(request: Request[Any, Any, Any], request_id: str) -> RequestView:
+    """Withdraw a request and release its hold."""
+    principal = await _principal(request, "planner")
+    app = services(request)
+    async with app.pool.acquire() as conn:
+        await offers.withdraw(
+            conn, request_id, agency=_agency(principal), token_id=principal.token_id
+        )
+        [view] = await store.request_views(conn, _agency(principal), [request_id])
+    log.info("request withdrawn", extra={"request": request_id})
+    return view
+
+
+@get("/api/requests/{request_id:str}/placement")
+async def get_placement(request: Request[Any, Any, Any], request_id: str) -> Placement:
+    """Where she goes: the shelter's name, address and intake phone, for the owning agency
+    once the shelter has accepted. Every read is audited."""
+    principal = await _principal(request, "planner")
+    app = services(request)
+    async with app.pool.acquire() as conn, conn.transaction():
+        found = await store.placement(conn, request_id, _agency(principal))
+        if found is None:
+            raise HavenError(
+                "no_placement",
+                f"request {request_id[:16]} has no accepted placement for this agency",
+            )
+        await audit.append(
+            conn,
+            principal.token_id,
+            "placement.read",
+            f"request:{request_id}",
+            f"offer={found.offer},shelter={found.shelter}",
+        )
+    return found
+
+
+# -- matching runs ----------------------------------------------------------------------------
+
+
+@post("/api/matching/runs", status_code=201)
+async def create_run(request: Request[Any, Any, Any]) -> RunResult:
+    """Run the matcher now for these regions (admin, or a planner for her regions)."""
+    principal = await _principal(request, "admin", "planner")
+    app = services(request)
+    body: RunRequest = _decode(_RUN_REQUEST, await _body(request, app))
+    outside = [r for r in body.regions if not principal.sees_region(r)]
+    if outside:
+        raise HavenError("forbidden_region", f"this token cannot run matching for {outside[0]}")
+    result = await runs.run(
+        app.pool, app.settings, app.solver, list(body.regions), token_id=principal.token_id
+    )
+    log.info(
+        "matching run",
+        extra={"run": result.id, "placed": result.placed, "offers": result.offers},
+    )
+    return result
+
+
+@get("/api/matching/runs/{run_id:int}")
+async def get_run(request: Request[Any, Any, Any], run_id: int) -> RunResult:
+    """A run's summary (admin)."""
+    await _principal(request, "admin")
+    found = await store.run(services(request).pool, run_id)
+    if found is None:
+        raise HavenError("not_found", f"no matching run {run_id}")
+    return found
+
+
+@get("/api/matching/runs/{run_id:int}/{which:str}")
+async def get_run_file(request: Request[Any, Any, Any], run_id: int, which: str) -> Response[bytes]:
+    """A run's exact problem or plan file (admin), for `haven match --check`."""
+    principal = await _principal(request, "admin")
+    if which not in ("problem", "plan"):
+        raise HavenError("not_found", f"a run has a problem and a plan, not {which[:16]!r}")
+    app = services(request)
+    async with app.pool.acquire() as conn, conn.transaction():
+        data = await store.run_file(conn, run_id, which)
+        if data is None:
+            raise HavenError("not_found", f"no matching run {run_id}")
+        await audit.append(conn, principal.token_id, f"run.{which}.read", f"run:{run_id}")
+    return Response(data, media_type="application/json")
+
+
+# -- offers, at the shelter -------------------------------------------------------------------
+
+
+@get("/api/shelters/{shelter_id:str}/offers")
+async def shelter_offers(request: Request[Any, Any, Any], shelter_id: str) -> list[Offer]:
+    """This shelter's unanswered and accepted offers (shelter token)."""
+    principal = await _principal(request, "shelter")
+    if principal.shelter_id != shelter_id:
+        raise HavenError(
+            "wrong_shelter", f"this token belongs to another shelter, not {shelter_id[:16]}"
+        )
+    return await store.shelter_offers(services(request).pool, shelter_id)
+
+
+async def _act(request: Request[Any, Any, Any], offer_id: str, action: rules.Action) -> Offer:
+    principal = await _principal(request, "shelter")
+    app = services(request)
+    reason = None
+    if action == "decline":
+        body = await _body(request, app)
+        reason = _decode(_DECISION, body).reason if body.strip() else None
+    async with app.pool.acquire() as conn:
+        done = await offers.act(
+            conn,
+            offer_id,
+            action,
+            token_id=principal.token_id,
+            shelter_id=principal.shelter_id,
+            reason=reason,
+        )
+        [offer] = await store.shelter_offers(conn, done.shelter, [done.status], offer_id=done.offer)
+    log.info("offer decided", extra={"offer": offer_id, "status": done.status})
+    return offer
+
+
+@post("/api/offers/{offer_id:str}/accept", status_code=200)
+async def accept_offer(request: Request[Any, Any, Any], offer_id: str) -> Offer:
+    """Accept an offer: the bed stays held for her until she arrives."""
+    return await _act(request, offer_id, "accept")
+
+
+@post("/api/offers/{offer_id:str}/decline", status_code=200)
+async def decline_offer(request: Request[Any, Any, Any], offer_id: str) -> Offer:
+    """Decline an offer (optional body `{"reason": "full"}`): the bed is released and
+    this shelter is never offered her again."""
+    return await _act(request, offer_id, "decline")
+
+
+@post("/api/offers/{offer_id:str}/arrived", status_code=200)
+async def offer_arrived(request: Request[Any, Any, Any], offer_id: str) -> Offer:
+    """She arrived: the hold becomes an occupied bed."""
+    return await _act(request, offer_id, "arrived")
+
+
+ROUTES = [
+    create_request,
+    list_requests,
+    get_request,
+    withdraw_request,
+    get_placement,
+    create_run,
+    get_run,
+    get_run_file,
+    shelter_offers,
+    accept_offer,
+    decline_offer,
+    offer_arrived,
+]
+
+
+def _refused(_: Request[Any, Any, Any], exc: Exception) -> Response[ApiError]:
+    if isinstance(exc, HavenError):
+        return refusal(exc)
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        # A race another request won (the same ref twice at once, an offer just made).
+        log.warning("placement write refused", extra={"error": type(exc).__name__})
+        return refusal(HavenError("conflict", "another change got there first; try again"))
+    log.warning("placements: database unavailable", extra={"error": type(exc).__name__})
+    return refusal(HavenError("unavailable", "database unavailable; retry"))
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    HavenError: _refused,
+    **{kind: _refused for kind in DB_ERRORS if issubclass(kind, Exception)},
+}
+"""Refusals of this API, as `{"code", "message", "field"}` with their status."""

@@ -1,0 +1,110 @@
+"""Offers to the shelters connected to this process, over `/ws/shelter`.
+
+The bed events are the outbox: every change of an offer changes a hold, and each hold
+is a `hold` bed event that the fan-out reads in every process. When one concerns a
+shelter connected here, its offers are read again and each connection gets what it has
+not been sent: new `offer`s, and `offer_closed` for one it was sent that can no longer be
+answered (expired, withdrawn). After `hello` a connection gets every unanswered offer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from exchange.beds.model import Event
+from exchange.errors import DB_ERRORS
+from exchange.placements import store
+from schema.wire import Offer, OfferClosed
+
+log = logging.getLogger("haven.offers")
+
+Send = Callable[[str], Awaitable[None]]
+
+_ENCODE = msgspec.json.Encoder()
+
+
+class Outlet:
+    """One shelter connection: how to send to it, and which offers it was sent."""
+
+    def __init__(self, shelter_id: str, send: Send) -> None:
+        self.shelter_id = shelter_id
+        self._send = send
+        self.sent: set[str] = set()
+        self.lock = asyncio.Lock()
+        """Held while sending, so pushes never interleave with the channel's replies."""
+
+    async def send(self, text: str) -> None:
+        async with self.lock:
+            await self._send(text)
+
+
+class OfferFeed:
+    """This process's shelter connections, and the pushes that keep them current."""
+
+    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+        self._pool = pool
+        self._outlets: dict[str, set[Outlet]] = {}
+        self._pending: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, shelter_id: str, send: Send) -> Outlet:
+        outlet = Outlet(shelter_id, send)
+        self._outlets.setdefault(shelter_id, set()).add(outlet)
+        return outlet
+
+    def detach(self, outlet: Outlet) -> None:
+        outlets = self._outlets.get(outlet.shelter_id)
+        if outlets is not None:
+            outlets.discard(outlet)
+            if not outlets:
+                del self._outlets[outlet.shelter_id]
+
+    def on_events(self, events: list[Event]) -> None:
+        """Fan-out hook: push offers to connected shelters whose holds changed."""
+        for shelter_id in {e.shelter_id for e in events if e.kind == "hold"}:
+            if shelter_id in self._outlets and shelter_id not in self._pending:
+                self._pending.add(shelter_id)
+                task = asyncio.create_task(self._push_shelter(shelter_id))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _push_shelter(self, shelter_id: str) -> None:
+        self._pending.discard(shelter_id)
+        for outlet in list(self._outlets.get(shelter_id, ())):
+            await self.push(outlet)
+
+    async def push(self, outlet: Outlet) -> None:
+        """Send this connection the offers it lacks and close the ones gone."""
+        try:
+            offers = await store.shelter_offers(self._pool, outlet.shelter_id, ("offered",))
+            live = {o.offer for o in offers}
+            gone = sorted(outlet.sent - live)
+            statuses = await store.offer_statuses(self._pool, gone) if gone else {}
+            for offer in offers:
+                if offer.offer not in outlet.sent:
+                    outlet.sent.add(offer.offer)
+                    await outlet.send(encode(offer))
+            for offer_id in gone:
+                outlet.sent.discard(offer_id)
+                status = statuses.get(offer_id)
+                if status in ("expired", "withdrawn", "no_show"):
+                    await outlet.send(encode(OfferClosed(offer=offer_id, status=status)))
+        except DB_ERRORS as exc:
+            log.warning("offer push failed", extra={"error": type(exc).__name__})
+        except Exception as exc:  # the socket closed under us: the connection is ending
+            log.info("offer push stopped", extra={"error": type(exc).__name__})
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def encode(message: Offer | OfferClosed | msgspec.Struct) -> str:
+    return _ENCODE.encode(message).decode()

@@ -1,0 +1,554 @@
+"""Requests, offers and matching runs in SQL; the only placements module that sees a Record.
+
+Transactions that change placements lock in one order — requests (by id), then offers,
+then shelters and beds (`beds.store.lock_states`, by shelter id) — so they never
+deadlock with each other or with the ingest writer, which locks shelters and beds only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeAlias
+
+import asyncpg
+import msgspec
+
+from exchange.beds.model import BedState
+from exchange.placements.rules import OpenRequest, Resident, ShelterInfo
+from schema import problem as p
+from schema.placements import NewRequest, OfferSummary, Placement, RequestView, RunResult
+from schema.registry import Rules
+from schema.wire import Offer, OfferStatus
+
+Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+Executor: TypeAlias = "Conn | asyncpg.Pool[Any]"
+
+_ENCODE = msgspec.json.Encoder().encode
+_ISO = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+
+
+def _iso(column: str) -> str:
+    return f"to_char({column} at time zone 'UTC', '{_ISO}')"
+
+
+# -- requests -------------------------------------------------------------------------------
+
+_INSERT_REQUEST = """
+insert into requests (id, agency, token_id, ref, region, release_date, origin_lat, origin_lon,
+                      home_lat, home_lon, bed_type, children, age, mat, offenses, language,
+                      needs, max_km, urgency, contacts, contact_locations, avoid_km, exclude_with)
+values ('r' || lpad(nextval('request_number')::text, 6, '0'), $1, $2, $3, $4, $5, $6, $7, $8,
+        $9, $10, $11, $12, $13, $14::text[], $15, $16::text[], $17, $18, $19::text[], $20::jsonb,
+        $21, $22::text[])
+returning id
+"""
+_AGENCY_REQUESTS = "select id from requests where agency = $1 and id = any($2::text[])"
+_LIVE_REF = """
+select 1 from requests
+where agency = $1 and ref = $2 and status in ('open', 'offered', 'accepted')
+"""
+
+
+async def live_ref_exists(conn: Executor, agency: str, ref: str) -> bool:
+    return await conn.fetchval(_LIVE_REF, agency, ref) is not None
+
+
+async def agency_requests(conn: Executor, agency: str, ids: Sequence[str]) -> set[str]:
+    """Which of these request ids belong to the agency."""
+    return {r["id"] for r in await conn.fetch(_AGENCY_REQUESTS, agency, list(ids))}
+
+
+async def insert_request(conn: Conn, agency: str, token_id: int, r: NewRequest) -> str:
+    locations = [{"id": c.contact, "lat": c.lat, "lon": c.lon} for c in r.contact_locations]
+    return str(
+        await conn.fetchval(
+            _INSERT_REQUEST,
+            agency,
+            token_id,
+            r.ref,
+            r.region,
+            r.release_date,
+            r.origin.lat,
+            r.origin.lon,
+            r.home.lat if r.home else None,
+            r.home.lon if r.home else None,
+            r.bed_type,
+            r.children,
+            r.age,
+            r.mat,
+            sorted(set(r.offenses)),
+            r.language,
+            sorted(set(r.needs)),
+            r.max_km,
+            r.urgency,
+            list(r.contacts),
+            _ENCODE(locations).decode(),
+            r.avoid_km,
+            list(r.exclude_with),
+        )
+    )
+
+
+_VIEW = f"""
+select r.id, r.ref, r.region, r.status, r.release_date, r.origin_lat, r.origin_lon,
+       r.home_lat, r.home_lon, r.bed_type, r.children, r.age, r.mat, r.offenses, r.language,
+       r.needs, r.max_km, r.urgency, cardinality(r.contacts) as contacts, r.avoid_km,
+       r.exclude_with, {_iso("r.created_at")} as created_at,
+       {_iso("r.updated_at")} as updated_at,
+       o.id as offer_id, o.status as offer_status, {_iso("o.expires_at")} as offer_expires_at,
+       s.region as offer_region, o.km as offer_km
+from requests r
+left join offers o on o.request_id = r.id and o.status in ('offered', 'accepted')
+left join shelters s on s.id = o.shelter_id
+where r.agency = $1 and ($2::text[] is null or r.id = any($2::text[]))
+  and ($3::text[] is null or r.status = any($3::text[]))
+order by r.id
+limit $4
+"""
+
+
+async def request_views(
+    conn: Executor,
+    agency: str,
+    ids: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = None,
+    limit: int = 1000,
+) -> list[RequestView]:
+    """The agency's requests (these ids, these statuses), with their live offer."""
+    rows = await conn.fetch(
+        _VIEW,
+        agency,
+        None if ids is None else list(ids),
+        None if statuses is None else list(statuses),
+        limit,
+    )
+    return [_view(r) for r in rows]
+
+
+def _view(r: asyncpg.Record) -> RequestView:
+    home = None if r["home_lat"] is None else {"lat": r["home_lat"], "lon": r["home_lon"]}
+    offer = (
+        None
+        if r["offer_id"] is None
+        else OfferSummary(
+            id=r["offer_id"],
+            status=r["offer_status"],
+            expires_at=r["offer_expires_at"],
+            region=r["offer_region"],
+            km=r["offer_km"],
+        )
+    )
+    # A Record iterates its values: its keys need .keys().
+    skip = ("offer_", "origin_", "home_")
+    data = {k: r[k] for k in r.keys() if not k.startswith(skip)}  # noqa: SIM118
+    return msgspec.convert(
+        {
+            **data,
+            "origin": {"lat": r["origin_lat"], "lon": r["origin_lon"]},
+            "home": home,
+            "offer": None if offer is None else msgspec.to_builtins(offer),
+        },
+        RequestView,
+    )
+
+
+class RequestRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    agency: str
+    status: str
+    region: str
+    release_date: dt.date
+
+
+_LOCK_REQUESTS = """
+select id, agency, status, region, release_date from requests
+where id = any($1::text[]) order by id for update
+"""
+
+
+async def lock_requests(conn: Conn, ids: Sequence[str]) -> dict[str, RequestRow]:
+    """Lock these requests (in id order) until the transaction ends."""
+    rows = await conn.fetch(_LOCK_REQUESTS, sorted(set(ids)))
+    return {r["id"]: msgspec.convert(dict(r), RequestRow) for r in rows}
+
+
+async def set_request_status(conn: Conn, ids: Sequence[str], status: str) -> None:
+    await conn.execute(
+        "update requests set status = $2, updated_at = now() where id = any($1::text[])",
+        list(ids),
+        status,
+    )
+
+
+# -- offers ---------------------------------------------------------------------------------
+
+
+class OfferRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    request_id: str
+    shelter_id: str
+    bed_type: str
+    status: OfferStatus
+    expires_at: dt.datetime
+    release_date: dt.date
+
+
+_OFFER = """
+select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date
+from offers o join requests r on r.id = o.request_id
+where o.id = $1
+"""
+_LOCK_OFFER = """
+select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date
+from offers o join requests r on r.id = o.request_id
+where o.id = $1 for update of o
+"""
+_LOCK_LIVE_OFFER = """
+select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date
+from offers o join requests r on r.id = o.request_id
+where o.request_id = $1 and o.status in ('offered', 'accepted') for update of o
+"""
+
+
+async def offer(conn: Executor, offer_id: str) -> OfferRow | None:
+    row = await conn.fetchrow(_OFFER, offer_id)
+    return None if row is None else msgspec.convert(dict(row), OfferRow)
+
+
+async def lock_offer(conn: Conn, offer_id: str) -> OfferRow | None:
+    row = await conn.fetchrow(_LOCK_OFFER, offer_id)
+    return None if row is None else msgspec.convert(dict(row), OfferRow)
+
+
+async def lock_live_offer(conn: Conn, request_id: str) -> OfferRow | None:
+    row = await conn.fetchrow(_LOCK_LIVE_OFFER, request_id)
+    return None if row is None else msgspec.convert(dict(row), OfferRow)
+
+
+_SET_OFFER = """
+update offers set status = $2, reason = coalesce($3, reason),
+       decided_at = case when $2 in ('accepted', 'declined') then now() else decided_at end,
+       arrived_at = case when $2 = 'arrived' then now() else arrived_at end
+where id = $1
+"""
+
+
+async def set_offer_status(
+    conn: Conn, offer_id: str, status: OfferStatus, reason: str | None = None
+) -> None:
+    await conn.execute(_SET_OFFER, offer_id, status, reason)
+
+
+_SHELTER_OFFERS = f"""
+select o.id as offer, o.status, o.bed_type, r.children, r.mat, r.language, r.needs, r.age,
+       to_char(r.release_date, 'YYYY-MM-DD') as release_date,
+       {_iso("o.expires_at")} as expires_at
+from offers o join requests r on r.id = o.request_id
+where o.shelter_id = $1 and o.status = any($2::text[]) and ($3::text is null or o.id = $3)
+order by o.id
+"""
+
+
+async def shelter_offers(
+    conn: Executor,
+    shelter_id: str,
+    statuses: Sequence[str] = ("offered", "accepted"),
+    offer_id: str | None = None,
+) -> list[Offer]:
+    """This shelter's offers as it sees them (no ref, contact, origin or agency)."""
+    rows = await conn.fetch(_SHELTER_OFFERS, shelter_id, list(statuses), offer_id)
+    return [msgspec.convert(dict(r), Offer) for r in rows]
+
+
+_OFFER_STATUSES = "select id, status from offers where id = any($1::text[])"
+
+
+async def offer_statuses(conn: Executor, ids: Sequence[str]) -> dict[str, OfferStatus]:
+    return {r["id"]: r["status"] for r in await conn.fetch(_OFFER_STATUSES, list(ids))}
+
+
+_DUE = """
+select o.id from offers o join requests r on r.id = o.request_id
+where (o.status = 'offered' and o.expires_at <= $1)
+   or (o.status = 'accepted' and r.release_date + $2::int < $1::date)
+order by o.id limit $3
+"""
+
+
+async def due_offers(conn: Executor, now: dt.datetime, grace_days: int, limit: int) -> list[str]:
+    """Offers past their expiry, and accepted ones past release + grace (no-shows)."""
+    return [r["id"] for r in await conn.fetch(_DUE, now, grace_days, limit)]
+
+
+_FRESH = """
+select id from shelters
+where id = any($1::text[]) and last_report_at is not null
+  and last_report_at >= now() - make_interval(secs => $2)
+"""
+
+
+async def fresh_shelters(conn: Conn, ids: Sequence[str], stale_after_s: float) -> set[str]:
+    return {r["id"] for r in await conn.fetch(_FRESH, list(ids), float(stale_after_s))}
+
+
+# -- placement ------------------------------------------------------------------------------
+
+_PLACEMENT = """
+select r.id as request, o.id as offer, o.status, s.id as shelter, s.name, s.address,
+       s.intake_phone, o.bed_type, r.release_date, null::text as pickup
+from requests r
+join offers o on o.request_id = r.id and o.status in ('accepted', 'arrived')
+join shelters s on s.id = o.shelter_id
+where r.id = $1 and r.agency = $2
+order by o.id desc limit 1
+"""
+
+
+async def placement(conn: Conn, request_id: str, agency: str) -> Placement | None:
+    row = await conn.fetchrow(_PLACEMENT, request_id, agency)
+    return None if row is None else msgspec.convert(dict(row), Placement)
+
+
+# -- matching -------------------------------------------------------------------------------
+
+_SHELTERS = """
+select s.id, s.region, s.lat, s.lon, s.max_children, s.mat_ok, s.min_age, s.max_age,
+       s.excluded_offenses, s.languages, s.services, s.last_report_at,
+       b.bed_type, b.total, b.occupied, b.out_of_service, b.held
+from shelters s join beds b on b.shelter_id = s.id
+where s.region = any($1::text[])
+order by s.id, b.bed_type
+"""
+_OPEN = """
+select r.id, r.urgency, r.origin_lat, r.origin_lon, r.home_lat, r.home_lon, r.bed_type,
+       r.children, r.age, r.mat, r.offenses, r.language, r.needs, r.max_km, r.contacts,
+       r.contact_locations, r.avoid_km, r.exclude_with,
+       coalesce(array(select distinct o.shelter_id from offers o
+                      where o.request_id = r.id and o.status = 'declined'), '{}') as declined_by
+from requests r
+where r.region = any($1::text[]) and r.status = 'open' and r.release_date <= $2
+order by r.id
+"""
+_RESIDENTS = """
+select r.id, o.shelter_id as shelter, r.contacts, r.exclude_with
+from offers o join requests r on r.id = o.request_id join shelters s on s.id = o.shelter_id
+where s.region = any($1::text[]) and o.status in ('offered', 'accepted', 'arrived')
+order by r.id
+"""
+
+
+class MatchingInput(msgspec.Struct, frozen=True, kw_only=True):
+    shelters: list[ShelterInfo]
+    requests: list[OpenRequest]
+    residents: list[Resident]
+    now: dt.datetime
+
+
+async def matching_input(conn: Conn, regions: Sequence[str], horizon: dt.date) -> MatchingInput:
+    """Shelters, open requests releasing by `horizon`, and residents, at one instant."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        now = await conn.fetchval("select now()")
+        shelter_rows = await conn.fetch(_SHELTERS, list(regions))
+        request_rows = await conn.fetch(_OPEN, list(regions), horizon)
+        resident_rows = await conn.fetch(_RESIDENTS, list(regions))
+    shelters: dict[str, dict[str, Any]] = {}
+    for r in shelter_rows:
+        s = shelters.get(r["id"])
+        if s is None:
+            s = shelters[r["id"]] = {
+                "id": r["id"],
+                "region": r["region"],
+                "lat": r["lat"],
+                "lon": r["lon"],
+                "rules": Rules(
+                    max_children=r["max_children"],
+                    mat_ok=r["mat_ok"],
+                    min_age=r["min_age"],
+                    max_age=r["max_age"],
+                    excluded_offenses=list(r["excluded_offenses"]),
+                    languages=list(r["languages"]),
+                ),
+                "services": list(r["services"]),
+                "reported_at": r["last_report_at"],
+                "beds": {},
+            }
+        s["beds"][r["bed_type"]] = BedState(
+            total=r["total"],
+            occupied=r["occupied"],
+            out_of_service=r["out_of_service"],
+            held=r["held"],
+        )
+    requests = []
+    for r in request_rows:
+        locations = msgspec.json.decode(r["contact_locations"])
+        requests.append(
+            OpenRequest(
+                id=r["id"],
+                urgency=r["urgency"],
+                origin=p.Point(lat=r["origin_lat"], lon=r["origin_lon"]),
+                home=None
+                if r["home_lat"] is None
+                else p.Point(lat=r["home_lat"], lon=r["home_lon"]),
+                bed_type=r["bed_type"],
+                children=r["children"],
+                age=r["age"],
+                mat=r["mat"],
+                offenses=list(r["offenses"]),
+                language=r["language"],
+                needs=list(r["needs"]),
+                max_km=r["max_km"],
+                contacts=list(r["contacts"]),
+                contact_locations=[msgspec.convert(c, p.Contact) for c in locations],
+                avoid_km=r["avoid_km"],
+                exclude_with=list(r["exclude_with"]),
+                declined_by=list(r["declined_by"]),
+            )
+        )
+    return MatchingInput(
+        shelters=[ShelterInfo(**s) for s in shelters.values()],
+        requests=requests,
+        residents=[
+            Resident(
+                id=r["id"],
+                shelter=r["shelter"],
+                contacts=list(r["contacts"]),
+                exclude_with=list(r["exclude_with"]),
+            )
+            for r in resident_rows
+        ],
+        now=now,
+    )
+
+
+_INSERT_RUN = """
+insert into matching_runs (regions, token_id, started_at, status, placed, unplaced, offers,
+                           build_seconds, solve_seconds, problem, plan)
+values ($1::text[], $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::jsonb, $11::jsonb)
+returning id
+"""
+
+
+async def insert_run(
+    conn: Conn,
+    *,
+    regions: Sequence[str],
+    token_id: int | None,
+    started_at: dt.datetime,
+    status: str,
+    placed: int,
+    unplaced: dict[str, int],
+    offers: int,
+    build_seconds: float,
+    solve_seconds: float,
+    problem: bytes,
+    plan: bytes,
+) -> int:
+    return int(
+        await conn.fetchval(
+            _INSERT_RUN,
+            list(regions),
+            token_id,
+            started_at,
+            status,
+            placed,
+            _ENCODE(unplaced).decode(),
+            offers,
+            build_seconds,
+            solve_seconds,
+            problem.decode(),
+            plan.decode(),
+        )
+    )
+
+
+_INSERT_OFFERS = """
+insert into offers (id, request_id, shelter_id, bed_type, run_id, km, expires_at)
+select 'o' || lpad(nextval('offer_number')::text, 6, '0'), u.request_id, u.shelter_id,
+       u.bed_type, $4, u.km, now() + make_interval(secs => $6)
+from unnest($1::text[], $2::text[], $3::text[], $5::int[])
+     with ordinality as u (request_id, shelter_id, bed_type, km, n)
+order by u.n
+returning id, request_id
+"""
+
+
+async def insert_offers(
+    conn: Conn,
+    run_id: int,
+    offers: Sequence[tuple[str, str, str, int]],
+    lifetime_s: float,
+) -> dict[str, str]:
+    """Insert offers (request, shelter, bed type, km); request id → offer id."""
+    rows = await conn.fetch(
+        _INSERT_OFFERS,
+        [o[0] for o in offers],
+        [o[1] for o in offers],
+        [o[2] for o in offers],
+        run_id,
+        [o[3] for o in offers],
+        float(lifetime_s),
+    )
+    return {r["request_id"]: r["id"] for r in rows}
+
+
+_RUN = f"""
+select id, status, placed, unplaced, offers, solve_seconds, regions, build_seconds,
+       {_iso("finished_at")} as finished_at
+from matching_runs where id = $1
+"""
+_RUN_FILE = "select {column}::text from matching_runs where id = $1"
+
+
+async def run(conn: Executor, run_id: int) -> RunResult | None:
+    row = await conn.fetchrow(_RUN, run_id)
+    if row is None:
+        return None
+    return msgspec.convert(
+        {**dict(row), "unplaced": msgspec.json.decode(row["unplaced"])}, RunResult
+    )
+
+
+async def run_file(conn: Executor, run_id: int, which: str) -> bytes | None:
+    """The stored problem or plan of a run, exactly as the matcher read or wrote it."""
+    column = {"problem": "problem", "plan": "plan"}[which]
+    text = await conn.fetchval(_RUN_FILE.format(column=column), run_id)
+    return None if text is None else str(text).encode()
+
+
+_RECENT_RUN = """
+select 1 from matching_runs
+where $1 = any(regions) and finished_at > now() - make_interval(secs => $2)
+"""
+_REGIONS_WITH_OPEN = """
+select distinct region from requests where status = 'open' and release_date <= $1 order by region
+"""
+
+
+async def ran_recently(conn: Executor, region: str, within_s: float) -> bool:
+    return await conn.fetchval(_RECENT_RUN, region, float(within_s)) is not None
+
+
+async def regions_with_open_requests(conn: Executor, horizon: dt.date) -> list[str]:
+    return [r["region"] for r in await conn.fetch(_REGIONS_WITH_OPEN, horizon)]
+
+
+@asynccontextmanager
+async def region_locks(conn: Conn, regions: Sequence[str]) -> AsyncIterator[bool]:
+    """Try the advisory locks of these regions (sorted); yields whether all were taken.
+
+    One matching run per region at a time, across every process sharing the database.
+    """
+    keys = [f"haven.match:{r}" for r in sorted(set(regions))]
+    taken: list[str] = []
+    try:
+        for key in keys:
+            if not await conn.fetchval("select pg_try_advisory_lock(hashtext($1))", key):
+                yield False
+                return
+            taken.append(key)
+        yield True
+    finally:
+        for key in reversed(taken):
+            await conn.execute("select pg_advisory_unlock(hashtext($1))", key)
