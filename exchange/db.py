@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 
-from exchange.errors import MigrationError
+from exchange.errors import MigrationError, Unavailable
 from exchange.settings import Settings
 
 log = logging.getLogger("haven.db")
@@ -76,14 +76,44 @@ def with_database(dsn: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def where(dsn: str) -> str:
+    """`host:port/database` of a DSN, for messages: never its user or password."""
+    parts = urlsplit(dsn)
+    if parts.scheme not in ("postgres", "postgresql"):
+        return "(not a postgresql:// URL)"
+    host = parts.hostname or parse_qs(parts.query).get("host", ["localhost"])[0]
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ":?"
+    return f"{host}{port}{parts.path or '/'}"
+
+
 async def connect(dsn: str) -> asyncpg.Connection[Any]:
-    return await asyncpg.connect(dsn)
+    """A connection; Unavailable naming the server (never the password) when none is had."""
+    try:
+        return await asyncpg.connect(dsn)
+    except (
+        OSError,
+        TimeoutError,
+        ValueError,
+        asyncpg.InterfaceError,
+        asyncpg.PostgresError,
+    ) as exc:
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        raise Unavailable(f"cannot reach the database at {where(dsn)}: {reason}") from None
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool[Any]:
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     assert pool is not None
     return pool
+
+
+async def try_lock(conn: asyncpg.Connection[Any], key: int) -> bool:
+    """Take session advisory lock `key` if it is free; it is held until `conn` closes
+    (or its process dies, even by SIGKILL)."""
+    return bool(await conn.fetchval("select pg_try_advisory_lock($1)", key))
 
 
 _APPLIED = "select version from haven_migrations order by version"

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from typing import IO, Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from exchange.errors import CliError
 from exchange.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +109,23 @@ def options(settings: Settings, *, port: int | None = None) -> dict[str, Any]:
         "log_config": None,
         "lifespan": "on",
     }
+
+
+def check_port(host: str, port: int) -> None:
+    """CliError, before anything starts, when `host:port` cannot be listened on.
+
+    uvicorn binds only after the app's startup has run (and logged), then fails with a
+    traceback; checking first turns a busy port into one line and exit 2.
+    """
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CliError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                " (another haven serve or demo there? choose another --port)"
+            ) from None
 
 
 def config(settings: Settings, app: Any, *, port: int | None = None) -> uvicorn.Config:
