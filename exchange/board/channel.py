@@ -28,7 +28,8 @@ def parse_since(raw: str | None) -> int | None:
     """`since` from the query string; a `bad_since` error when it is not a number."""
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 19:
+    # ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise HavenError("bad_since", f"since must be a non-negative integer, not {raw[:40]!r}")
     return int(raw)
 

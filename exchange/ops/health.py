@@ -4,8 +4,10 @@ metrics, and the OpenAPI UI served from local assets (it must work with no inter
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
+import msgspec
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from litestar import Request, get
 from litestar.openapi import OpenAPIConfig
@@ -17,6 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.exposition import generate_latest
 
 from exchange import db
+from exchange.access import tokens
+from exchange.errors import AuthError
 from exchange.services import services
 
 
@@ -45,9 +49,22 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 
 @get("/metrics", include_in_schema=False)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Prometheus exposition of this process's meters."""
-    registry = services(request).metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus exposition of this process's meters; with HAVEN_METRICS_TOKEN set, only
+    for `Authorization: Bearer <that token>`."""
+    app = services(request)
+    wanted = app.settings.metrics_token
+    if wanted is not None:
+        given = tokens.bearer(request.headers.get("authorization")) or ""
+        if not hmac.compare_digest(given.encode(), wanted.encode()):
+            refused = AuthError(
+                "bad_token", "/metrics needs Authorization: Bearer <HAVEN_METRICS_TOKEN>"
+            )
+            return Response(
+                msgspec.json.encode(refused.frame()),
+                status_code=refused.status,
+                media_type="application/json",
+            )
+    return Response(generate_latest(app.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 SWAGGER_ASSETS = "/static/swagger-ui"

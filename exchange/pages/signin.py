@@ -9,6 +9,7 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect
 
 from exchange.access import sessions
+from exchange.access.origin import origin_allowed
 from exchange.errors import AuthError
 from exchange.services import services
 
@@ -27,7 +28,13 @@ def _cookie(request: Request[Any, Any, Any], value: str, max_age: int) -> Cookie
 
 @post("/session", include_in_schema=False, status_code=303)
 async def sign_in(request: Request[Any, Any, Any]) -> Redirect:
-    """Form post of a token: set the session cookie and go to the dashboard."""
+    """Form post of a token: set the session cookie and go to the dashboard.
+
+    A post from another site's page is refused before the token is read: it would sign
+    the browser in as the attacker (login CSRF), whose dashboard the victim then trusts.
+    """
+    if not origin_allowed(request.headers, services(request).settings.allowed_origins):
+        return Redirect(path="/?error=forbidden_origin", status_code=303)
     form = await request.form()
     token = str(form.get("token") or "").strip()
     try:
