@@ -1,30 +1,36 @@
-"""The dashboard channel: the hub's coalescing and slow-consumer rules, and /ws/dashboard and
-/api/regions end to end on a real server (auth, Origin, resume, suppression, a stalled client)."""
+"""The dashboard channel: the hub's coalescing, interval and slow-consumer rules and its
+degraded status, and /ws/dashboard and /api/regions end to end on a real server (auth,
+Origin, resume, suppression, a stalled client, a database that stops answering)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from dashboards import ADMIN, FakeTime, Scene, dashboard_token, drain
+from test_faults import PrivatePostgres
 from timing import within
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from exchange import db
 from exchange.access import tokens as auth
 from exchange.access.origin import origin_allowed
 from exchange.beds import registry
 from exchange.beds import store as events
 from exchange.beds.model import BedState, NewEvent
 from exchange.board import board as live
+from exchange.board import fanout
 from exchange.board import hub as dashboard
 from schema.registry import NewShelter, Principal
 
@@ -135,8 +141,8 @@ class Picture:
 
 
 def available(p: Picture, region: str, bed_type: str = "single") -> int | None:
-    beds = p.regions.get(region, {}).get("beds")
-    return None if beds is None else int(beds[bed_type]["available"])
+    beds = p.regions.get(region, {}).get("beds") or {}
+    return None if bed_type not in beds else int(beds[bed_type]["available"])
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -172,15 +178,6 @@ def feed(b: live.Board, seq: list[int], shelter: str, region: str, available_: i
     )
 
 
-def drain(sub: dashboard.Subscriber) -> list[dict[str, Any]]:
-    out = []
-    while len(sub):
-        text = sub._items.popleft()[0]
-        out.append(json.loads(text))
-    sub.resync_pending = False
-    return out
-
-
 async def test_subscribe_sends_a_snapshot_then_updates() -> None:
     """A new subscriber gets a snapshot; a change reaches it as an update with the board seq."""
     hub, b, seq = make_hub()
@@ -193,40 +190,6 @@ async def test_subscribe_sends_a_snapshot_then_updates() -> None:
     assert (
         second["region"]["region"] == "PA" and second["region"]["beds"]["single"]["available"] == 5
     )
-
-
-@dataclass
-class Timer:
-    at: float
-    fn: Callable[[], None]
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
-class FakeTime:
-    """A clock and timer the test advances by hand (no real sleeps)."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.timers: list[Timer] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
-        timer = Timer(self.now + delay, fn)
-        self.timers.append(timer)
-        return timer
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        due = [t for t in self.timers if t.at <= self.now]
-        self.timers = [t for t in self.timers if t.at > self.now]
-        for timer in due:
-            if not timer.cancelled:
-                timer.fn()
 
 
 def test_updates_to_a_region_are_coalesced_latest_wins() -> None:
@@ -248,6 +211,82 @@ def test_updates_to_a_region_are_coalesced_latest_wins() -> None:
     t.advance(0.15)
     late = drain(sub)
     assert [(m["seq"], m["region"]["beds"]["single"]["available"]) for m in late] == [(5, 5)]
+
+
+def test_throttled_regions_are_published_on_a_wall_clock_grid() -> None:
+    """A region with a contributing confidential shelter is published on the ticks of a grid
+    of the interval (here the wall clock reads like the hub's: ticks at multiples of 60 s),
+    at least one interval after its last publication, with the latest state; a live region
+    in the same hub is sent at once."""
+    s = Scene(min_shelters=1, interval_s=60.0, wall=lambda: 100.0)
+    planner, admin = s.watch(PLANNER), s.watch(ADMIN)
+    s.report("s2", "PA", available=5)
+    s.report("s1", "OH", available=5, confidential=True)  # t=100: held for 180 (>= 100+60)
+    s.advance(0.2)
+    assert [(t, r["region"]) for t, r in planner.updates()] == [(100.0, "PA")]
+    assert {r["region"] for _, r in admin.updates()} == {"OH", "PA"}
+    s.advance(179.9 - s.time.now)
+    assert len(planner.updates("OH")) == 0
+    s.report("s1", "OH", available=3, confidential=True)
+    s.advance(0.2)
+    ((t, oh),) = planner.updates("OH")
+    assert t == 180.0 and oh["beds"]["single"]["available"] == 3
+    s.report("s1", "OH", available=1, confidential=True)  # t=180.1: not before 240
+    s.advance(59.8)
+    assert len(planner.updates("OH")) == 1
+    s.advance(0.2)
+    assert [t for t, _ in planner.updates("OH")] == [180.0, 240.0]
+    s.advance(130)  # nothing new: nothing sent
+    assert len(planner.updates("OH")) == 2 and s.hub._tick is None
+
+
+def test_processes_publish_on_the_same_ticks() -> None:
+    """Two hubs whose monotonic clocks disagree but whose wall clocks agree publish a
+    throttled region at the same wall-clock instants (resubscribing elsewhere gains nothing)."""
+    seen: list[list[float]] = []
+    # The wall clock reads 1100 at hub time 100 in one, 1082.7 in the other (which then
+    # waits 17.3 s so that both see the same reports at the same wall-clock times).
+    for offset in (1000.0, 982.7):
+        s = Scene(min_shelters=1, interval_s=60.0, wall=lambda o=offset: 100 + o)
+        planner = s.watch(PLANNER)
+        s.advance(1000 - offset)
+        for k in range(6):
+            s.report("s1", "OH", available=k % 4, confidential=True)
+            s.advance(41)
+        wall = s.hub._wall_offset
+        seen.append([round(t + wall, 6) for t, _ in planner.updates("OH")])
+    assert seen[0] == seen[1] and all(t % 60 == 0 for t in seen[0])
+
+
+def test_the_interval_is_a_setting() -> None:
+    """HAVEN_CONFIDENTIAL_INTERVAL_S sets the interval: with 5 s, updates come every 5 s."""
+    s = Scene(min_shelters=1, interval_s=5.0, wall=lambda: 100.0)
+    planner = s.watch(PLANNER)
+    for k in range(8):
+        s.report("s1", "OH", available=k % 4, confidential=True)
+        s.advance(1.5)
+    times = [t for t, _ in planner.updates("OH")]
+    assert times == [105.0, 110.0]
+
+
+def test_degraded_is_said_to_every_subscriber_and_to_new_ones() -> None:
+    """A status change reaches every subscriber once; a subscriber joining while degraded
+    gets the status right after its snapshot; a resync keeps it; recovery is said too."""
+    hub, b, seq = make_hub(limit=3)
+    hub.changed(feed(b, seq, "s00001", "OH", 1))
+    old = hub.subscribe(PLANNER, None)
+    drain(old)
+    hub.status(True)
+    hub.status(True)
+    assert drain(old) == [{"type": "status", "degraded": True}]
+    new = hub.subscribe(VIEWER, None)
+    assert [m["type"] for m in drain(new)] == ["snapshot", "status"]
+    for n in range(2, 6):  # fill old's queue: it is resynced, and told again
+        hub.changed(feed(b, seq, "s00001", "OH", n))
+    assert [m["type"] for m in drain(old)] == ["snapshot", "status"]
+    hub.status(False)
+    assert drain(old) == [{"type": "status", "degraded": False}]
+    assert [m["type"] for m in drain(hub.subscribe(PLANNER, None))] == ["snapshot"]
 
 
 async def test_a_full_queue_is_resynced_then_closed_and_others_are_unaffected() -> None:
@@ -337,7 +376,7 @@ async def test_dashboard_tokens_roles_and_revocation(
     server = serve()
     url = server.ws_url + "/ws/dashboard"
     for role in ("viewer", "planner", "admin"):
-        _, token = await auth.create_token(conn, role)  # type: ignore[arg-type]
+        _, token = await dashboard_token(conn, role)  # type: ignore[arg-type]
         async with connect(url, additional_headers=bearer(token)) as ws:
             first = await recv(ws)
             assert first["type"] == "snapshot" and [r["region"] for r in first["regions"]] == ["OH"]
@@ -353,7 +392,7 @@ async def test_dashboard_tokens_roles_and_revocation(
             async with connect(url, additional_headers=headers):
                 pass
         assert refused.value.response.status_code == status
-    token_id, live_token = await auth.create_token(conn, "planner")
+    token_id, live_token = await dashboard_token(conn, "planner")
     async with connect(url, additional_headers=bearer(live_token)) as ws:
         await recv(ws)
         await auth.revoke_token(conn, token_id=token_id)
@@ -397,7 +436,7 @@ async def test_resume_after_a_drop_equals_a_fresh_snapshot(
     """A client that drops, misses updates and comes back with since ends with exactly the
     picture of a fresh snapshot; after the history is pruned, an old since gets a snapshot."""
     shelters = await seed(conn, {"OH": 3, "PA": 3, "WV": 3})
-    _, token = await auth.create_token(conn, "planner")
+    _, token = await dashboard_token(conn, "planner")
     server = serve()
     url = server.ws_url + "/ws/dashboard"
     client = Picture()
@@ -433,14 +472,16 @@ async def test_resume_after_a_drop_equals_a_fresh_snapshot(
 
 
 async def test_suppression_and_confidentiality(conn: asyncpg.Connection[Any], serve: Any) -> None:
-    """Viewers get small regions suppressed without numbers; no message, API answer or page
-    names or locates a single shelter, confidential or not."""
+    """Viewers and planners get a small region with a confidential shelter suppressed without
+    numbers, and no update when its shelters report; no message, API answer or page names or
+    locates a single shelter, confidential or not."""
     big = await seed(conn, {"OH": 3}, confidential=1)
     small = await seed(conn, {"WV": 2}, confidential=1)
     await report(conn, small["WV"][0][0], {"single": (10, 9, 0)})
-    await report(conn, big["OH"][0][0], {"single": (10, 8, 0)})
+    for (sid, _), occupied in zip(big["OH"], (8, 10, 10), strict=True):
+        await report(conn, sid, {"single": (10, occupied, 0)})
     _, viewer = await auth.create_token(conn, "viewer")
-    _, planner = await auth.create_token(conn, "planner")
+    _, planner = await dashboard_token(conn, "planner")
     server = serve()
     url = server.ws_url + "/ws/dashboard"
     texts: list[str] = []
@@ -456,15 +497,15 @@ async def test_suppression_and_confidentiality(conn: asyncpg.Connection[Any], se
             "as_of": None,
         }
         assert regions["OH"]["beds"]["single"] == {"total": 30, "available": 2}
+        assert regions["OH"]["as_of"].endswith(":00Z")  # to the interval: a confidential shelter
         await report(conn, small["WV"][1][0], {"single": (10, 0, 0)})
-        update = await recv(ws)
-        texts.append(json.dumps(update))
-        assert update["region"]["suppressed"] is True and "beds" not in update["region"]
+        with pytest.raises(TimeoutError):
+            texts.append(json.dumps(await recv(ws, timeout=1.0)))
     async with connect(url, additional_headers=bearer(planner)) as ws:
         snap = await recv(ws)
         texts.append(json.dumps(snap))
         wv = {r["region"]: r for r in snap["regions"]}["WV"]
-        assert wv["suppressed"] is False and wv["beds"]["single"] == {"total": 20, "available": 11}
+        assert wv == regions["WV"]
     async with httpx.AsyncClient(base_url=server.url) as http:
         for token in (viewer, planner):
             api = await http.get("/api/regions", headers=bearer(token))
@@ -491,7 +532,7 @@ async def test_a_stalled_client_does_not_hold_up_others(
     bed_types = {f"type_{i:03d}": 50 for i in range(200)}  # ~10 KB per region message
     shelters = await seed(conn, {f"R{i:02d}": 1 for i in range(20)}, beds=bed_types)
     ids = [group[0][0] for group in shelters.values()]
-    _, token = await auth.create_token(conn, "planner")
+    _, token = await dashboard_token(conn, "planner")
     server = serve(env={"HAVEN_COALESCE_MS": "0"})
     url = server.ws_url + "/ws/dashboard"
 
@@ -558,7 +599,7 @@ def test_restale_interval_is_a_small_fraction_of_the_stale_age() -> None:
 async def test_a_shelter_going_stale_is_pushed(conn: asyncpg.Connection[Any], serve: Any) -> None:
     """With a short stale age, a shelter whose report ages out is pushed as stale."""
     shelters = await seed(conn, {"OH": 3})
-    _, token = await auth.create_token(conn, "planner")
+    _, token = await dashboard_token(conn, "planner")
     server = serve(env={"HAVEN_STALE_AFTER_S": "2"})
     async with connect(server.ws_url + "/ws/dashboard", additional_headers=bearer(token)) as ws:
         p = Picture()
@@ -568,4 +609,78 @@ async def test_a_shelter_going_stale_is_pushed(conn: asyncpg.Connection[Any], se
         await p.until(ws, lambda p: p.regions["OH"]["stale"] == 2)
         assert available(p, "OH") == 10
         await p.until(ws, lambda p: p.regions["OH"]["stale"] == 3, timeout=5)
-        assert available(p, "OH") == 0
+        assert p.regions["OH"]["beds"] == {}  # stale shelters add nothing
+
+
+# -- degraded: the exchange cannot read its database ---------------------------------------
+
+
+async def until_status(ws: ClientConnection, degraded: bool, timeout: float) -> None:
+    """Read until a status message saying `degraded`; fail on any other status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await recv(ws, max(0.01, deadline - time.monotonic()))
+        if message["type"] == "status":
+            assert message == {"type": "status", "degraded": degraded}
+            return
+
+
+async def test_dashboards_are_told_when_the_database_stops_and_comes_back(
+    tmp_path: Path, serve: Any
+) -> None:
+    """PostgreSQL stops under a connected dashboard: it is told `degraded: true` within
+    seconds, and `degraded: false` once PostgreSQL is back."""
+    pg = await asyncio.to_thread(PrivatePostgres, tmp_path / "private")
+    try:
+        setup = await asyncpg.connect(pg.url)
+        try:
+            await db.migrate(setup)
+            await seed(setup, {"OH": 3})
+            _, token = await dashboard_token(setup, "planner")
+        finally:
+            await setup.close()
+        server = serve(database=pg.url)
+        url = server.ws_url + "/ws/dashboard"
+        async with connect(url, additional_headers=bearer(token)) as ws:
+            assert (await recv(ws, timeout=within(10)))["type"] == "snapshot"
+            await asyncio.to_thread(pg.stop)
+            await until_status(ws, True, timeout=within(10))
+            await asyncio.to_thread(pg.start)
+            await until_status(ws, False, timeout=within(20))
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(pg.close)
+
+
+async def test_a_database_that_does_not_answer_is_said_on_every_channel(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """While the event table cannot be read (locked: the catch-up times out), connected
+    dashboards, new ones (right after their snapshot), /api/regions and the page all say
+    the numbers may be out of date, and say so no more once it can be read again."""
+    await seed(conn, {"OH": 3})
+    _, token = await auth.create_token(conn, "viewer")
+    server = serve()
+    url = server.ws_url + "/ws/dashboard"
+    async with (
+        connect(url, additional_headers=bearer(token)) as before,
+        httpx.AsyncClient(base_url=server.url) as http,
+    ):
+        assert (await recv(before))["type"] == "snapshot"
+        assert (await http.get("/api/regions", headers=bearer(token))).json()["degraded"] is False
+        async with conn.transaction():
+            await conn.execute("lock table bed_events in access exclusive mode")
+            await until_status(before, True, timeout=within(fanout.CATCH_UP_TIMEOUT_S + 5))
+            async with connect(url, additional_headers=bearer(token)) as joined:
+                assert [(await recv(joined))["type"], await recv(joined)] == [
+                    "snapshot",
+                    {"type": "status", "degraded": True},
+                ]
+            api = (await http.get("/api/regions", headers=bearer(token))).json()
+            assert api["type"] == "snapshot" and api["degraded"] is True
+            await http.post("/session", data={"token": token})
+            page = (await http.get("/")).text
+            assert 'role="alert"><p>Numbers may be out of date' in page
+        await until_status(before, False, timeout=within(5))
+        assert (await http.get("/api/regions", headers=bearer(token))).json()["degraded"] is False
+        assert 'role="alert"></div>' in (await http.get("/")).text

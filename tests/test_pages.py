@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,11 +17,13 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+from dashboards import dashboard_token
 from timing import within
 
 from exchange.access import tokens as auth
 from exchange.beds import registry
 from exchange.pages import dashboard as page
+from exchange.pages import shell
 from schema.registry import NewShelter
 from schema.wire import BedTotals, Region, Snapshot
 
@@ -64,7 +69,7 @@ def test_updated_ago_reads_naturally() -> None:
     """as_of becomes `updated N min ago`, hours past two hours, and says when nothing reported."""
     assert page.ago("2026-12-01T10:15:00Z", NOW) == "updated 0 min ago"
     assert page.ago("2026-12-01T07:00:00Z", NOW) == "updated 3 h ago"
-    assert page.ago(None, NOW) == "no reports yet"
+    assert page.ago(None, NOW) == "no current reports"
 
 
 def test_the_dashboard_embeds_its_snapshot_safely() -> None:
@@ -74,6 +79,17 @@ def test_the_dashboard_embeds_its_snapshot_safely() -> None:
     html = page.render_dashboard(hostile, "viewer</script><script>alert(1)</script>", NOW)
     assert "<script>alert(1)" not in html
     assert html.count("<script") == 2  # the external script and the JSON block
+
+
+def test_the_dashboard_says_when_its_numbers_may_be_out_of_date() -> None:
+    """The alert region is always on the page (so filling it is announced); it holds the
+    sentence only while the exchange cannot read its database."""
+    live = page.render_dashboard(snapshot(), "viewer", NOW)
+    stale = page.render_dashboard(snapshot(), "viewer", NOW, degraded=True)
+    assert '<div id="degraded" class="degraded" role="alert"></div>' in live
+    assert f'role="alert"><p>{page.DEGRADED}</p></div>' in stale
+    script = (shell.STATIC_DIR / "dashboard.js").read_text()
+    assert f'"{page.DEGRADED}"' in script  # the live page says the same sentence
 
 
 async def test_sign_in_sets_a_strict_httponly_cookie_and_shows_the_dashboard(
@@ -122,7 +138,7 @@ async def test_sign_in_sets_a_strict_httponly_cookie_and_shows_the_dashboard(
 
 async def test_a_revoked_token_ends_its_sessions(conn: asyncpg.Connection[Any], serve: Any) -> None:
     """Revoking the token a session was made from signs that session out."""
-    _, planner = await auth.create_token(conn, "planner")
+    _, planner = await dashboard_token(conn, "planner")
     server = serve()
     async with httpx.AsyncClient(base_url=server.url) as http:
         await http.post("/session", data={"token": planner})
@@ -153,6 +169,31 @@ async def _seed(dsn: str) -> tuple[list[tuple[str, str]], str]:
         await conn.close()
 
 
+@contextlib.contextmanager
+def events_locked(dsn: str) -> Iterator[None]:
+    """Hold an exclusive lock on the event table (the fan-out's catch-up then times out)."""
+    locked, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute("lock table bed_events in access exclusive mode")
+                locked.set()
+                await asyncio.to_thread(release.wait)
+        finally:
+            await conn.close()
+
+    thread = threading.Thread(target=asyncio.run, args=(hold(),))
+    thread.start()
+    try:
+        assert locked.wait(10), "could not lock bed_events"
+        yield
+    finally:
+        release.set()
+        thread.join(10)
+
+
 def _report(server_url: str, shelter: tuple[str, str], seq: int, occupied: int) -> None:
     body = {
         "type": "report",
@@ -171,8 +212,9 @@ def _report(server_url: str, shelter: tuple[str, str], seq: int, occupied: int) 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 def test_the_page_in_a_headless_browser(dsn: str, serve: Any) -> None:
-    """Chromium signs in, shows the seeded numbers, shows a pushed report within 2 s, and
-    never requests anything that is not on this host."""
+    """Chromium signs in, shows the seeded numbers, shows a pushed report within 2 s, shows
+    an alert while the exchange cannot read its database, and never requests anything that
+    is not on this host."""
     from playwright.sync_api import Route, expect, sync_playwright
 
     shelters, token = asyncio.run(_seed(dsn))
@@ -228,6 +270,14 @@ def test_the_page_in_a_headless_browser(dsn: str, serve: Any) -> None:
             expect(single).to_have_text("13", timeout=2000)
             assert time.monotonic() - started < within(2.0)
             expect(tab.locator("#chart")).to_contain_text("13 / 30")
+
+            # The exchange cannot read its events: the page says its numbers may be old.
+            alert = tab.locator('#degraded[role="alert"]')
+            with events_locked(dsn):
+                expect(alert).to_have_text(page.DEGRADED, timeout=15000)
+                expect(alert).to_be_visible()
+                tab.screenshot(path=str(ARTIFACTS / "dashboard-degraded.png"), full_page=True)
+            expect(alert).to_have_text("", timeout=10000)
 
             # A dropped connection resumes: restart the server, report meanwhile, see it arrive.
             server.stop()

@@ -1,15 +1,19 @@
 """The dashboard channel `/ws/dashboard?since=N` and `GET /api/regions`.
 
 Thin shells: check Origin and `since`, resolve the principal (bearer token or session
-cookie), subscribe to the hub, and pump its queue to the socket.
+cookie), subscribe to the hub, and pump its queue to the socket. `/api/regions` answers
+the snapshot a websocket would get, with `"degraded": true` while the numbers may be out
+of date (the exchange cannot read its database), else `false`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.response import Response
@@ -18,10 +22,14 @@ from exchange.access import sessions, tokens
 from exchange.access.origin import origin_allowed
 from exchange.access.revocation import WS_REVOKED
 from exchange.board.hub import Subscriber
-from exchange.errors import AuthError, HavenError, refuse
+from exchange.errors import DB_ERRORS, AuthError, HavenError, Unavailable, refuse
 from exchange.services import services
 
+log = logging.getLogger("haven.dashboard")
+
 CLOSE_TIMEOUT_S = 2.0
+
+UNAVAILABLE = Unavailable("database unavailable; retry")
 
 
 def parse_since(raw: str | None) -> int | None:
@@ -46,6 +54,10 @@ async def dashboard_ws(socket: WebSocket[Any, Any, Any]) -> None:
         tokens.require_role(principal, *sessions.DASHBOARD_ROLES)
     except HavenError as exc:
         await refuse(socket.send, socket.scope, exc)
+        return
+    except DB_ERRORS as exc:
+        log.warning("dashboard handshake failed", extra={"error": type(exc).__name__})
+        await refuse(socket.send, socket.scope, UNAVAILABLE)
         return
     await socket.accept()
     sub = app.hub.subscribe(principal, since)
@@ -99,15 +111,20 @@ async def _serve(socket: WebSocket[Any, Any, Any], sub: Subscriber) -> None:
 
 @get("/api/regions")
 async def regions(request: Request[Any, Any, Any]) -> Response[Any]:
-    """The dashboard snapshot for this token (bearer or session cookie)."""
+    """The dashboard snapshot for this token (bearer or session cookie), and whether its
+    numbers may be out of date (`degraded`)."""
     app = services(request)
     try:
         principal = await sessions.resolve(app.pool, request.headers, request.cookies)
         tokens.require_role(principal, *sessions.DASHBOARD_ROLES)
     except HavenError as exc:
         return Response(exc.frame(), status_code=exc.status)
+    except DB_ERRORS as exc:
+        log.warning("regions request failed", extra={"error": type(exc).__name__})
+        return Response(UNAVAILABLE.frame(), status_code=UNAVAILABLE.status)
+    snapshot = msgspec.structs.replace(app.hub.snapshot(principal), degraded=app.hub.degraded)
     return Response(
-        content=app.hub.snapshot_text(principal).encode(),
+        content=msgspec.json.encode(snapshot),
         media_type="application/json",
         headers={"cache-control": "no-store"},
     )

@@ -1,22 +1,35 @@
 """The dashboard hub: this process's dashboard subscribers, fed from the live board.
 
-The `Hub` owns the subscribers of this process. The fan-out tells it which regions
-changed; it coalesces (at most one flush per `coalesce_s`, each flush sending every
-region that changed since the last, latest state wins), encodes each region once per
-view, and offers the text to every subscriber's bounded queue without ever awaiting one.
-A subscriber whose queue is full is resynced: its queue is replaced by one fresh
-snapshot. If it is still full while that snapshot waits unsent, the client is not
-reading at all and is closed with 4008.
+The `Hub` owns the subscribers of this process and decides *when* the board's regions are
+published (the board decides *what*: see `exchange.board.board`). The fan-out tells it
+which regions changed, and it flushes at most once per `coalesce_s`:
 
-Every update in a flush carries the board's seq at the flush, and every flush sends all
-regions changed since the previous one, so a client holding seq S has everything up to
-S: resuming from S is exact (see `Board.changed_since`).
+- admins get every changed region, live, latest state winning;
+- planners and viewers get the regions the flush publishes: the due regions without a
+  confidential shelter, at once. A due region with one (`Board.throttled`) waits for the
+  next tick of a grid of `interval_s` at least `interval_s` after its last publication,
+  so its updates never follow a report and never come closer than the interval. The grid
+  is aligned to the wall clock, so every process publishes at the same instants.
+
+Each message is encoded once per view and offered to every subscriber's bounded queue
+without ever awaiting one. A subscriber whose queue is full is resynced: its queue is
+replaced by one fresh snapshot. If it is still full while that snapshot waits unsent, the
+client is not reading at all and is closed with 4008.
+
+Every update carries the board's seq when it is sent, and a region's resume stamp is
+that seq too, so a client holding seq S has everything up to S: resuming from S is exact
+(see `Board.changed_since`).
+
+The fan-out also says whether it can read the database; while it cannot, every
+subscriber is told `{"type": "status", "degraded": true}` (new ones right after their
+first messages), and `false` once it can again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,9 +37,9 @@ from typing import Protocol
 
 import msgspec
 
-from exchange.board.board import Board
+from exchange.board.board import Board, View, view_of
 from schema.registry import Principal
-from schema.wire import Update
+from schema.wire import Region, Snapshot, Status, Update
 
 log = logging.getLogger("haven.dashboard")
 
@@ -58,7 +71,7 @@ class Subscriber:
 
     def __init__(self, principal: Principal, limit: int) -> None:
         self.principal = principal
-        self.suppress_small = principal.role == "viewer"
+        self.view: View = view_of(principal)
         self._items: deque[tuple[str, bool]] = deque()
         self._limit = limit
         self._wake = asyncio.Event()
@@ -116,20 +129,38 @@ class Hub:
         board: Board,
         *,
         coalesce_s: float,
+        interval_s: float = 60.0,
         queue_limit: int = QUEUE_LIMIT,
         clock: Callable[[], float] = time.monotonic,
         call_later: CallLater | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        """Args:
+        interval_s: the least time between two updates of a region with a contributing
+            confidential shelter (`HAVEN_CONFIDENTIAL_INTERVAL_S`).
+        wall: the wall clock, read once, to align the grid of such updates across
+            processes; `clock` and `call_later` do all the timing.
+        """
         self.board = board
         self._call_later = call_later
         self._coalesce_s = coalesce_s
+        self._interval_s = interval_s
         self._limit = queue_limit
         self._clock = clock
+        self._wall_offset = wall() - clock()
+        self._started = clock()
         self._subs: set[Subscriber] = set()
         self._dirty: set[str] = set()
         self._timer: Cancellable | None = None
         self._last_flush = float("-inf")
-        self._snapshots: dict[tuple[int, bool, tuple[str, ...]], str] = {}
+        self._published_at: dict[str, float] = {}
+        self._held: dict[str, float] = {}
+        """Throttled due regions and the grid tick each waits for."""
+        self._tick: Cancellable | None = None
+        self._tick_at = math.inf
+        self._snapshots: dict[tuple[int, int, View, tuple[str, ...]], str] = {}
+        self.degraded = False
+        """Whether the fan-out last failed to read the database."""
         self.resyncs = 0
         self.dropped = 0
 
@@ -139,19 +170,27 @@ class Hub:
     def overheld(self) -> int:
         return self.board.overheld()
 
+    # -- what a new subscriber is sent ---------------------------------------------------
+
+    def snapshot(self, principal: Principal) -> Snapshot:
+        """Every region this principal may see, as its live updates have shown them."""
+        return self.board.snapshot(principal)
+
     def snapshot_text(self, principal: Principal) -> str:
         """The encoded snapshot for this principal's view, shared by identical views."""
-        key = (self.board.version, principal.role == "viewer", principal.regions)
+        board = self.board
+        key = (board.version, board.published_version, view_of(principal), principal.regions)
         text = self._snapshots.get(key)
         if text is None:
             if len(self._snapshots) > 64:
                 self._snapshots.clear()
-            text = self._snapshots[key] = encode(self.board.snapshot(principal))
+            text = self._snapshots[key] = encode(board.snapshot(principal))
         return text
 
     def subscribe(self, principal: Principal, since: int | None) -> Subscriber:
         """A new subscriber with its first messages queued: updates after `since` when the
-        board can bring it up to date that way, else a snapshot."""
+        board can bring it up to date that way, else a snapshot; then the status if the
+        numbers may be out of date."""
         sub = Subscriber(principal, self._limit)
         board = self.board
         names = board.changed_since(since, principal) if since and board.covers(since) else None
@@ -163,13 +202,16 @@ class Hub:
             sub.offer(self.snapshot_text(principal))
         else:
             for name in names:
-                region = board.region(name, suppress_small=sub.suppress_small)
-                sub.offer(encode(Update(seq=board.seq, region=region)))
+                sub.offer(encode(Update(seq=board.seq, region=board.shown(name, principal))))
+        if self.degraded:
+            sub.offer(encode(Status(degraded=True)))
         self._subs.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subs.discard(sub)
+
+    # -- when regions are sent -----------------------------------------------------------
 
     def changed(self, regions: set[str]) -> None:
         """Regions whose picture changed; they are sent now or at the end of the window."""
@@ -180,31 +222,91 @@ class Hub:
         if wait <= 0:
             self.flush()
         else:
-            call_later = self._call_later or asyncio.get_running_loop().call_later
-            self._timer = call_later(wait, self.flush)
+            self._timer = self._later(wait, self.flush)
 
     def flush(self) -> None:
-        """Send every dirty region to every subscriber that sees it; never waits."""
+        """Send admins every changed region, and publish the due live regions; hold the
+        throttled ones for their grid tick. Never waits."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        now = self._last_flush = self._clock()
         dirty, self._dirty = sorted(self._dirty), set()
-        self._last_flush = self._clock()
-        if not dirty or not self._subs:
+        board = self.board
+        due = board.due - self._held.keys()
+        for name in sorted(r for r in due if board.throttled(r)):
+            last = self._published_at.get(name, self._started)
+            self._held[name] = self._grid(max(now, last + self._interval_s))
+        live = [r for r in due if r not in self._held]
+        self._send(dirty, self._publish(live, now))
+        self._arm_tick()
+
+    def _grid(self, at: float) -> float:
+        """The first tick of the interval grid at or after `at` (on this hub's clock)."""
+        ticks = (at + self._wall_offset) / self._interval_s
+        # A tick computed from an earlier one may land a hair past it: do not skip it.
+        return math.ceil(ticks - 1e-6) * self._interval_s - self._wall_offset
+
+    def _arm_tick(self) -> None:
+        at = min(self._held.values(), default=math.inf)
+        if at == self._tick_at:
+            return
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+        self._tick_at = at
+        if at < math.inf:
+            self._tick = self._later(max(0.0, at - self._clock()), self._on_tick)
+
+    def _on_tick(self) -> None:
+        """Publish the throttled regions whose tick has come, with their latest state."""
+        at, self._tick, self._tick_at = self._tick_at, None, math.inf
+        names = [r for r, tick in self._held.items() if tick <= at]
+        for name in names:
+            del self._held[name]
+        self._send([], self._publish(names, at))
+        self._arm_tick()
+
+    def _publish(self, names: list[str], at: float) -> list[tuple[View, Region]]:
+        published = self.board.publish(names)
+        for name in {region.region for _, region in published}:
+            self._published_at[name] = at
+        return published
+
+    def _later(self, delay: float, fn: Callable[[], None]) -> Cancellable:
+        call_later = self._call_later or asyncio.get_running_loop().call_later
+        return call_later(delay, fn)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def _send(self, live: list[str], published: list[tuple[View, Region]]) -> None:
+        """Offer admins the live regions and the others the published pictures."""
+        if not self._subs or not (live or published):
             return
         seq = self.board.seq
-        encoded: dict[tuple[str, bool], str] = {}
+        out: dict[View, list[tuple[str, str]]] = {}
+        for view, region in published:
+            text = encode(Update(seq=seq, region=region))
+            out.setdefault(view, []).append((region.region, text))
+        if live:
+            out["admin"] = [
+                (name, encode(Update(seq=seq, region=self.board.region(name, "admin"))))
+                for name in live
+            ]
         for sub in list(self._subs):
-            for name in dirty:
-                if not sub.principal.sees_region(name):
-                    continue
-                key = (name, sub.suppress_small)
-                text = encoded.get(key)
-                if text is None:
-                    region = self.board.region(name, suppress_small=sub.suppress_small)
-                    text = encoded[key] = encode(Update(seq=seq, region=region))
-                if not self._deliver(sub, text):
+            for name, text in out.get(sub.view, ()):
+                if sub.principal.sees_region(name) and not self._deliver(sub, text):
                     break
+
+    def status(self, degraded: bool) -> None:
+        """Tell every subscriber whether the numbers may be out of date, when that changes."""
+        if degraded == self.degraded:
+            return
+        self.degraded = degraded
+        log.warning("dashboards degraded" if degraded else "dashboards live again")
+        text = encode(Status(degraded=degraded))
+        for sub in list(self._subs):
+            self._deliver(sub, text)
 
     def _deliver(self, sub: Subscriber, text: str) -> bool:
         """Offer one message; resync or drop a subscriber that cannot take it."""
@@ -217,6 +319,8 @@ class Hub:
             log.info("dashboard too slow, closed", extra={"token_id": sub.principal.token_id})
         else:
             sub.resync(self.snapshot_text(sub.principal))
+            if self.degraded:
+                sub.offer(encode(Status(degraded=True)))
             self.resyncs += 1
             log.info("dashboard behind, resynced", extra={"token_id": sub.principal.token_id})
         return False
@@ -228,9 +332,10 @@ class Hub:
             self.changed(changed)
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._tick):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._tick = None
 
 
 def restale_interval(stale_after_s: float) -> float:

@@ -5,7 +5,8 @@ step). Without a session the page is a sign-in form; with one it shows, per regi
 available and total beds by type, the stale count and suppressed regions, as SVG bars
 and as a table with the same numbers. `static/dashboard.js` then keeps it live over
 `/ws/dashboard`, reconnecting with `since` after any drop; it renders the same markup
-as `render_regions` below.
+as `render_regions` below, and fills the `#degraded` alert while the exchange says its
+numbers may be out of date.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from litestar.types import ControllerRouterHandler
 
 from exchange.access import sessions
 from exchange.board.hub import encode
-from exchange.errors import AuthError
+from exchange.errors import DB_ERRORS, AuthError
 from exchange.pages.shell import HEADERS, STATIC, escape, page
 from exchange.services import services
 from schema.wire import Region, Snapshot
@@ -31,6 +32,9 @@ _ERRORS = {
     "forbidden_role": "Shelter tokens cannot open the dashboard: use a viewer, planner or "
     "admin token.",
 }
+
+DEGRADED = "Numbers may be out of date: Haven cannot reach its database right now."
+"""The alert's text (`static/dashboard.js` has the same sentence)."""
 
 BAR_W = 360
 ROW_H = 22
@@ -56,7 +60,7 @@ def render_sign_in(error: str | None = None) -> str:
 def ago(as_of: str | None, now: datetime) -> str:
     """`updated N min ago` in words (the script keeps it current)."""
     if as_of is None:
-        return "no reports yet"
+        return "no current reports"
     then = datetime.strptime(as_of, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     minutes = max(0, int((now - then).total_seconds() // 60))
     if minutes < 120:
@@ -107,8 +111,8 @@ def render_chart(regions: list[Region]) -> str:
 
 def render_table(regions: list[Region], now: datetime) -> str:
     head = (
-        '<table id="table"><caption>Beds by region. Beds of stale shelters count in the total '
-        "but not as available.</caption><thead><tr>"
+        '<table id="table"><caption>Beds by region, from shelters with a current report '
+        "(the beds of stale shelters are not counted).</caption><thead><tr>"
         '<th scope="col">Region</th><th scope="col">Bed type</th><th scope="col">Available</th>'
         '<th scope="col">Total</th><th scope="col">Shelters</th><th scope="col">Stale</th>'
         '<th scope="col">Updated</th></tr></thead><tbody>'
@@ -119,7 +123,7 @@ def render_table(regions: list[Region], now: datetime) -> str:
         if r.suppressed:
             body.append(
                 f'<tr class="suppressed" {region}><th scope="row">{escape(r.region)}</th>'
-                '<td colspan="6">suppressed: too few shelters to show</td></tr>'
+                '<td colspan="6">suppressed: too few current shelters to show</td></tr>'
             )
             continue
         stale_cls = ' class="stale"' if r.stale else ""
@@ -151,7 +155,15 @@ def render_regions(snapshot: Snapshot, now: datetime) -> str:
     )
 
 
-def render_dashboard(snapshot: Snapshot, role: str, now: datetime) -> str:
+def render_degraded(degraded: bool) -> str:
+    """The alert region; it is always present so that filling it is announced."""
+    text = f"<p>{escape(DEGRADED)}</p>" if degraded else ""
+    return f'<div id="degraded" class="degraded" role="alert">{text}</div>'
+
+
+def render_dashboard(
+    snapshot: Snapshot, role: str, now: datetime, *, degraded: bool = False
+) -> str:
     newest = max((r.as_of for r in snapshot.regions if r.as_of), default=None)
     initial = Snapshot(seq=snapshot.seq, regions=snapshot.regions)
     # JSON inside <script>: only "<" could end the element early.
@@ -163,6 +175,7 @@ def render_dashboard(snapshot: Snapshot, role: str, now: datetime) -> str:
         f" · signed in as {escape(role)}</p>"
         '<form method="post" action="/session/end"><button type="submit">Sign out</button></form>'
         "</header>"
+        f"{render_degraded(degraded)}"
         f'<main id="regions">{render_regions(snapshot, now)}</main>'
         f'<script type="application/json" id="initial">{data}</script>'
     )
@@ -180,8 +193,18 @@ async def index(request: Request[Any, Any, Any]) -> Response[str]:
     except AuthError:
         error = request.query_params.get("error")
         return Response(render_sign_in(error), media_type="text/html", headers=HEADERS)
-    snapshot = app.hub.board.snapshot(principal)
-    html = render_dashboard(snapshot, principal.role, datetime.now(UTC))
+    except DB_ERRORS:
+        html = page(
+            "Haven — unavailable",
+            f'<main class="sign-in">{render_degraded(True)}'
+            "<p>Reload this page in a minute.</p></main>",
+            script=False,
+        )
+        return Response(html, media_type="text/html", headers=HEADERS, status_code=503)
+    hub = app.hub
+    html = render_dashboard(
+        hub.snapshot(principal), principal.role, datetime.now(UTC), degraded=hub.degraded
+    )
     return Response(html, media_type="text/html", headers=HEADERS)
 
 

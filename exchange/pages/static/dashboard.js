@@ -1,5 +1,6 @@
 // Keeps the regional dashboard live over /ws/dashboard. Plain JavaScript, no build step.
-// Renders the same markup as exchange/page.py; resumes with ?since=<last seq> after a drop.
+// Renders the same markup as exchange/pages/dashboard.py; resumes with ?since=<last seq> after
+// a drop; says so in the #degraded alert while the server reports its numbers may be stale.
 "use strict";
 (() => {
   const BAR_W = 360, ROW_H = 22, LABEL_W = 150;
@@ -10,9 +11,17 @@
   const main = document.getElementById("regions");
   const link = document.getElementById("link");
   const updated = document.getElementById("updated");
+  const degraded = document.getElementById("degraded");
+  const DEGRADED = "Numbers may be out of date: Haven cannot reach its database right now.";
+
+  function showDegraded(on) {
+    // The alert region stays in the page; filling it is what screen readers announce.
+    if (on && degraded.childElementCount === 0) degraded.append(el("p", {}, DEGRADED));
+    else if (!on) degraded.replaceChildren();
+  }
 
   function ago(asOf) {
-    if (!asOf) return "no reports yet";
+    if (!asOf) return "no current reports";
     const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(asOf)) / 60000));
     return minutes < 120 ? `updated ${minutes} min ago` : `updated ${Math.floor(minutes / 60)} h ago`;
   }
@@ -63,7 +72,7 @@
 
   function table(list) {
     const t = el("table", { id: "table" });
-    t.append(el("caption", {}, "Beds by region. Beds of stale shelters count in the total but not as available."));
+    t.append(el("caption", {}, "Beds by region, from shelters with a current report (the beds of stale shelters are not counted)."));
     const head = el("tr");
     for (const h of ["Region", "Bed type", "Available", "Total", "Shelters", "Stale", "Updated"]) {
       head.append(el("th", { scope: "col" }, h));
@@ -76,7 +85,7 @@
       tr.append(el("th", { scope: "row" }, r.region));
       if (r.suppressed) {
         tr.setAttribute("class", "suppressed");
-        tr.append(el("td", { colspan: 6 }, "suppressed: too few shelters to show"));
+        tr.append(el("td", { colspan: 6 }, "suppressed: too few current shelters to show"));
         tbody.append(tr);
         continue;
       }
@@ -121,7 +130,7 @@
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${proto}//${location.host}/ws/dashboard?since=${seq}`);
-    socket.onopen = () => { link.textContent = "live"; backoff = 500; failures = 0; };
+    socket.onopen = () => { link.textContent = "live"; backoff = 500; failures = 0; showDegraded(false); };
     socket.onmessage = (event) => {
       const m = JSON.parse(event.data);
       if (m.type === "snapshot") {
@@ -129,6 +138,9 @@
         for (const r of m.regions) regions.set(r.region, r);
       } else if (m.type === "update") {
         regions.set(m.region.region, m.region);
+      } else if (m.type === "status") {
+        showDegraded(m.degraded);
+        return;
       } else {
         return;
       }
