@@ -13,6 +13,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 
 from litestar import Litestar, Router
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
 from exchange import db
 from exchange.access.caps import address_cap
@@ -94,6 +95,11 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             ),
         ],
         lifespan=[lifespan],
+        # No route for a path (or method): the same {"code", "message"} as every refusal.
+        exception_handlers={
+            NotFoundException: placements.http_refusal,
+            MethodNotAllowedException: placements.http_refusal,
+        },
         middleware=[address_cap(connections)],
         openapi_config=health.openapi_config(),
         # Haven sets its JSON log format (exchange/ops/logs.py) in the CLI; Litestar keeps it.

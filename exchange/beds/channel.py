@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 from litestar import Request, WebSocket, put, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath
 from litestar.response import Response
 
 from exchange.access import tokens
@@ -22,6 +24,7 @@ from exchange.access.store import Executor
 from exchange.beds import report as core
 from exchange.beds import store
 from exchange.errors import DB_ERRORS, HavenError, Unavailable, refuse, status
+from exchange.ops.openapi import json_body, refusals
 from exchange.placements import offers, rules
 from exchange.services import Services, services
 from schema.registry import Principal
@@ -166,8 +169,18 @@ async def _answer_frame(app: Services, shelter_id: str, message: Any) -> Ack | E
     return reply
 
 
-@put("/api/shelters/{shelter_id:str}/beds", status_code=200)
-async def put_beds(request: Request[Any, Any, Any], shelter_id: str) -> Response[bytes]:
+@put(
+    "/api/shelters/{shelter_id:str}/beds",
+    status_code=200,
+    operation_class=json_body(Report, "One report: the same body as on /ws/shelter"),
+    responses={
+        200: ResponseSpec(
+            data_container=Ack, description="The ack, after commit", generate_examples=False
+        ),
+        **refusals(Error, 400, 401, 403, 404, 413, 422, 500, 503),
+    },
+)
+async def put_beds(request: Request[Any, Any, Any], shelter_id: FromPath[str]) -> Response[bytes]:
     """Apply one report (the same body as on `/ws/shelter`); the body is its ack or error."""
     app = services(request)
     try:

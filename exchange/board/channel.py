@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 from litestar import Request, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 
 from exchange.access import sessions, tokens
@@ -23,7 +24,9 @@ from exchange.access.origin import origin_allowed
 from exchange.access.revocation import WS_REVOKED
 from exchange.board.hub import Subscriber
 from exchange.errors import DB_ERRORS, AuthError, HavenError, Unavailable, refuse
+from exchange.ops.openapi import refusals
 from exchange.services import services
+from schema.wire import Error, Snapshot
 
 log = logging.getLogger("haven.dashboard")
 
@@ -109,7 +112,15 @@ async def _serve(socket: WebSocket[Any, Any, Any], sub: Subscriber) -> None:
                 await socket.close(code=sub.close_code)
 
 
-@get("/api/regions")
+@get(
+    "/api/regions",
+    responses={
+        200: ResponseSpec(
+            data_container=Snapshot, description="The snapshot", generate_examples=False
+        ),
+        **refusals(Error, 401, 403, 503),
+    },
+)
 async def regions(request: Request[Any, Any, Any]) -> Response[Any]:
     """The dashboard snapshot for this token (bearer or session cookie), and whether its
     numbers may be out of date (`degraded`)."""

@@ -21,12 +21,15 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 from litestar import Request, delete, get, post
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Response
 from litestar.types import ExceptionHandlersMap
 
 from exchange.access import tokens
 from exchange.audit import store as audit
 from exchange.errors import DB_ERRORS, HavenError
+from exchange.ops.openapi import json_body, refusals
 from exchange.placements import offers, rules, runs, store
 from exchange.services import Services, services
 from schema.placements import (
@@ -100,7 +103,12 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
 # -- requests ---------------------------------------------------------------------------------
 
 
-@post("/api/requests", status_code=201)
+@post(
+    "/api/requests",
+    status_code=201,
+    operation_class=json_body(NewRequest, "One woman's request for one bed"),
+    responses=refusals(ApiError, 400, 401, 403, 409, 413, 503),
+)
 async def create_request(request: Request[Any, Any, Any]) -> RequestView:
     """Create one request for one woman (planner). Nothing is stored on refusal."""
     principal = await _principal(request, "planner")
@@ -137,9 +145,9 @@ async def create_request(request: Request[Any, Any, Any]) -> RequestView:
 Status = Literal["open", "offered", "accepted", "arrived", "withdrawn", "no_show"]
 
 
-@get("/api/requests")
+@get("/api/requests", responses=refusals(ApiError, 400, 401, 403, 503))
 async def list_requests(
-    request: Request[Any, Any, Any], status: Status | None = None
+    request: Request[Any, Any, Any], status: FromQuery[Status | None] = None
 ) -> list[RequestView]:
     """The agency's requests (optionally of one status), with their live offers."""
     principal = await _principal(request, "planner")
@@ -169,15 +177,21 @@ async def _own(request: Request[Any, Any, Any], request_id: str) -> tuple[Princi
     return principal, views[0]
 
 
-@get("/api/requests/{request_id:str}")
-async def get_request(request: Request[Any, Any, Any], request_id: str) -> RequestView:
+@get("/api/requests/{request_id:str}", responses=refusals(ApiError, 400, 401, 403, 404, 503))
+async def get_request(request: Request[Any, Any, Any], request_id: FromPath[str]) -> RequestView:
     """One of the agency's requests, with its live offer (no shelter before acceptance)."""
     _, view = await _own(request, request_id)
     return view
 
 
-@delete("/api/requests/{request_id:str}", status_code=200)
-async def withdraw_request(request: Request[Any, Any, Any], request_id: str) -> RequestView:
+@delete(
+    "/api/requests/{request_id:str}",
+    status_code=200,
+    responses=refusals(ApiError, 400, 401, 403, 404, 409, 503),
+)
+async def withdraw_request(
+    request: Request[Any, Any, Any], request_id: FromPath[str]
+) -> RequestView:
     """Withdraw a request and release its hold."""
     principal = await _principal(request, "planner")
     app = services(request)
@@ -190,8 +204,11 @@ async def withdraw_request(request: Request[Any, Any, Any], request_id: str) -> 
     return view
 
 
-@get("/api/requests/{request_id:str}/placement")
-async def get_placement(request: Request[Any, Any, Any], request_id: str) -> Placement:
+@get(
+    "/api/requests/{request_id:str}/placement",
+    responses=refusals(ApiError, 400, 401, 403, 404, 503),
+)
+async def get_placement(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Placement:
     """Where she goes: the shelter's name, address and intake phone, for the owning agency
     once the shelter has accepted. Every read is audited."""
     principal = await _principal(request, "planner")
@@ -216,7 +233,12 @@ async def get_placement(request: Request[Any, Any, Any], request_id: str) -> Pla
 # -- matching runs ----------------------------------------------------------------------------
 
 
-@post("/api/matching/runs", status_code=201)
+@post(
+    "/api/matching/runs",
+    status_code=201,
+    operation_class=json_body(RunRequest, "The regions to match now"),
+    responses=refusals(ApiError, 400, 401, 403, 409, 413, 503),
+)
 async def create_run(request: Request[Any, Any, Any]) -> RunResult:
     """Run the matcher now for these regions (admin, or a planner for her regions)."""
     principal = await _principal(request, "admin", "planner")
@@ -235,8 +257,8 @@ async def create_run(request: Request[Any, Any, Any]) -> RunResult:
     return result
 
 
-@get("/api/matching/runs/{run_id:int}")
-async def get_run(request: Request[Any, Any, Any], run_id: int) -> RunResult:
+@get("/api/matching/runs/{run_id:int}", responses=refusals(ApiError, 400, 401, 403, 404, 503))
+async def get_run(request: Request[Any, Any, Any], run_id: FromPath[int]) -> RunResult:
     """A run's summary (admin)."""
     await _principal(request, "admin")
     found = await store.run(services(request).pool, run_id)
@@ -245,8 +267,13 @@ async def get_run(request: Request[Any, Any, Any], run_id: int) -> RunResult:
     return found
 
 
-@get("/api/matching/runs/{run_id:int}/{which:str}")
-async def get_run_file(request: Request[Any, Any, Any], run_id: int, which: str) -> Response[bytes]:
+@get(
+    "/api/matching/runs/{run_id:int}/{which:str}",
+    responses=refusals(ApiError, 400, 401, 403, 404, 503),
+)
+async def get_run_file(
+    request: Request[Any, Any, Any], run_id: FromPath[int], which: FromPath[str]
+) -> Response[bytes]:
     """A run's exact problem or plan file (admin), for `haven match --check`."""
     principal = await _principal(request, "admin")
     if which not in ("problem", "plan"):
@@ -263,8 +290,8 @@ async def get_run_file(request: Request[Any, Any, Any], run_id: int, which: str)
 # -- offers, at the shelter -------------------------------------------------------------------
 
 
-@get("/api/shelters/{shelter_id:str}/offers")
-async def shelter_offers(request: Request[Any, Any, Any], shelter_id: str) -> list[Offer]:
+@get("/api/shelters/{shelter_id:str}/offers", responses=refusals(ApiError, 400, 401, 403, 503))
+async def shelter_offers(request: Request[Any, Any, Any], shelter_id: FromPath[str]) -> list[Offer]:
     """This shelter's unanswered and accepted offers (shelter token)."""
     principal = await _principal(request, "shelter")
     if principal.shelter_id != shelter_id:
@@ -295,21 +322,34 @@ async def _act(request: Request[Any, Any, Any], offer_id: str, action: rules.Act
     return offer
 
 
-@post("/api/offers/{offer_id:str}/accept", status_code=200)
-async def accept_offer(request: Request[Any, Any, Any], offer_id: str) -> Offer:
+@post(
+    "/api/offers/{offer_id:str}/accept",
+    status_code=200,
+    responses=refusals(ApiError, 400, 401, 403, 404, 409, 503),
+)
+async def accept_offer(request: Request[Any, Any, Any], offer_id: FromPath[str]) -> Offer:
     """Accept an offer: the bed stays held for her until she arrives."""
     return await _act(request, offer_id, "accept")
 
 
-@post("/api/offers/{offer_id:str}/decline", status_code=200)
-async def decline_offer(request: Request[Any, Any, Any], offer_id: str) -> Offer:
+@post(
+    "/api/offers/{offer_id:str}/decline",
+    status_code=200,
+    operation_class=json_body(Decision, "Optional: why"),
+    responses=refusals(ApiError, 400, 401, 403, 404, 409, 413, 503),
+)
+async def decline_offer(request: Request[Any, Any, Any], offer_id: FromPath[str]) -> Offer:
     """Decline an offer (optional body `{"reason": "full"}`): the bed is released and
     this shelter is never offered her again."""
     return await _act(request, offer_id, "decline")
 
 
-@post("/api/offers/{offer_id:str}/arrived", status_code=200)
-async def offer_arrived(request: Request[Any, Any, Any], offer_id: str) -> Offer:
+@post(
+    "/api/offers/{offer_id:str}/arrived",
+    status_code=200,
+    responses=refusals(ApiError, 400, 401, 403, 404, 409, 503),
+)
+async def offer_arrived(request: Request[Any, Any, Any], offer_id: FromPath[str]) -> Offer:
     """She arrived: the hold becomes an occupied bed."""
     return await _act(request, offer_id, "arrived")
 
@@ -333,6 +373,11 @@ ROUTES = [
 def _refused(_: Request[Any, Any, Any], exc: Exception) -> Response[ApiError]:
     if isinstance(exc, HavenError):
         return refusal(exc)
+    if isinstance(exc, HTTPException):
+        return http_refusal(_, exc)
+    if isinstance(exc, asyncpg.DataError):
+        # A path value the database cannot hold (a number beyond bigint, a NUL byte).
+        return refusal(HavenError("invalid_request", "a value in the path is out of range"))
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         # A race another request won (the same ref twice at once, an offer just made).
         log.warning("placement write refused", extra={"error": type(exc).__name__})
@@ -341,8 +386,24 @@ def _refused(_: Request[Any, Any, Any], exc: Exception) -> Response[ApiError]:
     return refusal(HavenError("unavailable", "database unavailable; retry"))
 
 
+_HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
+
+
+def http_refusal(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ApiError]:
+    """Litestar's own refusals (a path or query parameter it cannot parse, no such route)
+    in the same shape as every other refusal."""
+    field = None
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
+        first = exc.extra[0]
+        field = str(first.get("key")) if isinstance(first, dict) and first.get("key") else None
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = str(exc.detail).lower() if exc.detail else code.replace("_", " ")
+    return Response(ApiError(code=code, message=message, field=field), status_code=exc.status_code)
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HavenError: _refused,
+    HTTPException: _refused,
     **{kind: _refused for kind in DB_ERRORS if issubclass(kind, Exception)},
 }
 """Refusals of this API, as `{"code", "message", "field"}` with their status."""
