@@ -30,7 +30,8 @@ from exchange.access import tokens
 from exchange.audit import store as audit
 from exchange.errors import DB_ERRORS, HavenError
 from exchange.ops.openapi import json_body, refusals
-from exchange.placements import offers, rules, runs, store
+from exchange.placements import offers, requests, rules, runs, store
+from exchange.placements.requests import InvalidRequest
 from exchange.services import Services, services
 from schema.placements import (
     ApiError,
@@ -51,14 +52,6 @@ _RUN_REQUEST = msgspec.json.Decoder(RunRequest)
 _DECISION = msgspec.json.Decoder(Decision)
 
 
-class InvalidRequest(HavenError):
-    """A body that cannot be used; names the field at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__("invalid_request", f"{field}: {message}")
-        self.field = field
-
-
 def refusal(exc: HavenError) -> Response[ApiError]:
     """The response for any refusal of this API."""
     field = exc.field if isinstance(exc, InvalidRequest) else None
@@ -76,9 +69,7 @@ async def _principal(request: Request[Any, Any, Any], *roles: Role) -> Principal
     return principal
 
 
-def _agency(principal: Principal) -> str:
-    assert principal.agency is not None  # the tokens table guarantees it for planners
-    return principal.agency
+_agency = requests.agency_of
 
 
 async def _body(request: Request[Any, Any, Any], app: Services) -> bytes:
@@ -114,30 +105,9 @@ async def create_request(request: Request[Any, Any, Any]) -> RequestView:
     principal = await _principal(request, "planner")
     app = services(request)
     new: NewRequest = _decode(_NEW_REQUEST, await _body(request, app))
-    if not principal.sees_region(new.region):
-        raise HavenError(
-            "forbidden_region",
-            f"this token creates requests only for {', '.join(principal.regions)}, "
-            f"not {new.region}",
-        )
-    invalid = rules.check_request(new, today=dt.date.today())
-    if invalid is not None:
-        raise InvalidRequest(invalid.field, invalid.message)
-    agency = _agency(principal)
     async with app.pool.acquire() as conn, conn.transaction():
-        if new.exclude_with:
-            mine = await store.agency_requests(conn, agency, new.exclude_with)
-            for n, other in enumerate(new.exclude_with):
-                if other not in mine:
-                    raise InvalidRequest(f"exclude_with[{n}]", f"no request {other} of your agency")
-        if await store.live_ref_exists(conn, agency, new.ref):
-            raise HavenError(
-                "duplicate_ref",
-                "your agency already has a live request with this ref; withdraw it first",
-            )
-        request_id = await store.insert_request(conn, agency, principal.token_id, new)
-        await audit.append(conn, principal.token_id, "request.created", f"request:{request_id}")
-        [view] = await store.request_views(conn, agency, [request_id])
+        request_id = await requests.create(conn, principal, new, today=dt.date.today())
+        [view] = await store.request_views(conn, _agency(principal), [request_id])
     log.info("request created", extra={"request": request_id, "region": new.region})
     return view
 
@@ -153,27 +123,16 @@ async def list_requests(
     principal = await _principal(request, "planner")
     app = services(request)
     async with app.pool.acquire() as conn, conn.transaction():
-        views = await store.request_views(
-            conn, _agency(principal), statuses=None if status is None else [status]
-        )
-        await audit.append_many(
-            conn,
-            principal.token_id,
-            "request.read",
-            [f"request:{v.id}" for v in views],
-            ["" for _ in views],
-        )
-    return views
+        return await requests.views(conn, principal, statuses=None if status is None else [status])
 
 
 async def _own(request: Request[Any, Any, Any], request_id: str) -> tuple[Principal, RequestView]:
     principal = await _principal(request, "planner")
     app = services(request)
     async with app.pool.acquire() as conn, conn.transaction():
-        views = await store.request_views(conn, _agency(principal), [request_id])
+        views = await requests.views(conn, principal, [request_id])
         if not views:
             raise HavenError("not_found", f"no request {request_id[:16]} for this agency")
-        await audit.append(conn, principal.token_id, "request.read", f"request:{request_id}")
     return principal, views[0]
 
 
@@ -214,20 +173,7 @@ async def get_placement(request: Request[Any, Any, Any], request_id: FromPath[st
     principal = await _principal(request, "planner")
     app = services(request)
     async with app.pool.acquire() as conn, conn.transaction():
-        found = await store.placement(conn, request_id, _agency(principal))
-        if found is None:
-            raise HavenError(
-                "no_placement",
-                f"request {request_id[:16]} has no accepted placement for this agency",
-            )
-        await audit.append(
-            conn,
-            principal.token_id,
-            "placement.read",
-            f"request:{request_id}",
-            f"offer={found.offer},shelter={found.shelter}",
-        )
-    return found
+        return await requests.placement(conn, principal, request_id)
 
 
 # -- matching runs ----------------------------------------------------------------------------
