@@ -43,6 +43,7 @@ ErrorCode = Literal[
     "invalid_report",
     "unknown_bed_type",
     "unknown_shelter",
+    "counts_changed",
     "frame_too_large",
     "bad_since",
     # placements
@@ -83,6 +84,7 @@ STATUS: Mapping[str, int] = {
     "invalid_report": 422,
     "unknown_bed_type": 422,
     "unknown_shelter": 404,
+    "counts_changed": 409,
     "frame_too_large": 413,
     "unavailable": 503,
     # placements

@@ -12,6 +12,7 @@ import pytest
 from exchange import db
 from exchange.beds import ingest, registry
 from exchange.beds import store as events
+from exchange.beds.report import Unnumbered
 from schema.registry import NewShelter
 from schema.wire import Ack, BedCounts, Error, Report
 
@@ -177,3 +178,22 @@ async def test_shutdown_commits_what_was_submitted(
         await asyncio.sleep(0)
     assert [p.result() for p in pending] == [Ack(seq=1, status="applied")] * 20
     assert await conn.fetchval("select count(*) from shelters where last_seq = 1") == 20
+
+
+async def test_unnumbered_reports_are_numbered_under_the_lock(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
+) -> None:
+    """Reports the exchange numbers, submitted at once, are all applied with consecutive seqs
+    after the last one; `after` a seq that is no longer the last is refused, nothing written."""
+    (sid,) = await add_shelters(conn, 1)
+    beds = {"single": BedCounts(total=20, occupied=2, out_of_service=0)}
+    writer = ingest.Writer(pool, batch_max=4, batch_wait_ms=5)
+    async with writer.running():
+        await writer.submit(sid, rep(7, 1))
+        acks = await asyncio.gather(*(writer.submit(sid, Unnumbered(beds=beds)) for _ in range(6)))
+        late = await writer.submit(sid, Unnumbered(beds=beds, after=7))
+    assert sorted(a.seq for a in acks if isinstance(a, Ack) and a.status == "applied") == list(
+        range(8, 14)
+    )
+    assert isinstance(late, Error) and late.code == "counts_changed"
+    assert await conn.fetchval("select last_seq from shelters where id = $1", sid) == 13

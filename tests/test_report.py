@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 
 from exchange.beds import report as board
@@ -179,3 +180,32 @@ def test_invalid_report_is_refused_even_when_stale() -> None:
     """Validation comes before the seq check, so a bad old frame still gets its error."""
     outcome = board.apply(STATE, rep(3, single=(1, 2, 0)))
     assert isinstance(outcome, Error) and outcome.code == "invalid_report"
+
+
+# -- reports the exchange numbers (the operator's page, a PUT with "seq": "next") -------------
+
+
+def test_a_put_body_may_ask_the_exchange_to_number_it() -> None:
+    """`"seq": "next"` in an untyped (PUT) body is an Unnumbered report; a websocket frame,
+    which has hello's last_seq to number from, still needs an integer seq."""
+    body = json.dumps({"seq": "next", "beds": {"single": counts()}})
+    assert board.decode(body) == board.Unnumbered(
+        beds={"single": BedCounts(total=12, occupied=9, out_of_service=1)}
+    )
+    refused = board.decode(frame(seq="next"), typed=True)
+    assert isinstance(refused, Error) and refused.message.startswith("seq: must be an integer")
+    bad = board.decode(json.dumps({"seq": "next", "beds": {"single": counts(occupied=-1)}}))
+    assert bad == Error(
+        seq=None, code="invalid_report", message="beds.single.occupied: must be >= 0, got -1"
+    )
+
+
+def test_an_unnumbered_report_follows_the_last_applied_one() -> None:
+    """The exchange numbers it last_seq + 1, so it is applied; `after` refuses it when another
+    report was applied since the counts the person saw."""
+    beds = {"single": BedCounts(total=12, occupied=3, out_of_service=0)}
+    known = msgspec.structs.replace(STATE, last_seq=16)
+    assert board.number(known, board.Unnumbered(beds=beds)) == Report(seq=17, beds=beds)
+    assert board.number(known, board.Unnumbered(beds=beds, after=16)) == Report(seq=17, beds=beds)
+    changed = board.number(known, board.Unnumbered(beds=beds, after=15))
+    assert isinstance(changed, Error) and changed.code == "counts_changed"

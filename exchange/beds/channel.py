@@ -52,11 +52,12 @@ async def answer(
     match core.decode(frame, typed=typed):
         case Error() as error:
             return error
-        case Report() as report:
+        case Report() | core.Unnumbered() as report:
             try:
                 return await app.writer.submit(shelter_id, report)
             except Unavailable as exc:
-                return core.error(report.seq, "unavailable", f"{exc.message}; resend this report")
+                seq = report.seq if isinstance(report, Report) else None
+                return core.error(seq, "unavailable", f"{exc.message}; resend this report")
         case Decide() as decide if typed:
             return await decided(app, shelter_id, decide)
         case Decide():

@@ -43,7 +43,10 @@ class _Item:
     __slots__ = ("future", "report", "shelter_id")
 
     def __init__(
-        self, shelter_id: str, report: Report, future: asyncio.Future[Ack | Error]
+        self,
+        shelter_id: str,
+        report: Report | core.Unnumbered,
+        future: asyncio.Future[Ack | Error],
     ) -> None:
         self.shelter_id, self.report, self.future = shelter_id, report, future
 
@@ -74,8 +77,11 @@ class Writer:
         self.batches = 0
         """Transactions committed (for tests and the benchmark)."""
 
-    async def submit(self, shelter_id: str, report: Report) -> Ack | Error:
-        """Queue a report; its ack (after commit) or error. Raises Unavailable."""
+    async def submit(self, shelter_id: str, report: Report | core.Unnumbered) -> Ack | Error:
+        """Queue a report; its ack (after commit) or error. Raises Unavailable.
+
+        An `Unnumbered` report is numbered in its batch's transaction, under the lock.
+        """
         future: asyncio.Future[Ack | Error] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item(shelter_id, report, future))
         return await future
@@ -229,13 +235,18 @@ async def _write(conn: Conn, outbox: store.Outbox, batch: list[_Item]) -> list[A
         if current is None:
             outcomes.append(
                 core.error(
-                    item.report.seq,
-                    "unknown_shelter",
-                    f"shelter {item.shelter_id} is not registered",
+                    _seq(item), "unknown_shelter", f"shelter {item.shelter_id} is not registered"
                 )
             )
             continue
-        outcome = core.apply(current, item.report)
+        report = item.report
+        if isinstance(report, core.Unnumbered):
+            numbered = core.number(current, report)
+            if isinstance(numbered, Error):
+                outcomes.append(numbered)
+                continue
+            report = numbered
+        outcome = core.apply(current, report)
         if isinstance(outcome, core.Applied):
             states[item.shelter_id] = outcome.state
             new_events.append(outcome.event)
@@ -259,5 +270,9 @@ def _refused(item: _Item, exc: Exception) -> Error:
         extra={"shelter": item.shelter_id, "error": type(exc).__name__},
     )
     return core.error(
-        item.report.seq, "invalid_report", f"refused by the database: {type(exc).__name__}"
+        _seq(item), "invalid_report", f"refused by the database: {type(exc).__name__}"
     )
+
+
+def _seq(item: _Item) -> int | None:
+    return item.report.seq if isinstance(item.report, Report) else None

@@ -51,19 +51,33 @@ class Applied(msgspec.Struct, frozen=True, kw_only=True):
 Outcome = Applied | Ack | Error
 
 
+class Unnumbered(msgspec.Struct, frozen=True, kw_only=True):
+    """A report the exchange numbers itself: the writer gives it the last applied seq + 1,
+    read under the shelter's row lock, so it can never be `duplicate` or `stale`.
+
+    For people, not agents: the operator's page, and a PUT body with `"seq": "next"`.
+    `after`, when set, is the last seq the person saw; if another report was applied since,
+    this one is refused (`counts_changed`) rather than overwrite counts she never saw.
+    """
+
+    beds: dict[str, BedCounts]
+    after: int | None = None
+
+
 def error(seq: int | None, code: str, message: str) -> Error:
     return Error(seq=seq, code=code, message=message)
 
 
-def decode(frame: str | bytes, *, typed: bool = False) -> Report | Decide | Error:
+def decode(frame: str | bytes, *, typed: bool = False) -> Report | Decide | Unnumbered | Error:
     """One inbound frame as a Report or a Decide, or the Error that says precisely why not.
 
     The typed decoder handles every good frame; only a frame it refuses is decoded a
     second time, loosely, to name the offending field (msgspec's own path would say
     `$.beds[...]` rather than the bed type). `typed` frames (the websocket's) must carry
     the `type` the contract gives every message; a PUT body may leave it out and is read
-    as a report. Never raises, whatever the bytes: invalid UTF-8 and nesting deeper than
-    the decoder follows are `invalid_json` too.
+    as a report, and may say `"seq": "next"` to have the exchange number it (`Unnumbered`).
+    Never raises, whatever the bytes: invalid UTF-8 and nesting deeper than the decoder
+    follows are `invalid_json` too.
     """
     try:
         return _DECODER.decode(frame)
@@ -93,6 +107,9 @@ def decode(frame: str | bytes, *, typed: bool = False) -> Report | Decide | Erro
     try:
         if kind == "decide":
             return _explain_decide(obj)
+        if not typed and obj.get("seq") == "next":
+            report = _explain_report({**obj, "seq": 1}, None)
+            return report if isinstance(report, Error) else Unnumbered(beds=report.beds)
         return _explain_report(obj, echo)
     except RecursionError:  # a value nested just shallower than the decoder's limit
         return _too_deep(echo)
@@ -160,6 +177,19 @@ def _explain_counts(counts: object) -> str | None:
         if value > MAX_BEDS:
             return f".{field}: must be <= {MAX_BEDS}, got {value}"
     return None
+
+
+def number(state: ShelterState, report: Unnumbered) -> Report | Error:
+    """The report numbered last applied seq + 1, or `counts_changed` when a report was
+    applied after the one the person saw."""
+    if report.after is not None and report.after != state.last_seq:
+        return error(
+            None,
+            "counts_changed",
+            f"another report was applied since seq {report.after} (now {state.last_seq}); "
+            "read the current counts and send again",
+        )
+    return Report(seq=state.last_seq + 1, beds=report.beds)
 
 
 def apply(state: ShelterState, report: Report) -> Outcome:
