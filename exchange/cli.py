@@ -21,6 +21,7 @@ from exchange.audit import store as audit
 from exchange.beds import registry
 from exchange.beds import store as beds_store
 from exchange.errors import CliError, HavenError
+from exchange.interop import commands as interop
 from exchange.settings import Settings, from_env
 from schema.placements import Agency
 from schema.registry import NewShelter, RegionCode
@@ -126,6 +127,8 @@ def cmd_shelter_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_shelter_import(args: argparse.Namespace, settings: Settings) -> int:
+    if args.format == "hsds":
+        return interop.import_shelters(args, settings)
     path = Path(args.file)
     try:
         text = path.read_text()
@@ -260,9 +263,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--intake-phone", help="intake phone, released with the address")
     add.set_defaults(func=cmd_shelter_add)
-    imp = shelter.add_parser("import", help="register shelters from JSON lines or CSV")
-    imp.add_argument("file")
-    imp.add_argument("--format", choices=["jsonl", "csv"])
+    imp = shelter.add_parser(
+        "import",
+        help="register shelters from JSON lines, CSV, an HSDS directory or HMIS CSV",
+        description="Register shelters, all or none. FILE is JSON lines or CSV; with "
+        "--format hsds an HSDS 3.1 directory, zip or JSON file (211 data); with --format hud "
+        "a folder or zip of HMIS CSV (Organization, Project, Inventory, ProjectCoC). For "
+        "hsds and hud the summary names what was skipped and each default applied.",
+    )
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--format", choices=["jsonl", "csv", "hsds"])
+    imp.add_argument("--region", help="hsds/hud: put every shelter in this region")
+    imp.add_argument("--date", help="hud: the day whose inventory counts (default today)")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="hsds/hud: print what would be imported"
+    )
     imp.set_defaults(func=cmd_shelter_import)
     reset = shelter.add_parser(
         "reset-seq",
@@ -280,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.set_defaults(func=cmd_shelter_list)
 
     match_cli.add_parser(sub)
+    interop.add_parser(sub)
 
     token = sub.add_parser("token", help="access tokens").add_subparsers(
         dest="token", required=True

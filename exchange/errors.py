@@ -4,7 +4,7 @@
      │                               what to do; `status` maps the code to HTTP once
      ├── AuthError                   a token is missing, unknown, revoked or not allowed
      ├── Unavailable                 the database cannot be reached: retry
-     ├── ImportFileError             a line of a shelter import file is bad (nothing imported)
+     ├── ImportFileError             a record of a shelter import file is bad (nothing imported)
      ├── SettingsError               an environment variable holds an unusable value
      ├── MigrationError              migration files or history are inconsistent
      └── CliError                    a command was used wrongly
@@ -146,10 +146,15 @@ class Unavailable(HavenError):
 
 
 class ImportFileError(HavenError):
-    """A line of an import file is not a valid shelter; nothing was imported."""
+    """A record of an import file is not a valid shelter; nothing was imported.
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__("invalid_import", f"line {line}: {message}")
+    `line` is a line number, or where the record is when a line is not enough
+    (`Inventory.csv line 4 (InventoryID I-7)`, `services.json $[2]`).
+    """
+
+    def __init__(self, line: int | str, message: str) -> None:
+        where = f"line {line}" if isinstance(line, int) else line
+        super().__init__("invalid_import", f"{where}: {message}")
         self.line = line
 
 
