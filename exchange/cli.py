@@ -127,7 +127,7 @@ def cmd_shelter_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_shelter_import(args: argparse.Namespace, settings: Settings) -> int:
-    if args.format == "hsds":
+    if args.format in ("hsds", "hud"):
         return interop.import_shelters(args, settings)
     path = Path(args.file)
     try:
@@ -272,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         "hsds and hud the summary names what was skipped and each default applied.",
     )
     imp.add_argument("file", metavar="FILE")
-    imp.add_argument("--format", choices=["jsonl", "csv", "hsds"])
+    imp.add_argument("--format", choices=["jsonl", "csv", "hsds", "hud"])
     imp.add_argument("--region", help="hsds/hud: put every shelter in this region")
     imp.add_argument("--date", help="hud: the day whose inventory counts (default today)")
     imp.add_argument(

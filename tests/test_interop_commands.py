@@ -87,6 +87,33 @@ def test_a_bad_record_imports_nothing(
     assert shelter_count(db_env) == 0
 
 
+def test_hud_import_registers_es_and_th_projects(
+    db_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The HMIS fixture imports on its day, with the real ZIP data placing the shelters."""
+    code, out, err = run(
+        capsys, "shelter", "import", "--format", "hud", "--date", "2026-01-28", str(HERE / "hud")
+    )
+    assert code == 0, err
+    assert [s["beds"] for s in out["imported"]] == [
+        {"single": 25, "family": 4},
+        {"single": 8},
+        {"single": 10, "family": 3},
+    ]
+    listed = query(db_env, lambda c: store.registry(c, confidential=True))
+    [(_, vsp)] = [(i, s) for i, s in listed.shelters if s.confidential]
+    assert vsp.name.startswith("Safe Harbor") and vsp.address is None
+    assert 41.0 < vsp.lat < 41.2 and vsp.region == "OH"
+
+
+def test_a_bad_date_is_a_usage_error(db_env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--date must be a date; the message says what one looks like."""
+    code, _, err = run(
+        capsys, "shelter", "import", "--format", "hud", "--date", "28/1/2026", str(HERE / "hud")
+    )
+    assert code == 2 and "--date '28/1/2026' is not a date like 2026-01-28" in err
+
+
 PUBLIC = [
     NewShelter(
         name="Harbor House",

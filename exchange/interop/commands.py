@@ -22,7 +22,7 @@ import msgspec
 from exchange import db
 from exchange.beds import registry
 from exchange.errors import CliError, HavenError
-from exchange.interop import hsds, hsds_export, tables
+from exchange.interop import hsds, hsds_export, hud, tables
 from exchange.interop import store as interop_store
 from exchange.interop.geocode import zip_place
 from exchange.interop.outcome import Outcome
@@ -51,7 +51,9 @@ def parse_source(args: argparse.Namespace) -> Outcome:
         raise CliError(f"{path}: no such file or directory")
     try:
         source = tables.load(path)
-        return hsds.parse(source, geocode=zip_place, region=args.region)
+        if args.format == "hsds":
+            return hsds.parse(source, geocode=zip_place, region=args.region)
+        return hud.parse(source, geocode=zip_place, region=args.region, today=_day(args.date))
     except HavenError as exc:
         raise CliError(f"{path}: {exc}; nothing was imported") from None
 
