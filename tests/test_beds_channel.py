@@ -219,7 +219,8 @@ async def test_handshake_refused_without_a_valid_shelter_token(
     _, revoked = await add_shelter(conn, single=4)
     assert await auth.revoke_token(conn, token=revoked)
     others = {
-        role: (await auth.create_token(conn, role))[1] for role in ("viewer", "planner", "admin")
+        role: (await auth.create_token(conn, role, agency="DRC" if role == "planner" else None))[1]
+        for role in ("viewer", "planner", "admin")
     }
     server = serve()
     before = await snapshot(conn)

@@ -222,3 +222,23 @@ def test_an_arrival_at_a_full_shelter_only_releases_the_hold() -> None:
     assert rules.apply_holds(roomy, [("s00001", "single", -1, 1)])["s00001"]["single"] == (
         BedState(total=3, occupied=2, out_of_service=0, held=0)
     )
+
+
+def test_exclusions_naming_women_outside_the_problem_are_dropped() -> None:
+    """exclude_with may name a withdrawn woman, one releasing beyond the horizon or a
+    resident of a stale shelter: the problem keeps only ids it contains and stays valid."""
+    from matching.load import decode_problem
+
+    problem = rules.build_problem(
+        [shelter("s00001"), shelter("s00002", reported=None)],
+        [open_request("r000001", exclude_with=["r000002", "r000008", "r000009"])],
+        [
+            Resident(id="r000002", shelter="s00001", contacts=[], exclude_with=["r000007"]),
+            Resident(id="r000009", shelter="s00002", contacts=[], exclude_with=[]),
+        ],
+        now=NOW,
+        stale_after=EIGHT_HOURS,
+    )
+    assert problem.requests[0].exclude_with == ["r000002"]
+    assert [(w.id, w.exclude_with) for w in problem.residents] == [("r000002", [])]
+    assert decode_problem(msgspec.json.encode(problem)) == problem

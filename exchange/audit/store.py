@@ -59,7 +59,15 @@ class Verified(msgspec.Struct, frozen=True, kw_only=True):
 
 async def verify(conn: Conn, *, batch: int = 10_000) -> Verified:
     """Walk the chain from the first row: ids without gaps, each prev_hash the previous
-    row's hash, each hash recomputed from its row."""
+    row's hash, each hash recomputed from its row, the head naming the last row.
+
+    It reads one snapshot (a repeatable-read transaction), so rows appended while it runs
+    are simply not seen, never mistaken for a broken chain."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _walk(conn, batch)
+
+
+async def _walk(conn: Conn, batch: int) -> Verified:
     prev_id, prev_hash, rows = 0, bytes(32), 0
     while True:
         chunk = await conn.fetch(_WALK, prev_id, batch)

@@ -179,6 +179,15 @@ def build_problem(
             )
         )
     known = {s.id for s in fresh_shelters}
+    kept = [w for w in residents if w.shelter in known]
+    # exclude_with may name women outside this problem (withdrawn, releasing beyond the
+    # horizon, at a stale shelter): the relation is symmetric and only matters between
+    # women in it, so those ids are dropped rather than make the problem invalid.
+    present = {r.id for r in out_requests} | {w.id for w in kept}
+    out_requests = [
+        msgspec.structs.replace(r, exclude_with=[x for x in r.exclude_with if x in present])
+        for r in out_requests
+    ]
     return p.Problem(
         version=1,
         shelters=[
@@ -208,10 +217,9 @@ def build_problem(
                 id=w.id,
                 shelter=w.shelter,
                 contacts=sorted(w.contacts),
-                exclude_with=sorted(w.exclude_with),
+                exclude_with=sorted(x for x in w.exclude_with if x in present),
             )
-            for w in sorted(residents, key=lambda w: w.id)
-            if w.shelter in known
+            for w in sorted(kept, key=lambda w: w.id)
         ],
     )
 
