@@ -13,16 +13,17 @@ import csv
 import io
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
 from exchange import db
 from exchange.beds import registry
 from exchange.errors import CliError, HavenError
-from exchange.interop import hsds, hsds_export, hud, tables
+from exchange.interop import hic, hsds, hsds_export, hud, tables
 from exchange.interop import store as interop_store
 from exchange.interop.geocode import zip_place
 from exchange.interop.outcome import Outcome
@@ -110,6 +111,20 @@ def add_parser(sub: Any) -> None:
     directory.add_argument("dir", metavar="DIR", help="created if missing; files overwritten")
     directory.add_argument("--region", action="append", help="only these regions (repeatable)")
     directory.set_defaults(func=export_hsds)
+    count = kinds.add_parser(
+        "hic",
+        help="the Housing Inventory Count on one night, as CSV",
+        description="Write HUD's Housing Inventory Count for the night of --date as CSV (one "
+        "row per shelter and household type), from the registry and the bed history: each "
+        "bed type's total as of the end of that day. Confidential shelters are counted as "
+        "victim service providers: their beds, no address. Totals go to stderr.",
+    )
+    count.add_argument("--date", required=True, help="the night counted, e.g. 2027-01-27")
+    count.add_argument("--coc", default="", help="the CoC code for every row, e.g. OH-506")
+    count.add_argument("--region", action="append", help="only these regions (repeatable)")
+    count.add_argument("--tz", default="UTC", help="the day ends at midnight here (default UTC)")
+    count.add_argument("-o", "--output", metavar="FILE", help="write here, not to stdout")
+    count.set_defaults(func=export_hic)
 
 
 def export_hsds(args: argparse.Namespace, settings: Settings) -> int:
@@ -141,3 +156,35 @@ def _csv(columns: tuple[str, ...], rows: list[dict[str, str]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def export_hic(args: argparse.Namespace, settings: Settings) -> int:
+    day = _day(args.date)
+    try:
+        zone = ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(f"--tz {args.tz!r} is not a time zone like America/New_York") from None
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    found = asyncio.run(
+        _connected(
+            settings,
+            lambda c: interop_store.registry(c, confidential=True, regions=args.region, at=end),
+        )
+    )
+    table = hic.rows(found.shelters, day=day, coc=args.coc)
+    text = hic.to_csv(table)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, newline="")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
+    for label, beds in hic.totals(table).items():
+        sys.stderr.write(f"{label}: {beds}\n")
+    if found.from_current:
+        sys.stderr.write(
+            f"haven: note: no bed history before {end.isoformat()} for "
+            f"{', '.join(found.from_current)} (pruned): their current totals are used\n"
+        )
+    return 0
