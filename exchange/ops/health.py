@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ from prometheus_client.exposition import generate_latest
 from exchange import db
 from exchange.access import tokens
 from exchange.errors import AuthError
+from exchange.ops import asyncapi
 from exchange.services import services
 
 
@@ -67,6 +69,20 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(generate_latest(app.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?$")
+
+
+@get("/asyncapi.json", include_in_schema=False, sync_to_thread=False)
+def asyncapi_json(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The websocket channels in AsyncAPI 3.0, with this server (as the client reached it)."""
+    host = request.headers.get("host", "")
+    secure = request.scope.get("scheme") in ("https", "wss")
+    document = asyncapi.document(
+        host if _HOST.match(host) else "127.0.0.1:8000", "wss" if secure else "ws"
+    )
+    return Response(msgspec.json.encode(document), media_type="application/json")
+
+
 SWAGGER_ASSETS = "/static/swagger-ui"
 
 
@@ -91,6 +107,7 @@ ROUTES: list[ControllerRouterHandler] = [
     livez,
     readyz,
     metrics,
+    asyncapi_json,
     create_static_files_router(
         path=SWAGGER_ASSETS, directories=[str(swagger_ui_bundle.swagger_ui_path)], name="swagger-ui"
     ),

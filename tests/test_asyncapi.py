@@ -1,0 +1,82 @@
+"""The AsyncAPI document of the websocket channels: valid AsyncAPI 3.0, complete, with
+examples its own schemas accept, and served at /asyncapi.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, get_args
+
+import jsonschema
+import msgspec
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from exchange.ops import asyncapi, health
+from schema.wire import ClientMessage, ServerMessage
+
+SCHEMA = Path(__file__).parent / "asyncapi" / "asyncapi-3.0.0.schema.json"
+
+
+def test_the_document_is_valid_asyncapi_3() -> None:
+    """The AsyncAPI project's own JSON schema for 3.0.0 accepts the document."""
+    schema = json.loads(SCHEMA.read_text())
+    document = json.loads(msgspec.json.encode(asyncapi.document()))
+    jsonschema.Draft7Validator(schema).validate(document)
+
+
+def test_a_broken_document_is_refused_by_the_same_schema() -> None:
+    """The check can fail: an operation without an action is not AsyncAPI."""
+    schema = json.loads(SCHEMA.read_text())
+    document = json.loads(msgspec.json.encode(asyncapi.document()))
+    del document["operations"]["receive_report"]["action"]
+    assert list(jsonschema.Draft7Validator(schema).iter_errors(document))
+
+
+def test_every_message_the_code_handles_is_documented() -> None:
+    """Each member of ClientMessage and ServerMessage is a message of some channel, in
+    the direction the code uses it."""
+    handled = set(get_args(ClientMessage)) | set(get_args(ServerMessage))
+    assert handled == asyncapi.documented()
+    document = asyncapi.document()
+    titles = {m["title"] for m in document["components"]["messages"].values()}
+    assert titles == {t.__name__ for t in handled}
+    received = {t for c in asyncapi.CHANNELS.values() for t in c.receives}
+    assert received == set(get_args(ClientMessage))
+
+
+def _resolved(schema: Any, components: dict[str, Any]) -> Any:
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _resolved(components[schema["$ref"].rsplit("/", 1)[1]], components)
+        return {k: _resolved(v, components) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_resolved(v, components) for v in schema]
+    return schema
+
+
+def test_each_example_matches_its_payload_schema() -> None:
+    """The examples are valid frames: the generated payload schemas accept them, and the
+    exchange's decoder accepts the client ones."""
+    document = asyncapi.document()
+    components = document["components"]["schemas"]
+    for message in document["components"]["messages"].values():
+        payload = _resolved(message["payload"], components)
+        for example in message["examples"]:
+            jsonschema.Draft202012Validator(payload).validate(example["payload"])
+    decoder = msgspec.json.Decoder(ClientMessage)
+    for t in get_args(ClientMessage):
+        [example] = document["components"]["messages"][asyncapi.tag(t)]["examples"]
+        assert isinstance(decoder.decode(json.dumps(example["payload"])), t)
+
+
+def test_it_is_served_with_the_host_the_client_used() -> None:
+    """GET /asyncapi.json names this server as the client reached it; a hostile Host
+    header is not echoed."""
+    with TestClient(Litestar([health.asyncapi_json])) as client:
+        r = client.get("/asyncapi.json", headers={"host": "haven.example.org:8443"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        assert r.json()["servers"]["exchange"]["host"] == "haven.example.org:8443"
+        assert r.json()["channels"]["shelter"]["address"] == "/ws/shelter"
+        r = client.get("/asyncapi.json", headers={"host": "example.org:1234567"})
+        assert r.json()["servers"]["exchange"]["host"] == "127.0.0.1:8000"
