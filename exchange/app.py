@@ -24,7 +24,7 @@ from exchange.board import channel as dashboard_channel
 from exchange.board import fanout
 from exchange.ops import health
 from exchange.ops.metrics import Metrics
-from exchange.pages import dashboard, signin
+from exchange.pages import dashboard, operator, planner, signin
 from exchange.placements import channel as placements
 from exchange.placements import schedule
 from exchange.placements.delivery import OfferFeed
@@ -88,6 +88,8 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             *dashboard_channel.ROUTES,
             *signin.ROUTES,
             *dashboard.ROUTES,
+            *operator.ROUTES,
+            *planner.ROUTES,
             Router(
                 path="/",
                 route_handlers=placements.ROUTES,

@@ -96,7 +96,8 @@ async def test_sign_in_sets_a_strict_httponly_cookie_and_shows_the_dashboard(
     conn: asyncpg.Connection[Any], serve: Any
 ) -> None:
     """A token posted once becomes an HttpOnly, SameSite=Strict session; the page then shows
-    the dashboard with its CSP; shelter and unknown tokens stay on the sign-in form; sign-out
+    the dashboard with its CSP; a shelter token goes to its own page, never the dashboard;
+    unknown tokens stay on the sign-in form; sign-out
     ends the session; assets are served by Haven."""
     added = await registry.add_shelters(
         conn,
@@ -115,9 +116,11 @@ async def test_sign_in_sets_a_strict_httponly_cookie_and_shows_the_dashboard(
         assert bad.status_code == 303 and bad.headers["location"] == "/?error=bad_token"
         assert "not recognised" in (await http.get("/?error=bad_token")).text
         assert "set-cookie" not in bad.headers
-        refused = await http.post("/session", data={"token": added[0][1]})
-        assert refused.headers["location"] == "/?error=forbidden_role"
-        assert "set-cookie" not in refused.headers
+        async with httpx.AsyncClient(base_url=server.url) as shelter:
+            signed = await shelter.post("/session", data={"token": added[0][1]})
+            assert signed.headers["location"] == "/shelter"  # her own page, not the dashboard
+            assert (await shelter.get("/")).headers["location"] == "/shelter"
+            assert (await shelter.get("/api/regions")).status_code == 403
         good = await http.post("/session", data={"token": viewer})
         cookie = good.headers["set-cookie"]
         assert re.search(r"haven_session=[\w-]{40,};", cookie)

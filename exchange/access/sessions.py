@@ -19,12 +19,14 @@ from schema.registry import Principal, Role
 COOKIE = "haven_session"
 SESSION_S = 12 * 3600
 DASHBOARD_ROLES: tuple[Role, ...] = ("viewer", "planner", "admin")
+SIGN_IN_ROLES: tuple[Role, ...] = (*DASHBOARD_ROLES, "shelter")
+"""Shelter tokens sign in for their operator's page; the dashboard stays closed to them."""
 
 
 async def create(conn: Executor, token: str) -> str:
-    """A new session for a dashboard token; AuthError when the token cannot sign in."""
+    """A new session for a token that may sign in; AuthError when it cannot."""
     principal = await tokens.authenticate(conn, token)
-    tokens.require_role(principal, *DASHBOARD_ROLES)
+    tokens.require_role(principal, *SIGN_IN_ROLES)
     session_id = secrets.token_urlsafe(32)
     await store.create_session(
         conn, tokens.digest(session_id), principal.token_id, float(SESSION_S)

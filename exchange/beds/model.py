@@ -81,3 +81,13 @@ class BoardLoad(msgspec.Struct, frozen=True, kw_only=True):
     shelters: list[BoardShelter]
     changed: dict[str, int]
     """Per region, the seq of its newest event."""
+
+
+class ShelterCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """One shelter's own figures, as its operator's page shows them."""
+
+    id: str
+    name: str
+    last_seq: int
+    reported_at: datetime | None
+    beds: dict[str, BedState]

@@ -21,7 +21,15 @@ import asyncpg
 import msgspec
 
 from exchange.audit import store as audit
-from exchange.beds.model import BedState, BoardLoad, BoardShelter, Event, NewEvent, ShelterState
+from exchange.beds.model import (
+    BedState,
+    BoardLoad,
+    BoardShelter,
+    Event,
+    NewEvent,
+    ShelterCounts,
+    ShelterState,
+)
 from exchange.errors import DB_ERRORS
 from schema.registry import NewShelter, Rules, Shelter
 
@@ -375,6 +383,38 @@ def _shelter(r: asyncpg.Record) -> Shelter:
         )
     }
     return msgspec.convert({**fields, "rules": msgspec.to_builtins(rules)}, Shelter)
+
+
+_COUNTS = """
+select s.id, s.name, s.last_seq, s.last_report_at,
+       b.bed_type, b.total, b.occupied, b.out_of_service, b.held
+from shelters s join beds b on b.shelter_id = s.id
+where s.id = $1
+order by b.bed_type
+"""
+
+
+async def shelter_counts(conn: Executor, shelter_id: str) -> ShelterCounts | None:
+    """One shelter's name, last seq, last report time and beds (no lock)."""
+    rows = await conn.fetch(_COUNTS, shelter_id)
+    if not rows:
+        return None
+    first = rows[0]
+    return ShelterCounts(
+        id=first["id"],
+        name=first["name"],
+        last_seq=first["last_seq"],
+        reported_at=first["last_report_at"],
+        beds={
+            r["bed_type"]: BedState(
+                total=r["total"],
+                occupied=r["occupied"],
+                out_of_service=r["out_of_service"],
+                held=r["held"],
+            )
+            for r in rows
+        },
+    )
 
 
 class ShelterBeds(msgspec.Struct, frozen=True, kw_only=True):

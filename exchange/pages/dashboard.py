@@ -15,23 +15,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, get
-from litestar.response import Response
+from litestar.response import Redirect, Response
 from litestar.types import ControllerRouterHandler
 
 from exchange.access import sessions
 from exchange.board.hub import encode
 from exchange.errors import DB_ERRORS, AuthError
-from exchange.pages.shell import HEADERS, STATIC, escape, page
+from exchange.pages import i18n
+from exchange.pages.explanations import refusal
+from exchange.pages.i18n import N_, Translator
+from exchange.pages.shell import HEADERS, STATIC, back_to, escape, header, page
 from exchange.services import services
 from schema.wire import Region, Snapshot
-
-_ERRORS = {
-    "missing_token": "Enter a token.",
-    "bad_token": "That token is not recognised.",
-    "revoked_token": "That token has been revoked.",
-    "forbidden_role": "Shelter tokens cannot open the dashboard: use a viewer, planner or "
-    "admin token.",
-}
 
 DEGRADED = "Numbers may be out of date: Haven cannot reach its database right now."
 """The alert's text (`static/dashboard.js` has the same sentence)."""
@@ -41,20 +36,30 @@ ROW_H = 22
 LABEL_W = 150
 
 
-def render_sign_in(error: str | None = None) -> str:
-    message = _ERRORS.get(error or "", "Sign in again." if error else "")
+SIGN_IN_HINT = N_(
+    "Ask your coordinator for a token: shelters, planners and coordinators each have "
+    "their own. It is exchanged once for a session cookie and is not kept in the browser."
+)
+
+
+def render_sign_in(
+    error: str | None = None, *, next_page: str = "/", _: Translator | None = None
+) -> str:
+    _ = _ or Translator("en")
+    message = refusal(_, error) if error else ""
     alert = f'<p class="error" role="alert">{escape(message)}</p>' if message else ""
     body = (
-        '<main class="sign-in"><h1>Haven</h1><p>Regional bed availability.</p>'
+        header(_, _("Sign in"), here=back_to(next_page), role=None) + '<main class="sign-in">'
+        f"<p>{escape(_('Bed availability and placements for women leaving prison.'))}</p>"
         f"{alert}"
         '<form method="post" action="/session">'
-        '<label for="token">Access token</label>'
+        f'<input type="hidden" name="next" value="{escape(back_to(next_page))}">'
+        f'<label for="token">{escape(_("Access token"))}</label>'
         '<input id="token" name="token" type="password" autocomplete="off" required>'
-        '<button type="submit">Sign in</button></form>'
-        '<p class="hint">Ask your coordinator for a viewer or planner token. '
-        "It is exchanged once for a session cookie and is not kept in the browser.</p></main>"
+        f'<button type="submit">{escape(_("Sign in"))}</button></form>'
+        f'<p class="hint">{escape(_(SIGN_IN_HINT))}</p></main>'
     )
-    return page("Haven — sign in", body, script=False)
+    return page(_("Haven — sign in"), body, lang=_.lang, styles=("pages.css",))
 
 
 def ago(as_of: str | None, now: datetime) -> str:
@@ -183,16 +188,21 @@ def render_dashboard(
 
 
 @get("/", include_in_schema=False)
-async def index(request: Request[Any, Any, Any]) -> Response[str]:
+async def index(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
     """The dashboard for a signed-in browser, else the sign-in form."""
+    _ = i18n.translator(request.cookies, request.headers)
     try:
         app = services(request)
         principal = await sessions.resolve(app.pool, request.headers, request.cookies)
+        if principal.role == "shelter":
+            return Redirect(path="/shelter", status_code=303)
         if principal.role not in sessions.DASHBOARD_ROLES:
             raise AuthError("forbidden_role", "not a dashboard token")
     except AuthError:
         error = request.query_params.get("error")
-        return Response(render_sign_in(error), media_type="text/html", headers=HEADERS)
+        next_page = request.query_params.get("next", "/")
+        html = render_sign_in(error, next_page=next_page, _=_)
+        return Response(html, media_type="text/html", headers=HEADERS)
     except DB_ERRORS:
         html = page(
             "Haven — unavailable",

@@ -154,6 +154,18 @@ def _view(r: asyncpg.Record) -> RequestView:
     )
 
 
+_AGENCY_VERSION = """
+select count(*)::text || '.' || coalesce(to_char(max(updated_at), 'J.SSSS.US'), '0')
+from requests where agency = $1
+"""
+
+
+async def agency_version(conn: Executor, agency: str) -> str:
+    """Changes whenever one of the agency's requests is created or changes status (the
+    planner's page polls this, and re-reads its requests, audited, only when it moves)."""
+    return str(await conn.fetchval(_AGENCY_VERSION, agency))
+
+
 class RequestRow(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     agency: str

@@ -65,6 +65,20 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/"): PUBLIC,  # the sign-in form, or the dashboard for a session
     ("POST", "/session"): PUBLIC,  # a form post: a bad token is told on the page
     ("POST", "/session/end"): PUBLIC,
+    ("POST", "/language"): PUBLIC,
+    # The people's pages: anyone without the page's role is sent to sign in (303), and a
+    # page's form posts act only for its own shelter or agency (tests/test_pages_*).
+    ("GET", "/shelter"): PUBLIC,
+    ("POST", "/shelter/beds"): PUBLIC,
+    ("POST", "/shelter/still-accurate"): PUBLIC,
+    ("POST", "/shelter/offers/{offer_id:str}/{action:str}"): PUBLIC,
+    ("GET", "/shelter/live"): only("shelter", "other_shelter"),
+    ("GET", "/planner"): PUBLIC,
+    ("POST", "/planner/requests"): PUBLIC,
+    ("POST", "/planner/upload"): PUBLIC,
+    ("POST", "/planner/requests/{request_id:str}/placement"): PUBLIC,
+    ("POST", "/planner/requests/{request_id:str}/withdraw"): PUBLIC,
+    ("GET", "/planner/live"): only("planner", "planner_elsewhere"),
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/swagger"): PUBLIC,
     ("GET", "/schema/{path:str}"): PUBLIC,
@@ -188,6 +202,7 @@ async def test_the_matrix_holds_for_every_route_and_caller(
             "run_id": str(run["id"]),
             "which": "problem",
             "offer_id": second["id"],
+            "action": "accept",
             "file_path": "dashboard.css",
             "path": "swagger",
         }

@@ -1,0 +1,636 @@
+"""The release planner's page at `/planner`: her agency's requests, a new one, a list.
+
+Signed in with a planner token. Everything goes through the functions the API uses
+(`placements.requests`): a request from the form or a CSV line is the API's `NewRequest`
+(`pages.forms`), checked by the same rules and refused with the same field at fault,
+shown next to that field in her language; the list is the audited read; the placement
+(shelter, address, intake phone) is shown only after one deliberate click, a POST, which
+is the audited placement read. A CSV upload is one transaction: all lines or none, and
+the first bad line is named.
+
+Contact tokens are explained on the page, which can also derive one in the browser (Web
+Crypto HMAC-SHA-256 of the person's identity under the agency's passphrase: neither ever
+leaves the browser; their inputs have no `name` and sit outside every form).
+
+`static/planner.js` keeps the list current: it polls `/planner/live` with the version it
+has (a count and a time, no request data, not audited) and gets the list again, audited
+like any read, only when something changed. The readiness board and the pickup form
+come with the release-day work, not here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from babel.dates import format_datetime
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath
+from litestar.response import Redirect, Response
+
+from exchange.errors import DB_ERRORS, HavenError
+from exchange.pages import forms, i18n
+from exchange.pages.explanations import explain, refusal
+from exchange.pages.i18n import N_, Translator
+from exchange.pages.shell import (
+    escape,
+    form_allowed,
+    header,
+    html_response,
+    live_refusal,
+    page,
+    session_principal,
+    signed_in,
+    to_sign_in,
+    unavailable,
+)
+from exchange.placements import offers, requests, store
+from exchange.placements.requests import InvalidRequest
+from exchange.services import services
+from schema.placements import Placement, RequestView
+from schema.registry import Principal
+
+HERE = "/planner"
+STATUS = {
+    "open": N_("waiting for a bed"),
+    "offered": N_("offered to a shelter"),
+    "accepted": N_("accepted"),
+    "arrived": N_("arrived"),
+    "withdrawn": N_("withdrawn"),
+    "no_show": N_("did not arrive"),
+}
+LABELS = {
+    "ref": N_("Reference"),
+    "region": N_("Region"),
+    "release_date": N_("Release date"),
+    "origin_lat": N_("Released from: latitude"),
+    "origin_lon": N_("Released from: longitude"),
+    "bed_type": N_("Bed type"),
+    "age": N_("Age"),
+    "max_km": N_("Farthest shelter (km)"),
+    "children": N_("Children with her"),
+    "mat": N_("Takes medication for opioid use (MAT)"),
+    "language": N_("Language (if not English)"),
+    "needs": N_("Services she needs"),
+    "offenses": N_("Offence categories"),
+    "urgency": N_("Urgency"),
+    "contacts": N_("Contact tokens, one per line"),
+    "avoid_km": N_("Keep this far from those contacts (km)"),
+    "exclude_with": N_("Not at the same shelter as (request ids)"),
+    "home_lat": N_("Home area: latitude"),
+    "home_lon": N_("Home area: longitude"),
+}
+SCRIPT_MESSAGES = [
+    N_("Your browser cannot make tokens here: it needs a secure (https) page."),
+    N_("Enter the passphrase and the person's identity first."),
+    N_("Token made. It is not sent anywhere until you add it and send the request."),
+    N_("Added to contacts."),
+    N_("The list changed."),
+]
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def _when(_: Translator, iso: str) -> str:
+    at = dt.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return f"{format_datetime(at, 'd MMM, HH:mm', tzinfo=dt.UTC, locale=_.lang)} UTC"
+
+
+def render_list(_: Translator, views: list[RequestView]) -> str:
+    """Her agency's requests, newest first, with status and offer."""
+    if not views:
+        return f'<p class="none">{escape(_("No requests yet."))}</p>'
+    head = "".join(
+        f'<th scope="col">{escape(_(h))}</th>'
+        for h in (
+            N_("Reference"),
+            N_("Release"),
+            N_("Bed"),
+            N_("Status"),
+            N_("Offer"),
+            N_("Actions"),
+        )
+    )
+    rows = []
+    for v in sorted(views, key=lambda v: v.id, reverse=True):
+        key = escape(v.id)
+        offer = ""
+        if v.offer is not None and v.offer.status == "offered":
+            offer = _(
+                "a shelter in {region}, {km} km away, has until {when} to answer",
+                region=v.offer.region,
+                km=v.offer.km,
+                when=_when(_, v.offer.expires_at),
+            )
+        elif v.offer is not None:
+            offer = _("a shelter in {region}, {km} km away", region=v.offer.region, km=v.offer.km)
+        actions = []
+        if v.status in ("accepted", "arrived"):
+            actions.append(
+                f'<form method="post" action="/planner/requests/{key}/placement">'
+                '<button type="submit" class="primary" '
+                f'aria-describedby="{key}-ref placement-note">'
+                f"{escape(_('Show where she goes'))}</button></form>"
+            )
+        if v.status in ("open", "offered", "accepted"):
+            actions.append(
+                f'<form method="post" action="/planner/requests/{key}/withdraw">'
+                f'<button type="submit" aria-describedby="{key}-ref">{escape(_("Withdraw"))}'
+                "</button></form>"
+            )
+        rows.append(
+            f'<tr data-request="{key}"><th scope="row" id="{key}-ref">{escape(v.ref)}'
+            f'<br><span class="hint">{key}</span></th>'
+            f"<td>{escape(v.release_date.isoformat())}</td><td>{escape(v.bed_type)}</td>"
+            f'<td><span class="status status-{escape(v.status)}" data-status="{escape(v.status)}">'
+            f"{escape(_(STATUS.get(v.status, v.status)))}</span></td>"
+            f"<td>{escape(offer)}</td><td>{''.join(actions)}</td></tr>"
+        )
+    return (
+        '<div class="table-scroll" tabindex="0" role="region" '
+        f'aria-labelledby="requests-h"><table class="requests"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        f'<p class="hint" id="placement-note">{escape(_(PLACEMENT_NOTE))}</p>'
+    )
+
+
+PLACEMENT_NOTE = N_(
+    "Where she goes is shown only when you ask, and every look is recorded in the audit log."
+)
+
+
+def render_placement(_: Translator, found: Placement) -> str:
+    rows = [
+        (_("Shelter"), found.name),
+        (_("Address"), found.address or _("not registered: call the shelter")),
+        (_("Intake phone"), found.intake_phone or _("not registered")),
+        (_("Bed"), found.bed_type),
+        (_("Release date"), found.release_date.isoformat()),
+    ]
+    items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+    return (
+        '<section class="placement" aria-labelledby="placement-h">'
+        f'<h2 id="placement-h" tabindex="-1">{escape(_("Where she goes"))}</h2><dl>{items}</dl>'
+        f'<p class="hint">{escape(_("This look was recorded in the audit log."))}</p></section>'
+    )
+
+
+def _field(
+    _: Translator, name: str, values: dict[str, str], errors: dict[str, str], control: str
+) -> str:
+    err = errors.get(name)
+    ids = [f"f-{name}-hint"] + ([f"f-{name}-error"] if err else [])
+    aria = f'aria-describedby="{" ".join(ids)}"' + (' aria-invalid="true"' if err else "")
+    hint = next(h for n, _r, h in forms.COLUMNS if n == name)
+    return (
+        f'<div class="field{" wide" if name == "contacts" else ""}">'
+        f'<label for="f-{name}">{escape(_(LABELS[name]))}</label>'
+        + control.format(id=f"f-{name}", name=name, aria=aria, value=escape(values.get(name, "")))
+        + f'<span class="hint" id="f-{name}-hint">{escape(_(hint))}</span>'
+        + (f'<span class="field-error" id="f-{name}-error">{escape(err)}</span>' if err else "")
+        + "</div>"
+    )
+
+
+def render_form(
+    _: Translator, principal: Principal, values: dict[str, str], errors: dict[str, str]
+) -> str:
+    text = '<input id="{id}" name="{name}" type="text" value="{value}" {aria}>'
+    number = (
+        '<input id="{id}" name="{name}" type="text" inputmode="decimal" value="{value}" {aria}>'
+    )
+    whole = '<input id="{id}" name="{name}" type="text" inputmode="numeric" value="{value}" {aria}>'
+    required = ' required aria-required="true"'
+    regions = principal.regions
+    if regions:
+        options = "".join(
+            f"<option{' selected' if values.get('region') == r else ''}>{escape(r)}</option>"
+            for r in regions
+        )
+        region = (
+            '<select id="{id}" name="{name}" {aria}>'
+            + options.replace("{", "{{").replace("}", "}}")
+            + "</select>"
+        )
+    else:
+        region = text.replace("{aria}", "{aria}" + required)
+    urgency = "".join(
+        f'<option value="{n}"{" selected" if values.get("urgency", "3") == str(n) else ""}>'
+        f"{n}</option>"
+        for n in range(1, 6)
+    )
+    checked = " checked" if values.get("mat", "").lower() in ("on", "yes", "true", "1") else ""
+    fields = [
+        _field(_, "ref", values, errors, text.replace("{aria}", "{aria}" + required)),
+        _field(_, "region", values, errors, region),
+        _field(
+            _,
+            "release_date",
+            values,
+            errors,
+            '<input id="{id}" name="{name}" type="date" value="{value}" {aria}' + required + ">",
+        ),
+        _field(_, "origin_lat", values, errors, number.replace("{aria}", "{aria}" + required)),
+        _field(_, "origin_lon", values, errors, number.replace("{aria}", "{aria}" + required)),
+        _field(
+            _,
+            "bed_type",
+            values,
+            errors,
+            '<input id="{id}" name="{name}" type="text" list="bed-types" value="{value}" {aria}'
+            + required
+            + ">",
+        ),
+        _field(_, "age", values, errors, whole.replace("{aria}", "{aria}" + required)),
+        _field(_, "max_km", values, errors, number.replace("{aria}", "{aria}" + required)),
+        _field(_, "children", values, errors, whole),
+        _field(
+            _,
+            "urgency",
+            values,
+            errors,
+            '<select id="{id}" name="{name}" {aria}>' + urgency + "</select>",
+        ),
+        _field(_, "language", values, errors, text),
+        _field(_, "needs", values, errors, text),
+        _field(_, "offenses", values, errors, text),
+        _field(
+            _,
+            "mat",
+            values,
+            errors,
+            f'<input id="{{id}}" name="{{name}}" type="checkbox" value="yes"{checked} {{aria}}>',
+        ),
+        _field(
+            _,
+            "contacts",
+            values,
+            errors,
+            '<textarea id="{id}" name="{name}" rows="3" autocomplete="off" spellcheck="false" '
+            "{aria}>{value}</textarea>",
+        ),
+        _field(_, "avoid_km", values, errors, number),
+        _field(_, "exclude_with", values, errors, text),
+        _field(_, "home_lat", values, errors, number),
+        _field(_, "home_lon", values, errors, number),
+    ]
+    top = errors.get("")
+    return (
+        '<section aria-labelledby="new-h"><h2 id="new-h">'
+        f"{escape(_('Ask for a bed for one woman'))}</h2>"
+        + (f'<p class="field-error" role="alert">{escape(top)}</p>' if top else "")
+        + '<form class="request" method="post" action="/planner/requests" novalidate>'
+        + "".join(fields)
+        + '<datalist id="bed-types"><option value="single"><option value="family">'
+        '<option value="accessible"></datalist>'
+        f'<div class="actions"><button type="submit" class="primary">{escape(_("Send request"))}'
+        "</button></div></form></section>"
+    )
+
+
+CONTACTS_HELP = N_(
+    "Contact tokens keep her away from people who put her at risk (a trafficker, a "
+    "recruiter) without Haven ever learning who they are. Your agency turns each person's "
+    "identity into a token with a passphrase only your agency knows: the same person always "
+    "gives the same token, and nobody without the passphrase can turn a token back into a "
+    "name. Write the identity the same way every time: full name and date of birth, e.g. "
+    "“maria lopez 1990-04-02” (letters are lower-cased and spaces collapsed before hashing)."
+)
+CONTACTS_SHELL = N_(
+    "Without this page, the same token comes from any computer with OpenSSL (type the "
+    "identity already lower-cased):"
+)
+
+
+def render_tokens(_: Translator) -> str:
+    command = (
+        "printf '%s' 'maria lopez 1990-04-02' | openssl dgst -sha256 -hmac 'PASSPHRASE' -binary "
+        "| base64 | tr '+/' '-_' | tr -d '='"
+    )
+    return (
+        '<section aria-labelledby="tokens-h"><h2 id="tokens-h">'
+        f"{escape(_('Contact tokens'))}</h2><p>{escape(_(CONTACTS_HELP))}</p>"
+        '<div class="derive" id="derive" hidden>'
+        f'<label for="derive-key">{escape(_("Your agency passphrase (never sent)"))}</label>'
+        '<input id="derive-key" type="password" autocomplete="off">'
+        f'<label for="derive-who">{escape(_("The person’s identity (never sent)"))}</label>'
+        '<input id="derive-who" type="text" autocomplete="off" spellcheck="false">'
+        f'<button type="button" id="derive-make">{escape(_("Make token"))}</button>'
+        f'<p><span class="visually-hidden">{escape(_("Token"))}: </span>'
+        '<output id="derive-out" for="derive-key derive-who"></output></p>'
+        f'<button type="button" id="derive-add" disabled>{escape(_("Add to contacts"))}</button>'
+        '<p id="derive-status" role="status"></p></div>'
+        f"<p>{escape(_(CONTACTS_SHELL))}</p><pre><code>{escape(command)}</code></pre></section>"
+    )
+
+
+CSV_HELP = N_(
+    "Upload a release list as CSV (UTF-8), one woman per line, with a header line naming "
+    "the columns below. Either every line becomes a request, or none does and the first "
+    "line that cannot be used is named."
+)
+
+
+def render_upload(_: Translator) -> str:
+    rows = "".join(
+        f'<tr><th scope="row"><code>{escape(n)}</code></th>'
+        f"<td>{escape(_('yes') if required else _('no'))}</td><td>{escape(_(h))}</td></tr>"
+        for n, required, h in forms.COLUMNS
+    )
+    example = (
+        "ref,region,release_date,origin_lat,origin_lon,bed_type,age,max_km,children,needs\n"
+        "OH-DRC-4471,OH,2026-12-11,39.96,-83.0,family,34,150,2,trafficking sud"
+    )
+    return (
+        '<section aria-labelledby="upload-h"><h2 id="upload-h">'
+        f"{escape(_('Upload a release list'))}</h2><p>{escape(_(CSV_HELP))}</p>"
+        '<form method="post" action="/planner/upload" enctype="multipart/form-data">'
+        f'<label for="csv-file">{escape(_("CSV file"))}</label> '
+        '<input id="csv-file" name="file" type="file" accept=".csv,text/csv" required> '
+        f'<button type="submit">{escape(_("Import"))}</button></form>'
+        f"<details><summary>{escape(_('Columns'))}</summary>"
+        '<div class="table-scroll" tabindex="0" role="region" aria-labelledby="upload-h">'
+        f'<table class="columns"><thead><tr><th scope="col">{escape(_("Column"))}</th>'
+        f'<th scope="col">{escape(_("Required"))}</th><th scope="col">{escape(_("Meaning"))}</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+        f"<p>{escape(_('Example'))}:</p><pre><code>{escape(example)}</code></pre></details>"
+        "</section>"
+    )
+
+
+def render_page(
+    _: Translator,
+    principal: Principal,
+    views: list[RequestView],
+    version: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str = "",
+    alert: str = "",
+    placement: Placement | None = None,
+) -> str:
+    messages = msgspec.json.encode(_.table(SCRIPT_MESSAGES)).decode().replace("<", "\\u003c")
+    body = (
+        header(
+            _,
+            _("Requests of {agency}", agency=principal.agency or ""),
+            here=HERE,
+            role="planner",
+        )
+        + f'<main class="planner" data-version="{escape(version)}">'
+        + f'<div id="notice" role="status">{f"<p>{escape(notice)}</p>" if notice else ""}</div>'
+        + f'<div id="alert" role="alert">{f"<p>{escape(alert)}</p>" if alert else ""}</div>'
+        + (render_placement(_, placement) if placement else "")
+        + '<section aria-labelledby="requests-h">'
+        + f'<h2 id="requests-h">{escape(_("Her agency’s requests"))}</h2>'
+        + f'<div id="request-list">{render_list(_, views)}</div></section>'
+        + render_form(_, principal, values or {"urgency": "3"}, errors or {})
+        + render_tokens(_)
+        + render_upload(_)
+        + "</main>"
+        + f'<script type="application/json" id="messages">{messages}</script>'
+    )
+    return page(
+        _("Haven — requests"), body, lang=_.lang, scripts=("planner.js",), styles=("pages.css",)
+    )
+
+
+# -- handlers -------------------------------------------------------------------------------
+
+
+async def _show(
+    request: Request[Any, Any, Any], principal: Principal, status_code: int = 200, **extra: Any
+) -> Response[str]:
+    app = services(request)
+    _ = i18n.translator(request.cookies, request.headers)
+    async with app.pool.acquire() as conn:
+        version = await store.agency_version(conn, requests.agency_of(principal))
+        async with conn.transaction():
+            views = await requests.views(conn, principal)
+    return html_response(render_page(_, principal, views, version, **extra), status_code)
+
+
+@get(HERE, include_in_schema=False)
+async def planner_page(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
+    """The planner's page, or the sign-in form for a browser not signed in as a planner."""
+    _ = i18n.translator(request.cookies, request.headers)
+    try:
+        principal = await signed_in(request, "planner")
+        if principal is None:
+            return to_sign_in(HERE)
+        query = request.query_params
+        notice = ""
+        if query.get("created"):
+            notice = _("Request {id} sent.", id=query["created"][:16])
+        elif query.get("imported"):
+            notice = _("{n} requests imported.", n=query["imported"][:6])
+        elif query.get("withdrawn"):
+            notice = _("Request {id} withdrawn.", id=query["withdrawn"][:16])
+        error = query.get("error")
+        return await _show(
+            request, principal, notice=notice, alert=refusal(_, error) if error else ""
+        )
+    except DB_ERRORS:
+        return unavailable(_)
+
+
+def _problem(_: Translator, field: str, message: str) -> dict[str, str]:
+    column = forms.input_of(field)
+    if column in forms.NAMES:
+        return {column: explain(_, message)}
+    return {"": f"{field}: {explain(_, message)}"}
+
+
+@post("/planner/requests", include_in_schema=False, status_code=303)
+async def create(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
+    """One request from the form: the API's type, rules and store, or the form again with
+    each problem next to its field."""
+    app = services(request)
+    _ = i18n.translator(request.cookies, request.headers)
+    try:
+        principal = await signed_in(request, "planner")
+        if principal is None or not form_allowed(request.headers, app.settings.allowed_origins):
+            return to_sign_in(HERE)
+        form = await request.form()
+        values = {n: str(form.get(n) or "") for n in forms.NAMES}
+        parsed = forms.parse(values)
+        if isinstance(parsed, forms.Problem):
+            errors = _problem(_, parsed.field, parsed.message)
+            return await _show(
+                request,
+                principal,
+                400,
+                values=values,
+                errors=errors,
+                alert=_(N_("Some fields need attention.")),
+            )
+        try:
+            async with app.pool.acquire() as conn, conn.transaction():
+                request_id = await requests.create(conn, principal, parsed, today=dt.date.today())
+        except InvalidRequest as exc:
+            errors = _problem(_, exc.field, exc.reason)
+            return await _show(
+                request,
+                principal,
+                400,
+                values=values,
+                errors=errors,
+                alert=_(N_("Some fields need attention.")),
+            )
+        except HavenError as exc:
+            field = (
+                "ref"
+                if exc.code == "duplicate_ref"
+                else "region"
+                if exc.code == "forbidden_region"
+                else ""
+            )
+            return await _show(
+                request,
+                principal,
+                exc.status,
+                values=values,
+                errors={field: refusal(_, exc.code, exc.message)},
+                alert=refusal(_, exc.code, exc.message),
+            )
+        return Redirect(path=f"{HERE}?created={request_id}", status_code=303)
+    except DB_ERRORS:
+        return unavailable(_)
+
+
+@post("/planner/upload", include_in_schema=False, status_code=303)
+async def upload(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
+    """A release list: every line a request in one transaction, or none and the first bad
+    line named."""
+    app = services(request)
+    _ = i18n.translator(request.cookies, request.headers)
+    try:
+        principal = await signed_in(request, "planner")
+        if principal is None or not form_allowed(request.headers, app.settings.allowed_origins):
+            return to_sign_in(HERE)
+        form = await request.form()
+        file = form.get("file")
+        data = await file.read() if isinstance(file, UploadFile) else b""
+        found = forms.read_csv(data)
+        problem: forms.Problem | None = found if isinstance(found, forms.Problem) else None
+        created = 0
+        if not isinstance(found, forms.Problem):
+            try:
+                async with app.pool.acquire() as conn, conn.transaction():
+                    for line, new in found:
+                        try:
+                            await requests.create(conn, principal, new, today=dt.date.today())
+                        except InvalidRequest as exc:
+                            raise _Line(line, exc.field, exc.reason) from None
+                        except HavenError as exc:
+                            raise _Line(
+                                line,
+                                forms.input_of("ref" if exc.code == "duplicate_ref" else "region"),
+                                refusal(_, exc.code, exc.message),
+                            ) from None
+                        created += 1
+            except _Line as bad:
+                problem = forms.Problem(field=bad.field, message=bad.message, line=bad.line)
+        if problem is not None:
+            where = _("line {n}", n=problem.line) if problem.line else ""
+            what = problem.column if problem.column != "file" else _("the file")
+            alert = _(
+                "Nothing was imported. {where}: {field} {problem}",
+                where=where,
+                field=what,
+                problem=explain(_, problem.message),
+            )
+            return await _show(request, principal, 400, alert=alert)
+        return Redirect(path=f"{HERE}?imported={created}", status_code=303)
+    except DB_ERRORS:
+        return unavailable(_)
+
+
+class _Line(Exception):
+    def __init__(self, line: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.line, self.field, self.message = line, field, message
+
+
+@post("/planner/requests/{request_id:str}/placement", include_in_schema=False)
+async def show_placement(
+    request: Request[Any, Any, Any], request_id: FromPath[str]
+) -> Response[str] | Redirect:
+    """The deliberate click: the audited placement read, shown on the page (never in a URL)."""
+    app = services(request)
+    _ = i18n.translator(request.cookies, request.headers)
+    try:
+        principal = await signed_in(request, "planner")
+        if principal is None or not form_allowed(request.headers, app.settings.allowed_origins):
+            return to_sign_in(HERE)
+        try:
+            async with app.pool.acquire() as conn, conn.transaction():
+                found = await requests.placement(conn, principal, request_id)
+        except HavenError as exc:
+            return Redirect(path=f"{HERE}?error={exc.code}", status_code=303)
+        return await _show(request, principal, placement=found)
+    except DB_ERRORS:
+        return unavailable(_)
+
+
+@post("/planner/requests/{request_id:str}/withdraw", include_in_schema=False, status_code=303)
+async def withdraw(
+    request: Request[Any, Any, Any], request_id: FromPath[str]
+) -> Response[str] | Redirect:
+    """Withdraw a request and release its hold (`offers.withdraw`, as the API's DELETE)."""
+    app = services(request)
+    _ = i18n.translator(request.cookies, request.headers)
+    try:
+        principal = await signed_in(request, "planner")
+        if principal is None or not form_allowed(request.headers, app.settings.allowed_origins):
+            return to_sign_in(HERE)
+        try:
+            async with app.pool.acquire() as conn:
+                await offers.withdraw(
+                    conn,
+                    request_id,
+                    agency=requests.agency_of(principal),
+                    token_id=principal.token_id,
+                )
+        except HavenError as exc:
+            return Redirect(path=f"{HERE}?error={exc.code}", status_code=303)
+        return Redirect(path=f"{HERE}?withdrawn={request_id}", status_code=303)
+    except DB_ERRORS:
+        return unavailable(_)
+
+
+class Live(msgspec.Struct, frozen=True, kw_only=True):
+    version: str
+    html: str | None
+    """The list again (an audited read), only when the version moved."""
+
+
+@get("/planner/live", include_in_schema=False)
+async def live(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The list's version; the list itself only when it changed since `v`."""
+    app = services(request)
+    _ = i18n.translator(request.cookies, request.headers)
+    try:
+        principal = await session_principal(request)
+        if principal is None or principal.role != "planner":
+            return live_refusal(principal)
+        async with app.pool.acquire() as conn:
+            version = await store.agency_version(conn, requests.agency_of(principal))
+            if version == request.query_params.get("v"):
+                return Response(
+                    Live(version=version, html=None), headers={"cache-control": "no-store"}
+                )
+            async with conn.transaction():
+                views = await requests.views(conn, principal)
+    except DB_ERRORS:
+        return Response({"code": "unavailable"}, status_code=503)
+    return Response(
+        Live(version=version, html=render_list(_, views)), headers={"cache-control": "no-store"}
+    )
+
+
+ROUTES = [planner_page, create, upload, show_placement, withdraw, live]
