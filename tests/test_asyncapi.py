@@ -12,7 +12,7 @@ import msgspec
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from exchange.ops import asyncapi, health
+from exchange.ops import asyncapi, asyncapi_page, health
 from schema.wire import ClientMessage, ServerMessage
 
 SCHEMA = Path(__file__).parent / "asyncapi" / "asyncapi-3.0.0.schema.json"
@@ -80,3 +80,14 @@ def test_it_is_served_with_the_host_the_client_used() -> None:
         assert r.json()["channels"]["shelter"]["address"] == "/ws/shelter"
         r = client.get("/asyncapi.json", headers={"host": "example.org:1234567"})
         assert r.json()["servers"]["exchange"]["host"] == "127.0.0.1:8000"
+
+
+def test_the_page_shows_every_channel_and_message_with_its_example() -> None:
+    """The rendered page has a section per channel and per message, with escaped text."""
+    page = asyncapi_page.render(asyncapi.document(host="h:1"))
+    for name, channel in asyncapi.CHANNELS.items():
+        assert f"id='channel-{name}'" in page and channel.address in page
+    for t in asyncapi.documented():
+        assert f"id='message-{asyncapi.tag(t)}'" in page
+    assert "<code>hello</code>" in page and "&quot;report&quot;" in page
+    assert "<script" not in page

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import importlib.util
 import re
+from pathlib import Path
 from typing import Any
 
 import msgspec
-import swagger_ui_bundle  # type: ignore[import-untyped]
 from litestar import Request, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -22,7 +23,7 @@ from prometheus_client.exposition import generate_latest
 from exchange import db
 from exchange.access import tokens
 from exchange.errors import AuthError
-from exchange.ops import asyncapi
+from exchange.ops import asyncapi, asyncapi_page
 from exchange.services import services
 
 
@@ -72,18 +73,35 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?$")
 
 
-@get("/asyncapi.json", include_in_schema=False, sync_to_thread=False)
-def asyncapi_json(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """The websocket channels in AsyncAPI 3.0, with this server (as the client reached it)."""
+def _asyncapi(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The AsyncAPI document naming this server as the client reached it."""
     host = request.headers.get("host", "")
     secure = request.scope.get("scheme") in ("https", "wss")
-    document = asyncapi.document(
+    return asyncapi.document(
         host if _HOST.match(host) else "127.0.0.1:8000", "wss" if secure else "ws"
     )
-    return Response(msgspec.json.encode(document), media_type="application/json")
+
+
+@get("/asyncapi.json", include_in_schema=False, sync_to_thread=False)
+def asyncapi_json(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The websocket channels in AsyncAPI 3.0."""
+    return Response(msgspec.json.encode(_asyncapi(request)), media_type="application/json")
+
+
+@get("/asyncapi", include_in_schema=False, sync_to_thread=False)
+def asyncapi_html(request: Request[Any, Any, Any]) -> Response[str]:
+    """The websocket channels as a page (rendered here: no script, no outside asset)."""
+    return Response(asyncapi_page.render(_asyncapi(request)), media_type="text/html")
 
 
 SWAGGER_ASSETS = "/static/swagger-ui"
+
+
+def _swagger_ui_dir() -> Path:
+    """Swagger UI 5's files in the swagger-ui-py wheel (its Python code is never imported)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    assert spec is not None and spec.origin is not None, "swagger-ui-py is not installed"
+    return Path(spec.origin).parent / "static"
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -91,6 +109,9 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Haven",
         version="1",
+        description="The exchange's HTTP API. Its websocket channels (shelter agents, "
+        "dashboards) are described in AsyncAPI 3: [read them](/asyncapi), or fetch "
+        "[/asyncapi.json](/asyncapi.json).",
         path="/schema",
         render_plugins=[
             SwaggerRenderPlugin(
@@ -108,7 +129,8 @@ ROUTES: list[ControllerRouterHandler] = [
     readyz,
     metrics,
     asyncapi_json,
+    asyncapi_html,
     create_static_files_router(
-        path=SWAGGER_ASSETS, directories=[str(swagger_ui_bundle.swagger_ui_path)], name="swagger-ui"
+        path=SWAGGER_ASSETS, directories=[str(_swagger_ui_dir())], name="swagger-ui"
     ),
 ]
