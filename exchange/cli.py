@@ -1,4 +1,5 @@
-"""The `haven` command line. Every command prints JSON (or a clear error on stderr)."""
+"""The `haven` command line. Listings and summaries are tables on a terminal and JSON
+when piped or with `--json`; everything else prints JSON (or a clear error on stderr)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 
-from exchange import db, match_cli, serve
+from exchange import db, match_cli, serve, terminal
 from exchange.access import store as access_store
 from exchange.access import tokens
 from exchange.audit import store as audit
@@ -91,7 +93,7 @@ def _rules_from_args(args: argparse.Namespace) -> dict[str, Any]:
         rules["mat_ok"] = True
     for key in ("excluded_offenses", "languages"):
         if getattr(args, key) is not None:
-            rules[key] = _csv(getattr(args, key))
+            rules[key] = registry.parse_list(key, getattr(args, key))
     return rules
 
 
@@ -112,7 +114,7 @@ def cmd_shelter_add(args: argparse.Namespace, settings: Settings) -> int:
             "rules": _rules_from_args(args),
         }
         if args.services is not None:
-            record["services"] = _csv(args.services)
+            record["services"] = registry.parse_list("services", args.services)
         for key in ("address", "intake_phone"):
             if getattr(args, key) is not None:
                 record[key] = getattr(args, key)
@@ -142,7 +144,13 @@ def cmd_shelter_import(args: argparse.Namespace, settings: Settings) -> int:
     if not shelters:
         raise CliError(f"{path}: no shelters in the file; nothing was imported")
     added = asyncio.run(_with_conn(settings, lambda c: registry.add_shelters(c, shelters)))
-    _print([{"id": i, "token": t} for i, t in added])
+    if terminal.for_people(args):
+        rows = [(i, s.name, s.region, t) for (i, t), s in zip(added, shelters, strict=True)]
+        terminal.table(
+            "Imported (each token is shown only now)", ["id", "name", "region", "token"], rows
+        )
+    else:
+        _print([{"id": i, "token": t} for i, t in added])
     return 0
 
 
@@ -161,11 +169,38 @@ def cmd_shelter_reset_seq(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_shelter_list(args: argparse.Namespace, settings: Settings) -> int:
-    rows = asyncio.run(
-        _with_conn(settings, lambda c: beds_store.list_shelters(c, args.region or None))
+    if not terminal.for_people(args):
+        rows = asyncio.run(
+            _with_conn(settings, lambda c: beds_store.list_shelters(c, args.region or None))
+        )
+        _print(rows)
+        return 0
+
+    async def both(conn: Any) -> tuple[list[Any], dict[str, Any]]:
+        listed = await beds_store.list_shelters(conn, args.region or None)
+        board = await beds_store.load_board(conn)
+        return listed, {s.id: s for s in board.shelters}
+
+    listed, live = asyncio.run(_with_conn(settings, both))
+    table = []
+    for s in listed:
+        beds = live[s.id].beds if s.id in live else {}
+        counts = ", ".join(f"{t} {b.available}/{b.total}" for t, b in sorted(beds.items()))
+        fresh = terminal.ago(s.last_report_at)
+        if s.last_report_at is None or _age_s(s.last_report_at) > settings.stale_after_s:
+            fresh += " (stale)"
+        table.append((s.id, s.name, s.region, counts, fresh, "yes" if s.confidential else ""))
+    terminal.table(
+        f"{len(table)} shelters (beds free/total)",
+        ["id", "name", "region", "beds", "last report", "confidential"],
+        table,
     )
-    _print(rows)
     return 0
+
+
+def _age_s(iso: str) -> float:
+    then = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (datetime.now(UTC) - then).total_seconds()
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -224,7 +259,23 @@ def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
     tokens = asyncio.run(
         _with_conn(settings, lambda c: access_store.list_tokens(c, include_revoked=args.all))
     )
-    _print(tokens)
+    if terminal.for_people(args):
+        rows = [
+            (
+                t.id,
+                t.role,
+                t.shelter_id,
+                ", ".join(t.regions) or "all",
+                t.agency,
+                t.created_at[:16],
+                t.revoked_at[:16] if t.revoked_at else "",
+            )
+            for t in tokens
+        ]
+        cols = ["id", "role", "shelter", "regions", "agency", "created", "revoked"]
+        terminal.table("Tokens (never the secrets)", cols, rows)
+    else:
+        _print(tokens)
     return 0
 
 
@@ -278,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--dry-run", action="store_true", help="hsds/hud: print what would be imported"
     )
+    imp.add_argument("--json", action="store_true", help="JSON even on a terminal")
     imp.set_defaults(func=cmd_shelter_import)
     reset = shelter.add_parser(
         "reset-seq",
@@ -292,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.set_defaults(func=cmd_shelter_reset_seq)
     lst = shelter.add_parser("list", help="list shelters")
     lst.add_argument("--region", action="append")
+    lst.add_argument("--json", action="store_true", help="JSON even on a terminal")
     lst.set_defaults(func=cmd_shelter_list)
 
     match_cli.add_parser(sub)
@@ -313,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=cmd_token_revoke)
     listing = token.add_parser("list", help="list tokens (ids, roles, regions; never secrets)")
     listing.add_argument("--all", action="store_true", help="include revoked tokens")
+    listing.add_argument("--json", action="store_true", help="JSON even on a terminal")
     listing.set_defaults(func=cmd_token_list)
 
     auditp = sub.add_parser("audit", help="the audit log").add_subparsers(

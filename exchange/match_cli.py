@@ -13,9 +13,11 @@ from typing import Any
 
 import msgspec
 
+from exchange import terminal
 from matching.check import check
 from matching.load import ProblemError, decode_plan, decode_problem
 from matching.solve import solve
+from schema.problem import Plan
 
 
 def add_parser(sub: Any) -> None:
@@ -32,6 +34,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=2, metavar="N")
     p.add_argument("--previous", metavar="PLAN.json", help="keep its placements where possible")
     p.add_argument("--check", action="store_true", help="verify PLAN.json against PROBLEM.json")
+    p.add_argument("--json", action="store_true", help="the plan as JSON even on a terminal")
     p.set_defaults(func=run)
 
 
@@ -57,6 +60,9 @@ def run(args: argparse.Namespace, settings: object = None) -> int:
         return 2
     plan = solve(problem, time_limit=args.time_limit, workers=args.workers, previous=previous)
     data = msgspec.json.format(msgspec.json.encode(plan), indent=2) + b"\n"
+    if not args.output and terminal.for_people(args):
+        _show(plan)
+        return 0
     if args.output:
         Path(args.output).write_bytes(data)
     else:
@@ -69,3 +75,22 @@ def _read(path: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise ProblemError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _show(plan: Plan) -> None:
+    """The plan as a person reads it: the verdict, who goes where, who does not and why."""
+    terminal.say(
+        f"[bold]{plan.status}[/bold]: objective {plan.objective}, bound {plan.bound}, "
+        f"{len(plan.assignments)} placed, {len(plan.unplaced)} unplaced, "
+        f"{plan.solve_seconds:.1f} s (`--json` or `-o FILE` for the plan itself)"
+    )
+    terminal.table(
+        "Placed",
+        ["request", "shelter", "bed", "km"],
+        [(a.request, a.shelter, a.bed_type, a.km) for a in plan.assignments],
+    )
+    terminal.table(
+        "Unplaced",
+        ["request", "reason", "detail"],
+        [(u.request, u.reason, u.detail) for u in plan.unplaced],
+    )

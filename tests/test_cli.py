@@ -109,7 +109,7 @@ def test_import_csv_adds_every_row(
     """A good CSV import adds every shelter and prints their ids and tokens."""
     path = tmp_path / "shelters.csv"
     path.write_text(
-        "name,region,lat,lon,beds\nA,OH,41,-81,single=2\nB,OH,40,-82,family=1;single=1\n"
+        'name,region,lat,lon,beds\nA,OH,41,-81,single=2\nB,OH,40,-82,"family=1,single=1"\n'
     )
     code, out, _ = run(capsys, "shelter", "import", str(path))
     assert code == 0 and isinstance(out, list)
@@ -147,9 +147,7 @@ def test_token_list_shows_ids_never_secrets(
     assert isinstance(everything, list) and everything[0]["revoked_at"] is not None
 
 
-def test_a_planner_token_needs_its_agency(
-    db_env: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_planner_token_needs_its_agency(db_env: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Placements: a planner belongs to one agency; other roles have none."""
     code, _, err = run(capsys, "token", "create", "--role", "planner", "--region", "OH")
     assert code == 2 and "--agency" in err

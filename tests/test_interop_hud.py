@@ -39,7 +39,7 @@ def test_emergency_and_transitional_projects_become_shelters() -> None:
         "YWCA of Akron – YWCA Transitional Living",
         "Safe Harbor DV Services – Safe Harbor Shelter",
     ]
-    assert out.origins[1] == "project P2 (YWCA of Akron – YWCA Transitional Living)"
+    assert out.origins[1] == "project P2"
 
 
 def test_current_inventories_are_summed_and_household_types_mapped() -> None:

@@ -100,10 +100,10 @@ def test_parse_jsonl_names_the_first_bad_line() -> None:
 
 
 def test_parse_csv_reads_rules_and_lists() -> None:
-    """CSV rows carry beds, rules and `;`-separated lists."""
+    """CSV rows carry beds, rules and lists, separated by `,` as on the command line."""
     text = (
         "name,region,lat,lon,beds,mat_ok,max_children,languages,services,confidential\n"
-        "A,OH,41.5,-81.7,single=3;family=1,true,2,en;es,trafficking;sud,false\n"
+        'A,OH,41.5,-81.7,"single=3,family=1",true,2,"en,es","trafficking,sud",false\n'
     )
     [s] = registry.parse_csv(text)
     assert s.beds == {"single": 3, "family": 1}
@@ -118,6 +118,10 @@ def test_parse_csv_reads_rules_and_lists() -> None:
         ("A,OH,91,-81.7,single=1", "line 2: .*lat"),
         ("A,OH,41.5,-81.7,single=1,extra", "line 2: more values"),
         ("A,OH,41.5,-81.7,single", "line 2: beds: 'single' is not type=count"),
+        (
+            "A,OH,41.5,-81.7,single=3;family=1",
+            "line 2: beds: separate bed types with ',' as in single=12,family=3, not ';'",
+        ),
     ],
 )
 def test_parse_csv_rejects_bad_rows(row: str, expected: str) -> None:

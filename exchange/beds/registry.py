@@ -51,9 +51,10 @@ _LIST_COLUMNS = {"excluded_offenses", "languages", "services"}
 def parse_csv(text: str) -> list[NewShelter]:
     """Shelters from CSV with a header row.
 
-    Columns: name, region, lat, lon, beds (`single=12;family=3`), and optionally
-    confidential, max_children, mat_ok, min_age, max_age, and the list columns
-    excluded_offenses, languages, services (values separated by `;`).
+    Columns: name, region, lat, lon, beds (`"single=12,family=3"`), and optionally
+    confidential, max_children, mat_ok, min_age, max_age, address, intake_phone, and the
+    list columns excluded_offenses, languages, services. Values in one cell are separated
+    by `,` (the cell quoted), as on the command line: one separator everywhere.
     """
     reader = csv.DictReader(io.StringIO(text))
     out: list[NewShelter] = []
@@ -76,9 +77,9 @@ def _csv_record(row: dict[str | Any, str | Any]) -> dict[str, Any]:
         if value == "":
             continue
         if key == "beds":
-            record["beds"] = parse_beds(value, sep=";")
+            record["beds"] = parse_beds(value)
         elif key in _LIST_COLUMNS:
-            items = [v.strip() for v in value.split(";") if v.strip()]
+            items = parse_list(key, value)
             (record if key == "services" else rules)[key] = items
         elif key in {"max_children", "mat_ok", "min_age", "max_age"}:
             rules[key] = value
@@ -89,10 +90,25 @@ def _csv_record(row: dict[str | Any, str | Any]) -> dict[str, Any]:
     return record
 
 
-def parse_beds(text: str, *, sep: str = ",") -> dict[str, int]:
+SEPARATOR = ","
+"""Between the values of one option or cell (beds, languages, services …), everywhere."""
+
+
+def parse_list(name: str, text: str) -> list[str]:
+    """`en,es` → ["en", "es"]; a `;` is refused with the separator to use."""
+    if ";" in text:
+        raise ValueError(f"{name}: separate values with ',' as in en,es, not ';' ({text!r})")
+    return [v.strip() for v in text.split(SEPARATOR) if v.strip()]
+
+
+def parse_beds(text: str) -> dict[str, int]:
     """`single=12,family=3` → {"single": 12, "family": 3}."""
+    if ";" in text:
+        raise ValueError(
+            f"beds: separate bed types with ',' as in single=12,family=3, not ';' ({text!r})"
+        )
     beds: dict[str, int] = {}
-    for part in text.split(sep):
+    for part in text.split(SEPARATOR):
         name, eq, count = part.strip().partition("=")
         if not eq or not name or not count.strip().lstrip("-").isdigit():
             raise ValueError(f"beds: {part.strip()!r} is not type=count")

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from exchange import db
+from exchange import db, terminal
 from exchange.beds import registry
 from exchange.errors import CliError, HavenError
 from exchange.interop import hic, hsds, hsds_export, hud, tables
@@ -68,8 +68,37 @@ def import_shelters(args: argparse.Namespace, settings: Settings) -> int:
     added: list[tuple[str, str]] = []
     if not args.dry_run:
         added = asyncio.run(_connected(settings, lambda c: registry.add_shelters(c, out.shelters)))
-    _emit(_summary(out, added))
+    if terminal.for_people(args):
+        _show(out, added)
+    else:
+        _emit(_summary(out, added))
     return 0
+
+
+def _show(out: Outcome, added: list[tuple[str, str]]) -> None:
+    rows = [
+        (
+            *((added[i][0],) if added else ()),
+            s.name,
+            s.region,
+            ", ".join(f"{t} {n}" for t, n in sorted(s.beds.items())),
+            "yes" if s.confidential else "",
+            origin,
+            *((added[i][1],) if added else ()),
+        )
+        for i, (s, origin) in enumerate(zip(out.shelters, out.origins, strict=True))
+    ]
+    columns = ["name", "region", "beds", "confidential", "from"]
+    if added:
+        columns = ["id", *columns, "token"]
+    title = "Imported (each token is shown only now)" if added else "Would import (dry run)"
+    terminal.table(title, columns, rows)
+    terminal.table("Skipped", ["record", "why"], [(k.record, k.reason) for k in out.skipped])
+    terminal.table(
+        "Defaults applied (the source did not say)",
+        ["default", "shelters"],
+        list(out.defaults.items()),
+    )
 
 
 def _summary(out: Outcome, added: list[tuple[str, str]]) -> dict[str, Any]:

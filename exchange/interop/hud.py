@@ -152,7 +152,7 @@ def parse(source: Source, *, geocode: Geocoder, today: date, region: str | None 
                 zip_code,
             )
         try:
-            out.add(msgspec.convert(shelter, NewShelter), f"{record} ({name})", defaults)
+            out.add(msgspec.convert(shelter, NewShelter), record, defaults)
         except (msgspec.ValidationError, ValueError) as exc:
             raise ImportFileError(_at(project, "ProjectID"), str(exc)) from None
     for kind_name, n in sorted(not_shelters.items()):
