@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from schema.registry import Language, RegionCode, Word
-from schema.wire import BedType, OfferStatus
+from schema.wire import BedType, OfferStatus, Pickup, PickupBy
 
 ContactToken = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{16,128}$")]
 RequestId = Annotated[str, msgspec.Meta(pattern=r"^r[0-9]{6,}$")]
@@ -128,6 +128,21 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     reason: Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = "unspecified"
 
 
+class NewPickup(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`PUT /api/requests/{id}/pickup`: who meets her at the gate, and when."""
+
+    who: PickupBy
+    at: Annotated[dt.datetime, msgspec.Meta(tz=True)]
+    """With its UTC offset, e.g. `2026-12-11T09:00:00-05:00`."""
+
+
+class PickupSet(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to `PUT /api/requests/{id}/pickup`."""
+
+    request: str
+    pickup: Pickup
+
+
 class Placement(msgspec.Struct, frozen=True, kw_only=True):
     """`GET /api/requests/{id}/placement`: for the owning agency, after acceptance."""
 
@@ -140,7 +155,7 @@ class Placement(msgspec.Struct, frozen=True, kw_only=True):
     intake_phone: str | None
     bed_type: str
     release_date: dt.date
-    pickup: str | None
+    pickup: Pickup | None
     """The pickup arrangement at the gate, once one is made (release-day readiness)."""
 
 

@@ -100,7 +100,20 @@ OfferStatus = Literal[
 ]
 
 
-class Offer(msgspec.Struct, frozen=True, kw_only=True, tag="offer"):
+PickupBy = Literal["shelter", "agency", "verified_family", "other"]
+"""Who meets her at the gate; anyone but the shelter or the agency is flagged."""
+
+
+class Pickup(msgspec.Struct, frozen=True, kw_only=True):
+    """Who meets her at the gate on release day, and when (placements: release day)."""
+
+    who: PickupBy
+    at: str
+    flagged: bool
+    """Neither the shelter nor the agency: the release-day board asks for a second look."""
+
+
+class Offer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag="offer"):
     """An offer as its shelter sees it (over `/ws/shelter` and HTTP): what the shelter
     needs to decide, never her ref, contact tokens, origin or agency."""
 
@@ -114,6 +127,9 @@ class Offer(msgspec.Struct, frozen=True, kw_only=True, tag="offer"):
     age: int
     release_date: str
     expires_at: str
+    pickup: Pickup | None = None
+    """Once the shelter has accepted her: who meets her at the gate, when arranged
+    (absent otherwise)."""
 
 
 class Decided(msgspec.Struct, frozen=True, kw_only=True, tag="decided"):

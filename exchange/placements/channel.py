@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import asyncpg
 import msgspec
-from litestar import Request, delete, get, post
+from litestar import Request, delete, get, post, put
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Response
@@ -36,7 +36,9 @@ from exchange.services import Services, services
 from schema.placements import (
     ApiError,
     Decision,
+    NewPickup,
     NewRequest,
+    PickupSet,
     Placement,
     RequestView,
     RunRequest,
@@ -50,6 +52,7 @@ log = logging.getLogger("haven.placements")
 _NEW_REQUEST = msgspec.json.Decoder(NewRequest)
 _RUN_REQUEST = msgspec.json.Decoder(RunRequest)
 _DECISION = msgspec.json.Decoder(Decision)
+_NEW_PICKUP = msgspec.json.Decoder(NewPickup)
 
 
 def refusal(exc: HavenError) -> Response[ApiError]:
@@ -174,6 +177,25 @@ async def get_placement(request: Request[Any, Any, Any], request_id: FromPath[st
     app = services(request)
     async with app.pool.acquire() as conn, conn.transaction():
         return await requests.placement(conn, principal, request_id)
+
+
+@put(
+    "/api/requests/{request_id:str}/pickup",
+    status_code=200,
+    operation_class=json_body(NewPickup, "Who meets her at the gate, and when"),
+    responses=refusals(ApiError, 400, 401, 403, 404, 409, 413, 503),
+)
+async def put_pickup(request: Request[Any, Any, Any], request_id: FromPath[str]) -> PickupSet:
+    """Arrange or change her pickup at the gate (owning agency): `who` is `shelter`,
+    `agency`, `verified_family` or `other`; anyone but the shelter or the agency is
+    `flagged` for a second look. The accepting shelter sees it with the offer."""
+    principal = await _principal(request, "planner")
+    app = services(request)
+    new: NewPickup = _decode(_NEW_PICKUP, await _body(request, app))
+    async with app.pool.acquire() as conn, conn.transaction():
+        pickup = await requests.arrange_pickup(conn, principal, request_id, new)
+    log.info("pickup arranged", extra={"request": request_id, "flagged": pickup.flagged})
+    return PickupSet(request=request_id, pickup=pickup)
 
 
 # -- matching runs ----------------------------------------------------------------------------
@@ -306,6 +328,7 @@ ROUTES = [
     get_request,
     withdraw_request,
     get_placement,
+    put_pickup,
     create_run,
     get_run,
     get_run_file,

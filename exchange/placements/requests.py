@@ -1,4 +1,5 @@
-"""A planner's requests: create one, read them back, read a placement — audited, once.
+"""A planner's requests: create one, read them back, read a placement, arrange her pickup
+— audited, once.
 
 The API (`placements.channel`) and the planner's page (`pages.planner`) both call these, so
 the rules a request must pass, and the audit record every read leaves, have one source.
@@ -15,8 +16,9 @@ from exchange.audit import store as audit
 from exchange.errors import HavenError
 from exchange.placements import rules, store
 from exchange.placements.store import Conn
-from schema.placements import NewRequest, Placement, RequestView
+from schema.placements import NewPickup, NewRequest, Placement, RequestView
 from schema.registry import Principal
+from schema.wire import Pickup
 
 
 class InvalidRequest(HavenError):
@@ -105,3 +107,32 @@ async def placement(conn: Conn, principal: Principal, request_id: str) -> Placem
         f"offer={found.offer},shelter={found.shelter}",
     )
     return found
+
+
+LIVE = ("open", "offered", "accepted")
+
+
+async def arrange_pickup(
+    conn: Conn, principal: Principal, request_id: str, new: NewPickup
+) -> Pickup:
+    """Arrange (or change) who meets her at the gate, and when; audited with who only.
+
+    HavenError `not_found` for another agency's (or no) request, `already_ended` once she
+    arrived or the request ended; InvalidRequest `at` for a time that does not fit her
+    release. The caller's transaction holds the request's lock until it commits.
+    """
+    found = (await store.lock_requests(conn, [request_id])).get(request_id)
+    if found is None or found.agency != agency_of(principal):
+        raise HavenError("not_found", f"no request {request_id[:16]} for this agency")
+    if found.status not in LIVE:
+        raise HavenError(
+            "already_ended", f"request {request_id} is {found.status}; no pickup to arrange"
+        )
+    invalid = rules.check_pickup(new.at, found.release_date)
+    if invalid is not None:
+        raise InvalidRequest(invalid.field, invalid.message)
+    await store.set_pickup(conn, request_id, new.who, new.at, principal.token_id)
+    await audit.append(
+        conn, principal.token_id, "pickup.set", f"request:{request_id}", f"who={new.who}"
+    )
+    return rules.pickup(new.who, new.at)

@@ -3,6 +3,7 @@
 - `urgency_weight`: the documented policy turning a request's urgency into a weight.
 - `check_request`: what a request must satisfy beyond its type (cross-field rules).
 - `field_error`: a msgspec validation error as the field at fault and a message.
+- `check_pickup`, `pickup`: a pickup time that fits her release; who is flagged.
 - `build_problem`: the matcher's problem, exactly as placements.md says to build it.
 - `step`: what an action (accept, decline, arrived, withdraw, expire, no-show) does to
   an offer and its request, or the error code that refuses it.
@@ -21,7 +22,7 @@ from exchange.beds.model import BedState
 from schema import problem as p
 from schema.placements import NewRequest
 from schema.registry import Rules
-from schema.wire import OfferStatus
+from schema.wire import OfferStatus, Pickup, PickupBy
 
 WEIGHTS = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
 """Urgency 1-5 → matcher weight. Each level doubles: placing one woman of urgency n+1
@@ -69,6 +70,37 @@ def check_request(request: NewRequest, *, today: dt.date) -> Invalid | None:
     if len(set(request.exclude_with)) != len(request.exclude_with):
         return Invalid(field="exclude_with", message="lists the same request twice")
     return None
+
+
+PICKUP_EARLY_DAYS = 1
+"""A pickup may be arranged for the day before release at the earliest (an early release)."""
+PICKUP_LATE_DAYS = 30
+"""…and at most this many days after it; anything later is taken for a typing error."""
+
+
+def check_pickup(at: dt.datetime, release_date: dt.date) -> Invalid | None:
+    """Whether a pickup time fits her release date (its day as written, in its own offset)."""
+    day = at.date()
+    if not (
+        release_date - dt.timedelta(days=PICKUP_EARLY_DAYS)
+        <= day
+        <= release_date + dt.timedelta(days=PICKUP_LATE_DAYS)
+    ):
+        return Invalid(
+            field="at",
+            message=f"must be between {PICKUP_EARLY_DAYS} day before and {PICKUP_LATE_DAYS} "
+            f"days after her release on {release_date.isoformat()}, got {day.isoformat()}",
+        )
+    return None
+
+
+def pickup(who: PickupBy, at: dt.datetime) -> Pickup:
+    """A pickup as everyone sees it: flagged unless the shelter or the agency meets her."""
+    return Pickup(
+        who=who,
+        at=at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        flagged=who not in ("shelter", "agency"),
+    )
 
 
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")

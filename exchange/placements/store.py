@@ -16,7 +16,7 @@ import asyncpg
 import msgspec
 
 from exchange.beds.model import BedState
-from exchange.placements.rules import OpenRequest, Resident, ShelterInfo
+from exchange.placements.rules import OpenRequest, Resident, ShelterInfo, pickup
 from schema import problem as p
 from schema.placements import NewRequest, OfferSummary, Placement, RequestView, RunResult
 from schema.registry import Rules
@@ -256,8 +256,9 @@ async def set_offer_status(
 _SHELTER_OFFERS = f"""
 select o.id as offer, o.status, o.bed_type, r.children, r.mat, r.language, r.needs, r.age,
        to_char(r.release_date, 'YYYY-MM-DD') as release_date,
-       {_iso("o.expires_at")} as expires_at
+       {_iso("o.expires_at")} as expires_at, p.who as pickup_who, p.at as pickup_at
 from offers o join requests r on r.id = o.request_id
+left join pickups p on p.request_id = o.request_id and o.status in ('accepted', 'arrived')
 where o.shelter_id = $1 and o.status = any($2::text[]) and ($3::text is null or o.id = $3)
 order by o.id
 """
@@ -269,9 +270,18 @@ async def shelter_offers(
     statuses: Sequence[str] = ("offered", "accepted"),
     offer_id: str | None = None,
 ) -> list[Offer]:
-    """This shelter's offers as it sees them (no ref, contact, origin or agency)."""
+    """This shelter's offers as it sees them (no ref, contact, origin or agency); the
+    pickup at the gate only once it has accepted her."""
     rows = await conn.fetch(_SHELTER_OFFERS, shelter_id, list(statuses), offer_id)
-    return [msgspec.convert(dict(r), Offer) for r in rows]
+    return [msgspec.convert(_with_pickup(r), Offer) for r in rows]
+
+
+def _with_pickup(r: asyncpg.Record) -> dict[str, Any]:
+    """A row's columns, `pickup_who` and `pickup_at` folded into one `pickup` object."""
+    data = {k: r[k] for k in r.keys() if not k.startswith("pickup_")}  # noqa: SIM118
+    who = r["pickup_who"]
+    data["pickup"] = None if who is None else msgspec.to_builtins(pickup(who, r["pickup_at"]))
+    return data
 
 
 _OFFER_STATUSES = "select id, status from offers where id = any($1::text[])"
@@ -309,10 +319,11 @@ async def fresh_shelters(conn: Conn, ids: Sequence[str], stale_after_s: float) -
 
 _PLACEMENT = """
 select r.id as request, o.id as offer, o.status, s.id as shelter, s.name, s.address,
-       s.intake_phone, o.bed_type, r.release_date, null::text as pickup
+       s.intake_phone, o.bed_type, r.release_date, p.who as pickup_who, p.at as pickup_at
 from requests r
 join offers o on o.request_id = r.id and o.status in ('accepted', 'arrived')
 join shelters s on s.id = o.shelter_id
+left join pickups p on p.request_id = r.id
 where r.id = $1 and r.agency = $2
 order by o.id desc limit 1
 """
@@ -320,7 +331,23 @@ order by o.id desc limit 1
 
 async def placement(conn: Conn, request_id: str, agency: str) -> Placement | None:
     row = await conn.fetchrow(_PLACEMENT, request_id, agency)
-    return None if row is None else msgspec.convert(dict(row), Placement)
+    return None if row is None else msgspec.convert(_with_pickup(row), Placement)
+
+
+# -- pickup at the gate -----------------------------------------------------------------------
+
+_SET_PICKUP = """
+insert into pickups (request_id, who, at, token_id) values ($1, $2, $3, $4)
+on conflict (request_id) do update
+set who = excluded.who, at = excluded.at, token_id = excluded.token_id, updated_at = now()
+"""
+
+
+async def set_pickup(
+    conn: Conn, request_id: str, who: str, at: dt.datetime, token_id: int | None
+) -> None:
+    """Arrange (or replace) her pickup; the caller holds the request's lock."""
+    await conn.execute(_SET_PICKUP, request_id, who, at, token_id)
 
 
 # -- matching -------------------------------------------------------------------------------

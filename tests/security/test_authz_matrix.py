@@ -92,6 +92,7 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/api/requests"): only("planner", "planner_elsewhere"),
     ("GET", "/api/requests/{request_id:str}"): only("planner", planner_elsewhere=404),
     ("GET", "/api/requests/{request_id:str}/placement"): only("planner", planner_elsewhere=404),
+    ("PUT", "/api/requests/{request_id:str}/pickup"): only("planner", planner_elsewhere=404),
     ("POST", "/api/matching/runs"): only("planner", "planner_elsewhere", "admin"),
     ("GET", "/api/matching/runs/{run_id:int}"): only("admin"),
     ("GET", "/api/matching/runs/{run_id:int}/{which:str}"): only("admin"),
@@ -223,6 +224,10 @@ async def test_the_matrix_holds_for_every_route_and_caller(
                 "beds": {"single": {"total": 3, "occupied": 0, "out_of_service": 0}},
             },
             "/session": None,
+            f"/api/requests/{placed['id']}/pickup": {
+                "who": "agency",
+                "at": f"{request_body('')['release_date']}T09:00:00Z",
+            },
         }
         failures: list[str] = []
         for (method, template), row in MATRIX.items():
