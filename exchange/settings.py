@@ -62,6 +62,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """An accepted offer with no arrival by release date + this becomes a no-show."""
     sweep_every_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     """How often each process looks for expired offers and no-shows."""
+    alert_bed_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 7
+    """A request with no accepted bed this many days before release is at risk (`no_bed`)."""
+    alert_pickup_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 2
+    """…with no pickup arranged this many days before release (`no_pickup`)."""
+    alert_offer_s: Annotated[float, msgspec.Meta(ge=0)] = 6 * 3600.0
+    """…with an unanswered offer expiring within this many seconds (`offer_expiring`)."""
 
 
 _ENV: dict[str, str] = {
@@ -92,6 +98,9 @@ _ENV: dict[str, str] = {
     "HAVEN_OFFER_LIFETIME_S": "offer_lifetime_s",
     "HAVEN_NO_SHOW_GRACE_DAYS": "no_show_grace_days",
     "HAVEN_SWEEP_EVERY_S": "sweep_every_s",
+    "HAVEN_ALERT_BED_DAYS": "alert_bed_days",
+    "HAVEN_ALERT_PICKUP_DAYS": "alert_pickup_days",
+    "HAVEN_ALERT_OFFER_S": "alert_offer_s",
 }
 
 

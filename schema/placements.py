@@ -159,6 +159,40 @@ class Placement(msgspec.Struct, frozen=True, kw_only=True):
     """The pickup arrangement at the gate, once one is made (release-day readiness)."""
 
 
+class ReadinessOffer(msgspec.Struct, frozen=True, kw_only=True):
+    """Her live offer on the readiness board (no shelter named)."""
+
+    id: str
+    status: OfferStatus
+    expires_at: str
+
+
+class ReadinessRow(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One woman on the release-day readiness board, and on the planner channel."""
+
+    request: str
+    region: str
+    status: RequestStatus
+    release_date: dt.date
+    days_left: int
+    """Her release date minus today (UTC); negative once she is released."""
+    offer: ReadinessOffer | None
+    pickup: Pickup | None
+    at_risk: list[str]
+    """Most severe first: `no_show`, `no_bed`, `offer_expiring`, `no_pickup`,
+    `pickup_flagged`; empty when she is ready."""
+    ref: str | None = None
+    """On `GET /api/readiness` only (whose reads are audited); never on the channel."""
+
+
+class Readiness(msgspec.Struct, frozen=True, kw_only=True):
+    """`GET /api/readiness?days=14`: the agency's board, most at risk first."""
+
+    as_of: str
+    days: int
+    requests: list[ReadinessRow]
+
+
 class ApiError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Every refusal of the placements API: a code, the field at fault, what to do."""
 

@@ -27,6 +27,7 @@ PURE = {
     "exchange/beds/report.py",
     "exchange/board/board.py",
     "exchange/placements/rules.py",
+    "exchange/placements/readiness.py",
 }
 """The sans-I/O cores; a module listed here that does not exist yet is simply skipped."""
 

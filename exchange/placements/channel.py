@@ -40,6 +40,7 @@ from schema.placements import (
     NewRequest,
     PickupSet,
     Placement,
+    Readiness,
     RequestView,
     RunRequest,
     RunResult,
@@ -198,6 +199,24 @@ async def put_pickup(request: Request[Any, Any, Any], request_id: FromPath[str])
     return PickupSet(request=request_id, pickup=pickup)
 
 
+@get("/api/readiness", responses=refusals(ApiError, 400, 401, 403, 503))
+async def get_readiness(request: Request[Any, Any, Any], days: FromQuery[int] = 14) -> Readiness:
+    """The agency's release-day readiness board (planner): every request releasing within
+    `days` (1-90; and those already released without a bed), with its status, days left
+    and `at_risk` reasons, most at risk first, then by release date. Every request on it
+    is an audited read."""
+    principal = await _principal(request, "planner")
+    app = services(request)
+    async with app.pool.acquire() as conn, conn.transaction():
+        return await requests.readiness_board(
+            conn,
+            principal,
+            now=dt.datetime.now(dt.UTC),
+            days=days,
+            policy=requests.policy(app.settings),
+        )
+
+
 # -- matching runs ----------------------------------------------------------------------------
 
 
@@ -329,6 +348,7 @@ ROUTES = [
     withdraw_request,
     get_placement,
     put_pickup,
+    get_readiness,
     create_run,
     get_run,
     get_run_file,

@@ -1,5 +1,5 @@
-"""A planner's requests: create one, read them back, read a placement, arrange her pickup
-— audited, once.
+"""A planner's requests: create one, read them back, read a placement, arrange her pickup,
+read the release-day readiness board — audited, once.
 
 The API (`placements.channel`) and the planner's page (`pages.planner`) both call these, so
 the rules a request must pass, and the audit record every read leaves, have one source.
@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 from exchange.audit import store as audit
 from exchange.errors import HavenError
-from exchange.placements import rules, store
+from exchange.placements import readiness, rules, store
 from exchange.placements.store import Conn
-from schema.placements import NewPickup, NewRequest, Placement, RequestView
+from exchange.settings import Settings
+from schema.placements import NewPickup, NewRequest, Placement, Readiness, RequestView
 from schema.registry import Principal
 from schema.wire import Pickup
 
@@ -136,3 +137,36 @@ async def arrange_pickup(
         conn, principal.token_id, "pickup.set", f"request:{request_id}", f"who={new.who}"
     )
     return rules.pickup(new.who, new.at)
+
+
+MAX_BOARD_DAYS = 90
+
+
+def policy(settings: Settings) -> readiness.Policy:
+    """When each at-risk reason appears, from `HAVEN_ALERT_*`."""
+    return readiness.Policy(
+        bed_days=settings.alert_bed_days,
+        pickup_days=settings.alert_pickup_days,
+        offer_warn=dt.timedelta(seconds=settings.alert_offer_s),
+    )
+
+
+async def readiness_board(
+    conn: Conn, principal: Principal, *, now: dt.datetime, days: int, policy: readiness.Policy
+) -> Readiness:
+    """The agency's release-day board for the next `days` days, most at risk first; each
+    request on it is a read, audited. InvalidRequest `days` outside 1-90."""
+    if not 1 <= days <= MAX_BOARD_DAYS:
+        raise InvalidRequest("days", f"must be between 1 and {MAX_BOARD_DAYS}, got {days}")
+    today = readiness.today(now)
+    span = dt.timedelta(days=days)
+    facts = await store.board_facts(conn, agency_of(principal), today - span, today + span)
+    rows = readiness.board(facts, now, policy, days)
+    await audit.append_many(
+        conn,
+        principal.token_id,
+        "request.read",
+        [f"request:{r.request}" for r in rows],
+        ["readiness" for _ in rows],
+    )
+    return Readiness(as_of=readiness.iso(now), days=days, requests=rows)

@@ -16,6 +16,7 @@ import asyncpg
 import msgspec
 
 from exchange.beds.model import BedState
+from exchange.placements import readiness
 from exchange.placements.rules import OpenRequest, Resident, ShelterInfo, pickup
 from schema import problem as p
 from schema.placements import NewRequest, OfferSummary, Placement, RequestView, RunResult
@@ -348,6 +349,56 @@ async def set_pickup(
 ) -> None:
     """Arrange (or replace) her pickup; the caller holds the request's lock."""
     await conn.execute(_SET_PICKUP, request_id, who, at, token_id)
+
+
+# -- readiness --------------------------------------------------------------------------------
+
+_FACTS = """
+select r.id as request, r.agency, r.region, r.status, r.release_date, {ref} as ref,
+       o.id as offer, o.status as offer_status, o.expires_at as offer_expires_at,
+       p.who as pickup_who, p.at as pickup_at
+from requests r
+left join offers o on o.request_id = r.id and o.status in ('offered', 'accepted')
+left join pickups p on p.request_id = r.id
+"""
+_BOARD = (
+    _FACTS.format(ref="r.ref")
+    + """
+where r.agency = $1 and r.release_date <= $2
+  and (r.status in ('open', 'offered', 'accepted')
+       or (r.status in ('arrived', 'no_show') and r.release_date >= $3))
+order by r.id
+"""
+)
+_FACTS_OF = _FACTS.format(ref="null::text") + "where r.id = any($1::text[]) order by r.id"
+_FACTS_LIVE = (
+    _FACTS.format(ref="null::text")
+    + """
+where r.status in ('open', 'offered', 'accepted', 'no_show') and ($1::text is null or r.agency = $1)
+order by r.id
+"""
+)
+
+
+async def board_facts(
+    conn: Executor, agency: str, first: dt.date, last: dt.date
+) -> list[readiness.Facts]:
+    """The agency's requests a board from `first` to `last` may list (refs included): live
+    ones releasing by `last`, arrived and no-shows releasing between the two."""
+    rows = await conn.fetch(_BOARD, agency, last, first)
+    return [msgspec.convert(dict(r), readiness.Facts) for r in rows]
+
+
+async def facts_of(conn: Executor, ids: Sequence[str]) -> list[readiness.Facts]:
+    """These requests, whatever their agency or status (no refs); purged ones are absent."""
+    rows = await conn.fetch(_FACTS_OF, list(ids))
+    return [msgspec.convert(dict(r), readiness.Facts) for r in rows]
+
+
+async def live_facts(conn: Executor, agency: str | None = None) -> list[readiness.Facts]:
+    """Live requests and no-shows (of one agency, or all), no refs: what can be at risk."""
+    rows = await conn.fetch(_FACTS_LIVE, agency)
+    return [msgspec.convert(dict(r), readiness.Facts) for r in rows]
 
 
 # -- matching -------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/api/requests/{request_id:str}"): only("planner", planner_elsewhere=404),
     ("GET", "/api/requests/{request_id:str}/placement"): only("planner", planner_elsewhere=404),
     ("PUT", "/api/requests/{request_id:str}/pickup"): only("planner", planner_elsewhere=404),
+    ("GET", "/api/readiness"): only("planner", "planner_elsewhere"),
     ("POST", "/api/matching/runs"): only("planner", "planner_elsewhere", "admin"),
     ("GET", "/api/matching/runs/{run_id:int}"): only("admin"),
     ("GET", "/api/matching/runs/{run_id:int}/{which:str}"): only("admin"),
