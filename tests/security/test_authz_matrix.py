@@ -81,6 +81,9 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/planner/live"): only("planner", "planner_elsewhere"),
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/swagger"): PUBLIC,
+    # The websocket channels' description: public, like the OpenAPI document.
+    ("GET", "/asyncapi.json"): PUBLIC,
+    ("GET", "/asyncapi"): PUBLIC,
     ("GET", "/schema/{path:str}"): PUBLIC,
     ("GET", "/schema/openapi.json"): PUBLIC,
     ("GET", "/schema/oauth2-redirect.html"): PUBLIC,
