@@ -49,7 +49,7 @@ report_like = st.fixed_dictionaries(
     },
 )
 
-FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def check(frame: str | bytes) -> None:

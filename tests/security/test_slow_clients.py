@@ -154,17 +154,17 @@ async def test_two_hundred_half_open_requests_are_all_closed() -> None:
 
 async def test_prompt_requests_and_open_websockets_are_untouched() -> None:
     """Whole requests are answered on a kept-alive connection; an upgraded websocket
-    outlives the deadline several times over."""
+    outlives the deadline twice over."""
     async with running() as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(3):
+        for _ in range(2):
             writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
             head = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
             assert head.startswith(b"HTTP/1.1 200 ")
             await asyncio.sleep(TIMEOUT * 0.6)  # idle, but under uvicorn's keep-alive
         writer.close()
         async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
-            await asyncio.sleep(TIMEOUT * 4)
+            await asyncio.sleep(TIMEOUT * 2.5)
             await ws.send("still here")
             assert await asyncio.wait_for(ws.recv(), 5) == "still here"
 
