@@ -24,6 +24,7 @@ from exchange.access import tokens as auth
 from exchange.beds import registry
 from exchange.pages import dashboard as page
 from exchange.pages import shell
+from exchange.pages.i18n import Translator
 from schema.registry import NewShelter
 from schema.wire import BedTotals, Region, Snapshot
 
@@ -54,15 +55,53 @@ def snapshot() -> Snapshot:
     )
 
 
-def test_the_table_and_the_chart_carry_the_same_numbers() -> None:
-    """Every region and bed type appears in the SVG and in the table with the same figures."""
+def test_each_region_is_a_card_with_its_numbers_and_bars() -> None:
+    """A region shows its beds by type (numbers and a bar with the same figures), who
+    reports and when, once per region; a suppressed region shows only its name."""
     html = page.render_regions(snapshot(), NOW)
     assert '<td class="available" data-region="OH" data-bed="single">7</td>' in html
     assert '<td class="total" data-region="OH" data-bed="single">80</td>' in html
-    assert ">7 / 80</text>" in html and ">0 / 9</text>" in html
-    assert 'class="suppressed" data-region="WV"' in html and ">suppressed</text>" in html
-    assert '<td class="stale">1</td>' in html
-    assert "updated 12 min ago" in html
+    assert 'aria-label="7 available of 80"' in html and 'aria-label="0 available of 9"' in html
+    assert 'class="region suppressed" data-region="WV"' in html
+    assert "2 of 3 shelters reporting" in html
+    assert html.count("updated 12 min ago") == 1  # once per region, not on every row
+    assert "filled part is available" in html  # the legend
+
+
+def test_each_bed_type_has_its_own_scale() -> None:
+    """Family rooms are drawn against the largest family total, not against single beds."""
+    two = Snapshot(
+        seq=1,
+        regions=[
+            Region(
+                region=r,
+                shelters=3,
+                stale=0,
+                suppressed=False,
+                as_of="2026-12-01T10:03:00Z",
+                beds={
+                    "single": BedTotals(total=t, available=0),
+                    "family": BedTotals(total=f, available=f),
+                },
+            )
+            for r, t, f in (("OH", 200, 4), ("PA", 100, 8))
+        ],
+    )
+    html = page.render_regions(two, NOW)
+    family = re.findall(r'<tr data-bed="family">.*?</tr>', html)
+    assert len(family) == 2
+    half, full = page.BAR_W // 2, page.BAR_W
+    assert f'class="total" x="1" y="1" width="{half}"' in family[0]  # OH: 4 of 8
+    assert f'class="total" x="1" y="1" width="{full}"' in family[1]  # PA: 8 of 8
+
+
+def test_a_region_whose_shelters_are_all_stale_says_unknown_not_zero() -> None:
+    """No contributing shelter: no numbers at all, and a sentence saying they are unknown."""
+    stale = Region(region="OH", shelters=3, stale=3, suppressed=False, as_of=None, beds={})
+    html = page.render_regions(Snapshot(seq=1, regions=[stale]), NOW)
+    assert "availability is unknown, not zero" in html
+    assert "0 of 3 shelters reporting" in html
+    assert '<td class="available"' not in html
 
 
 def test_updated_ago_reads_naturally() -> None:
@@ -78,7 +117,7 @@ def test_the_dashboard_embeds_its_snapshot_safely() -> None:
     hostile = Snapshot(seq=1, regions=[region])
     html = page.render_dashboard(hostile, "viewer</script><script>alert(1)</script>", NOW)
     assert "<script>alert(1)" not in html
-    assert html.count("<script") == 2  # the external script and the JSON block
+    assert html.count("<script") == 3  # the external script and the two JSON blocks
 
 
 def test_the_dashboard_says_when_its_numbers_may_be_out_of_date() -> None:
@@ -88,6 +127,8 @@ def test_the_dashboard_says_when_its_numbers_may_be_out_of_date() -> None:
     stale = page.render_dashboard(snapshot(), "viewer", NOW, degraded=True)
     assert '<div id="degraded" class="degraded" role="alert"></div>' in live
     assert f'role="alert"><p>{page.DEGRADED}</p></div>' in stale
+    spanish = page.render_dashboard(snapshot(), "viewer", NOW, degraded=True, _=Translator("es"))
+    assert "Las cifras pueden no estar al día" in spanish and 'lang="es"' in spanish
     script = (shell.STATIC_DIR / "dashboard.js").read_text()
     assert f'"{page.DEGRADED}"' in script  # the live page says the same sentence
 
@@ -256,23 +297,24 @@ def test_the_page_in_a_headless_browser(dsn: str, serve: Any) -> None:
             tab.on("pageerror", lambda exc: errors.append(str(exc)))
             tab.goto(server.url + "/")
             tab.fill("#token", token)
-            tab.click("button[type=submit]")
+            tab.click("main button[type=submit]")
             single = tab.locator('td.available[data-region="OH"][data-bed="single"]')
             expect(single).to_have_text("21")
             expect(tab.locator('td.total[data-region="OH"][data-bed="single"]')).to_have_text("30")
             expect(tab.locator('td.available[data-region="PA"][data-bed="single"]')).to_have_text(
                 "21"
             )
-            expect(tab.locator('tr.suppressed[data-region="WV"]')).to_be_visible()
+            expect(tab.locator('section.suppressed[data-region="WV"]')).to_be_visible()
             expect(tab.locator("#link")).to_have_text("live")
-            expect(tab.locator("#chart")).to_contain_text("21 / 30")
+            bar = tab.locator('section[data-region="OH"] tr[data-bed="single"] svg.bar')
+            expect(bar).to_have_attribute("aria-label", "21 available of 30")
             expect(tab.locator("#updated")).to_contain_text("min ago")
 
             started = time.monotonic()
             _report(server.url, shelters[0], 2, 10)  # OH loses 8 free singles
             expect(single).to_have_text("13", timeout=2000)
             assert time.monotonic() - started < within(2.0)
-            expect(tab.locator("#chart")).to_contain_text("13 / 30")
+            expect(bar).to_have_attribute("aria-label", "13 available of 30")
 
             # The exchange cannot read its events: the page says its numbers may be old.
             alert = tab.locator('#degraded[role="alert"]')

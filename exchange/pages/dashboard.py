@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Request, get
 from litestar.response import Redirect, Response
 from litestar.types import ControllerRouterHandler
@@ -28,18 +29,36 @@ from exchange.pages.shell import HEADERS, STATIC, back_to, escape, header, page
 from exchange.services import services
 from schema.wire import Region, Snapshot
 
-DEGRADED = "Numbers may be out of date: Haven cannot reach its database right now."
-"""The alert's text (`static/dashboard.js` has the same sentence)."""
-
-BAR_W = 360
-ROW_H = 22
-LABEL_W = 150
-
-
+DEGRADED = N_("Numbers may be out of date: Haven cannot reach its database right now.")
+"""The alert's text (`static/dashboard.js` gets the same sentence, translated)."""
+OFFLINE = N_("Not connected to Haven: these numbers may be out of date. Reconnecting…")
 SIGN_IN_HINT = N_(
     "Ask your coordinator for a token: shelters, planners and coordinators each have "
     "their own. It is exchanged once for a session cookie and is not kept in the browser."
 )
+BAR_W = 160
+BAR_H = 14
+HIDDEN = N_("Hidden: too few shelters report here to show numbers without singling one out.")
+UNKNOWN = N_("No shelter here has reported recently: availability is unknown, not zero.")
+SCRIPT_MESSAGES = [
+    DEGRADED,
+    OFFLINE,
+    N_("live"),
+    N_("connecting…"),
+    N_("reconnecting…"),
+    N_("updated {minutes} min ago"),
+    N_("updated {hours} h ago"),
+    N_("no current reports"),
+    N_("{n} of {m} shelters reporting"),
+    HIDDEN,
+    UNKNOWN,
+    N_("Bed type"),
+    N_("Available"),
+    N_("Total"),
+    N_("Available and total, on one scale per bed type"),
+    N_("{available} available of {total}"),
+    N_("Beds in {region}"),
+]
 
 
 def render_sign_in(
@@ -62,129 +81,143 @@ def render_sign_in(
     return page(_("Haven — sign in"), body, lang=_.lang, styles=("pages.css",))
 
 
-def ago(as_of: str | None, now: datetime) -> str:
+def ago(as_of: str | None, now: datetime, _: Translator | None = None) -> str:
     """`updated N min ago` in words (the script keeps it current)."""
+    _ = _ or Translator("en")
     if as_of is None:
-        return "no current reports"
+        return _("no current reports")
     then = datetime.strptime(as_of, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     minutes = max(0, int((now - then).total_seconds() // 60))
     if minutes < 120:
-        return f"updated {minutes} min ago"
-    return f"updated {minutes // 60} h ago"
+        return _("updated {minutes} min ago", minutes=minutes)
+    return _("updated {hours} h ago", hours=minutes // 60)
 
 
-def _rows(regions: list[Region]) -> list[tuple[Region, str | None]]:
-    """One row per region and bed type; one row for a suppressed or empty region."""
-    rows: list[tuple[Region, str | None]] = []
+def scales(regions: list[Region]) -> dict[str, int]:
+    """Per bed type, the largest total of any region: each type's bars share one scale, so
+    a few family rooms are not slivers next to hundreds of single beds."""
+    top: dict[str, int] = {}
     for r in regions:
-        if r.suppressed or not r.beds:
-            rows.append((r, None))
-        else:
-            rows.extend((r, bed_type) for bed_type in r.beds)
-    return rows
+        for bed_type, b in (r.beds or {}).items():
+            top[bed_type] = max(top.get(bed_type, 0), b.total)
+    return top
 
 
-def render_chart(regions: list[Region]) -> str:
-    rows = _rows(regions)
-    top = max((b.total for r in regions for b in (r.beds or {}).values()), default=0) or 1
-    height = max(1, len(rows)) * ROW_H
-    parts = [
-        f'<svg id="chart" role="img" aria-labelledby="chart-title" width="{LABEL_W + BAR_W + 90}" '
-        f'height="{height}" viewBox="0 0 {LABEL_W + BAR_W + 90} {height}">',
-        '<title id="chart-title">Available and total beds by region and bed type; '
-        "the table has the same numbers</title>",
-    ]
-    for i, (r, bed_type) in enumerate(rows):
-        y = i * ROW_H
-        label = r.region if bed_type is None else f"{r.region} {bed_type}"
-        parts.append(f'<text class="label" x="0" y="{y + 15}">{escape(label)}</text>')
-        if bed_type is None:
-            note = "suppressed" if r.suppressed else "no beds"
-            parts.append(f'<text class="note" x="{LABEL_W}" y="{y + 15}">{note}</text>')
-            continue
-        b = (r.beds or {})[bed_type]
-        wt, wa = round(BAR_W * b.total / top), round(BAR_W * b.available / top)
-        parts.append(
-            f'<rect class="total" x="{LABEL_W}" y="{y + 3}" width="{wt}" height="{ROW_H - 6}"/>'
-            f'<rect class="available" x="{LABEL_W}" y="{y + 3}" width="{wa}" height="{ROW_H - 6}"/>'
-            f'<text class="value" x="{LABEL_W + wt + 6}" y="{y + 15}">'
-            f"{b.available} / {b.total}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def render_table(regions: list[Region], now: datetime) -> str:
-    head = (
-        '<table id="table"><caption>Beds by region, from shelters with a current report '
-        "(the beds of stale shelters are not counted).</caption><thead><tr>"
-        '<th scope="col">Region</th><th scope="col">Bed type</th><th scope="col">Available</th>'
-        '<th scope="col">Total</th><th scope="col">Shelters</th><th scope="col">Stale</th>'
-        '<th scope="col">Updated</th></tr></thead><tbody>'
-    )
-    body: list[str] = []
-    for r, bed_type in _rows(regions):
-        region = f'data-region="{escape(r.region)}"'
-        if r.suppressed:
-            body.append(
-                f'<tr class="suppressed" {region}><th scope="row">{escape(r.region)}</th>'
-                '<td colspan="6">suppressed: too few current shelters to show</td></tr>'
-            )
-            continue
-        stale_cls = ' class="stale"' if r.stale else ""
-        tail = (
-            f'<td class="shelters">{r.shelters}</td><td{stale_cls}>{r.stale}</td>'
-            f'<td class="ago" data-as-of="{escape(r.as_of or "")}">'
-            f"{escape(ago(r.as_of, now))}</td></tr>"
-        )
-        if bed_type is None:
-            body.append(
-                f'<tr {region}><th scope="row">{escape(r.region)}</th>'
-                f'<td colspan="3">no beds</td>{tail}'
-            )
-            continue
-        b = (r.beds or {})[bed_type]
-        cell = f'{region} data-bed="{escape(bed_type)}"'
-        body.append(
-            f'<tr {region}><th scope="row">{escape(r.region)}</th><td>{escape(bed_type)}</td>'
-            f'<td class="available" {cell}>{b.available}</td>'
-            f'<td class="total" {cell}>{b.total}</td>{tail}'
-        )
-    return head + "".join(body) + "</tbody></table>"
-
-
-def render_regions(snapshot: Snapshot, now: datetime) -> str:
+def bar(_: Translator, available: int, total: int, top: int) -> str:
+    """A bed type's bar: the outlined total, the filled available part."""
+    top = max(top, 1)
+    wt = max(2, round(BAR_W * total / top)) if total else 0
+    wa = round(BAR_W * available / top)
+    label = _("{available} available of {total}", available=available, total=total)
     return (
-        f'<figure class="chart">{render_chart(snapshot.regions)}</figure>'
-        f"{render_table(snapshot.regions, now)}"
+        f'<svg class="bar" width="{BAR_W + 2}" height="{BAR_H + 2}" '
+        f'viewBox="0 0 {BAR_W + 2} {BAR_H + 2}" role="img" aria-label="{escape(label)}">'
+        f'<rect class="total" x="1" y="1" width="{wt}" height="{BAR_H}"/>'
+        f'<rect class="available" x="1" y="1" width="{wa}" height="{BAR_H}"/></svg>'
     )
 
 
-def render_degraded(degraded: bool) -> str:
+def render_region(_: Translator, r: Region, top: dict[str, int], now: datetime) -> str:
+    """One region: who reports, when, and its beds (or why there are none to show)."""
+    key = escape(r.region)
+    if r.suppressed:
+        return (
+            f'<section class="region suppressed" data-region="{key}" '
+            f'aria-labelledby="r-{key}"><h2 id="r-{key}">{key}</h2><p class="note">'
+            f"{escape(_(HIDDEN))}"
+            "</p></section>"
+        )
+    reporting = r.shelters - r.stale
+    meta = (
+        f'<p class="meta"><span class="reporting">'
+        f"{escape(_('{n} of {m} shelters reporting', n=reporting, m=r.shelters))}</span> · "
+        f'<span class="ago" data-as-of="{escape(r.as_of or "")}">{escape(ago(r.as_of, now, _))}'
+        "</span></p>"
+    )
+    if reporting <= 0 or not r.beds:
+        body = f'<p class="unknown">{escape(_(UNKNOWN))}</p>'
+    else:
+        rows = "".join(
+            f'<tr data-bed="{escape(t)}"><th scope="row">{escape(t)}</th>'
+            f'<td class="available" data-region="{key}" data-bed="{escape(t)}">{b.available}</td>'
+            f'<td class="total" data-region="{key}" data-bed="{escape(t)}">{b.total}</td>'
+            f'<td class="chart">{bar(_, b.available, b.total, top.get(t, b.total))}</td></tr>'
+            for t, b in sorted(r.beds.items())
+        )
+        body = (
+            f'<table class="beds"><caption class="visually-hidden">'
+            f"{escape(_('Beds in {region}', region=r.region))}</caption><thead><tr>"
+            f'<th scope="col">{escape(_("Bed type"))}</th>'
+            f'<th scope="col" class="num">{escape(_("Available"))}</th>'
+            f'<th scope="col" class="num">{escape(_("Total"))}</th>'
+            f'<th scope="col"><span class="visually-hidden">'
+            f"{escape(_('Available and total, on one scale per bed type'))}</span></th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return (
+        f'<section class="region" data-region="{key}" aria-labelledby="r-{key}">'
+        f'<h2 id="r-{key}">{key}</h2>{meta}{body}</section>'
+    )
+
+
+LEGEND = N_("Bars: the filled part is available, the outline is every bed in service.")
+
+
+def render_regions(snapshot: Snapshot, now: datetime, _: Translator | None = None) -> str:
+    _ = _ or Translator("en")
+    top = scales(snapshot.regions)
+    regions = "".join(
+        render_region(_, r, top, now) for r in sorted(snapshot.regions, key=lambda r: r.region)
+    )
+    legend = (
+        '<p class="legend"><svg width="28" height="14" aria-hidden="true">'
+        '<rect class="available" x="1" y="1" width="12" height="12"/>'
+        '<rect class="total" x="14" y="1" width="12" height="12"/></svg> '
+        f"{escape(_(LEGEND))}</p>"
+    )
+    return legend + f'<div class="region-list">{regions}</div>'
+
+
+def render_degraded(degraded: bool, _: Translator | None = None) -> str:
     """The alert region; it is always present so that filling it is announced."""
-    text = f"<p>{escape(DEGRADED)}</p>" if degraded else ""
+    _ = _ or Translator("en")
+    text = f"<p>{escape(_(DEGRADED))}</p>" if degraded else ""
     return f'<div id="degraded" class="degraded" role="alert">{text}</div>'
 
 
 def render_dashboard(
-    snapshot: Snapshot, role: str, now: datetime, *, degraded: bool = False
+    snapshot: Snapshot,
+    role: str,
+    now: datetime,
+    *,
+    degraded: bool = False,
+    _: Translator | None = None,
 ) -> str:
+    _ = _ or Translator("en")
     newest = max((r.as_of for r in snapshot.regions if r.as_of), default=None)
     initial = Snapshot(seq=snapshot.seq, regions=snapshot.regions)
     # JSON inside <script>: only "<" could end the element early.
     data = encode(initial).replace("<", "\\u003c")
-    body = (
-        '<header><h1>Haven: beds by region</h1><p class="status">'
-        f'<span id="updated" data-as-of="{escape(newest or "")}">{escape(ago(newest, now))}</span>'
-        ' · <span id="link" role="status">connecting…</span>'
-        f" · signed in as {escape(role)}</p>"
-        '<form method="post" action="/session/end"><button type="submit">Sign out</button></form>'
-        "</header>"
-        f"{render_degraded(degraded)}"
-        f'<main id="regions">{render_regions(snapshot, now)}</main>'
-        f'<script type="application/json" id="initial">{data}</script>'
+    messages = msgspec.json.encode(_.table(SCRIPT_MESSAGES)).decode().replace("<", "\\u003c")
+    status = (
+        '<p class="status">'
+        f'<span id="updated" data-as-of="{escape(newest or "")}">{escape(ago(newest, now, _))}'
+        f'</span> · <span id="link" role="status">{escape(_("connecting…"))}</span></p>'
     )
-    return page("Haven — beds by region", body, script=True)
+    body = (
+        header(_, _("Beds by region"), here="/", role=role, status=status)
+        + render_degraded(degraded, _)
+        + f'<main id="regions">{render_regions(snapshot, now, _)}</main>'
+        + f'<script type="application/json" id="initial">{data}</script>'
+        + f'<script type="application/json" id="messages">{messages}</script>'
+    )
+    return page(
+        _("Haven — beds by region"),
+        body,
+        lang=_.lang,
+        scripts=("dashboard.js",),
+        styles=("pages.css", "dashboard.css"),
+    )
 
 
 @get("/", include_in_schema=False)
@@ -205,15 +238,16 @@ async def index(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
         return Response(html, media_type="text/html", headers=HEADERS)
     except DB_ERRORS:
         html = page(
-            "Haven — unavailable",
-            f'<main class="sign-in">{render_degraded(True)}'
-            "<p>Reload this page in a minute.</p></main>",
-            script=False,
+            _("Haven — unavailable"),
+            f'<main class="sign-in">{render_degraded(True, _)}'
+            f"<p>{escape(_('Reload this page in a minute.'))}</p></main>",
+            lang=_.lang,
+            styles=("pages.css",),
         )
         return Response(html, media_type="text/html", headers=HEADERS, status_code=503)
     hub = app.hub
     html = render_dashboard(
-        hub.snapshot(principal), principal.role, datetime.now(UTC), degraded=hub.degraded
+        hub.snapshot(principal), principal.role, datetime.now(UTC), degraded=hub.degraded, _=_
     )
     return Response(html, media_type="text/html", headers=HEADERS)
 

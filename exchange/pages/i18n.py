@@ -123,9 +123,7 @@ def source_messages() -> list[str]:
     """Every message the pages' source marks, sorted."""
     from babel.messages.extract import extract_from_dir
 
-    found = extract_from_dir(
-        str(LOCALE_DIR.parent), method_map=[("**.py", f"{__name__}:extract")]
-    )
+    found = extract_from_dir(str(LOCALE_DIR.parent), method_map=[("**.py", f"{__name__}:extract")])
     return sorted({str(message) for _file, _line, message, _comments, _context in found})
 
 

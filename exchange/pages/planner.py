@@ -53,6 +53,8 @@ from schema.placements import Placement, RequestView
 from schema.registry import Principal
 
 HERE = "/planner"
+OPTIONAL_FROM = 8
+"""The form's fields after the first eight (those the API requires) fold away."""
 STATUS = {
     "open": N_("waiting for a bed"),
     "offered": N_("offered to a shelter"),
@@ -103,8 +105,8 @@ def render_list(_: Translator, views: list[RequestView]) -> str:
     """Her agency's requests, newest first, with status and offer."""
     if not views:
         return f'<p class="none">{escape(_("No requests yet."))}</p>'
-    head = "".join(
-        f'<th scope="col">{escape(_(h))}</th>'
+    labels = [
+        escape(_(h))
         for h in (
             N_("Reference"),
             N_("Release"),
@@ -113,7 +115,8 @@ def render_list(_: Translator, views: list[RequestView]) -> str:
             N_("Offer"),
             N_("Actions"),
         )
-    )
+    ]
+    head = "".join(f'<th scope="col">{label}</th>' for label in labels)
     rows = []
     for v in sorted(views, key=lambda v: v.id, reverse=True):
         key = escape(v.id)
@@ -144,10 +147,12 @@ def render_list(_: Translator, views: list[RequestView]) -> str:
         rows.append(
             f'<tr data-request="{key}"><th scope="row" id="{key}-ref">{escape(v.ref)}'
             f'<br><span class="hint">{key}</span></th>'
-            f"<td>{escape(v.release_date.isoformat())}</td><td>{escape(v.bed_type)}</td>"
-            f'<td><span class="status status-{escape(v.status)}" data-status="{escape(v.status)}">'
-            f"{escape(_(STATUS.get(v.status, v.status)))}</span></td>"
-            f"<td>{escape(offer)}</td><td>{''.join(actions)}</td></tr>"
+            f'<td data-label="{labels[1]}">{escape(v.release_date.isoformat())}</td>'
+            f'<td data-label="{labels[2]}">{escape(v.bed_type)}</td>'
+            f'<td data-label="{labels[3]}"><span class="status status-{escape(v.status)}" '
+            f'data-status="{escape(v.status)}">{escape(_(STATUS.get(v.status, v.status)))}'
+            "</span></td>"
+            f'<td data-label="{labels[4]}">{escape(offer)}</td><td>{"".join(actions)}</td></tr>'
         )
     return (
         '<div class="table-scroll" tabindex="0" role="region" '
@@ -277,6 +282,13 @@ def render_form(
         _field(_, "home_lat", values, errors, number),
         _field(_, "home_lon", values, errors, number),
     ]
+    optional = fields[OPTIONAL_FROM:]
+    fields = fields[:OPTIONAL_FROM]
+    opened = " open" if set(errors) & set(forms.NAMES[OPTIONAL_FROM:]) else ""
+    fields.append(
+        f'<details class="more"{opened}><summary>{escape(_("More about her (optional)"))}'
+        f'</summary><div class="more-fields">{"".join(optional)}</div></details>'
+    )
     top = errors.get("")
     return (
         '<section aria-labelledby="new-h"><h2 id="new-h">'

@@ -1,29 +1,40 @@
 // Keeps the regional dashboard live over /ws/dashboard. Plain JavaScript, no build step.
-// Renders the same markup as exchange/pages/dashboard.py; resumes with ?since=<last seq> after
-// a drop; says so in the #degraded alert while the server reports its numbers may be stale.
+// Renders the same markup as exchange/pages/dashboard.py (render_region), and changes the
+// page in place: a region whose shape (suppressed, unknown, its bed types) is unchanged only
+// has its numbers and bars updated, so focus and a screen reader's place survive updates.
+// Resumes with ?since=<last seq> after a drop; while disconnected, or while the server says
+// its numbers may be stale, the numbers are dimmed and the #degraded alert says why.
 "use strict";
 (() => {
-  const BAR_W = 360, ROW_H = 22, LABEL_W = 150;
+  const BAR_W = 160, BAR_H = 14;
   const SVG = "http://www.w3.org/2000/svg";
   const initial = JSON.parse(document.getElementById("initial").textContent);
+  const messages = JSON.parse(document.getElementById("messages").textContent);
+  const t = (m, values = {}) => (messages[m] || m).replace(/\{(\w+)\}/g, (_, k) => String(values[k]));
+  const DEGRADED = "Numbers may be out of date: Haven cannot reach its database right now.";
+  const OFFLINE = "Not connected to Haven: these numbers may be out of date. Reconnecting…";
   const regions = new Map(initial.regions.map((r) => [r.region, r]));
   let seq = initial.seq;
   const main = document.getElementById("regions");
+  const list = main.querySelector(".region-list");
   const link = document.getElementById("link");
   const updated = document.getElementById("updated");
   const degraded = document.getElementById("degraded");
-  const DEGRADED = "Numbers may be out of date: Haven cannot reach its database right now.";
+  let serverDegraded = degraded.childElementCount > 0, offline = false;
 
-  function showDegraded(on) {
+  function showAlert() {
     // The alert region stays in the page; filling it is what screen readers announce.
-    if (on && degraded.childElementCount === 0) degraded.append(el("p", {}, DEGRADED));
-    else if (!on) degraded.replaceChildren();
+    const text = offline ? t(OFFLINE) : serverDegraded ? t(DEGRADED) : "";
+    const now = degraded.textContent;
+    if (text && now !== text) degraded.replaceChildren(el("p", {}, text));
+    else if (!text && now) degraded.replaceChildren();
+    main.classList.toggle("dimmed", Boolean(text));
   }
 
   function ago(asOf) {
-    if (!asOf) return "no current reports";
+    if (!asOf) return t("no current reports");
     const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(asOf)) / 60000));
-    return minutes < 120 ? `updated ${minutes} min ago` : `updated ${Math.floor(minutes / 60)} h ago`;
+    return minutes < 120 ? t("updated {minutes} min ago", { minutes }) : t("updated {hours} h ago", { hours: Math.floor(minutes / 60) });
   }
 
   function el(tag, attrs = {}, text = null, ns = null) {
@@ -33,96 +44,134 @@
     return node;
   }
 
-  function rows(list) {
-    const out = [];
-    for (const r of list) {
-      if (r.suppressed || !r.beds || Object.keys(r.beds).length === 0) out.push([r, null]);
-      else for (const bed of Object.keys(r.beds)) out.push([r, bed]);
+  function setText(node, text) { if (node.textContent !== String(text)) node.textContent = String(text); }
+  function setAttr(node, name, value) { if (node.getAttribute(name) !== String(value)) node.setAttribute(name, String(value)); }
+
+  function scales() {
+    const top = {};
+    for (const r of regions.values()) for (const [bed, b] of Object.entries(r.beds || {})) top[bed] = Math.max(top[bed] || 0, b.total);
+    return top;
+  }
+
+  const reporting = (r) => r.shelters - r.stale;
+  const unknown = (r) => reporting(r) <= 0 || !r.beds || Object.keys(r.beds).length === 0;
+  function shape(r) {
+    if (r.suppressed) return "suppressed";
+    if (unknown(r)) return "unknown";
+    return Object.keys(r.beds).sort().join(",");
+  }
+
+  function widths(b, top) {
+    const scale = Math.max(top || b.total, 1);
+    return [b.total ? Math.max(2, Math.round(BAR_W * b.total / scale)) : 0, Math.round(BAR_W * b.available / scale)];
+  }
+
+  function bar(b, top) {
+    const [wt, wa] = widths(b, top);
+    const svg = el("svg", { class: "bar", width: BAR_W + 2, height: BAR_H + 2, viewBox: `0 0 ${BAR_W + 2} ${BAR_H + 2}`, role: "img",
+      "aria-label": t("{available} available of {total}", b) }, null, SVG);
+    svg.append(el("rect", { class: "total", x: 1, y: 1, width: wt, height: BAR_H }, null, SVG));
+    svg.append(el("rect", { class: "available", x: 1, y: 1, width: wa, height: BAR_H }, null, SVG));
+    return svg;
+  }
+
+  function build(r, top) {
+    const key = r.region;
+    const section = el("section", { class: r.suppressed ? "region suppressed" : "region", "data-region": key, "aria-labelledby": `r-${key}` });
+    section.append(el("h2", { id: `r-${key}` }, key));
+    if (r.suppressed) {
+      section.append(el("p", { class: "note" }, t("Hidden: too few shelters report here to show numbers without singling one out.")));
+      return section;
     }
-    return out;
-  }
-
-  function chart(list) {
-    const all = rows(list);
-    let top = 0;
-    for (const r of list) for (const b of Object.values(r.beds || {})) top = Math.max(top, b.total);
-    top = top || 1;
-    const width = LABEL_W + BAR_W + 90, height = Math.max(1, all.length) * ROW_H;
-    const svg = el("svg", { id: "chart", role: "img", "aria-labelledby": "chart-title", width, height,
-      viewBox: `0 0 ${width} ${height}` }, null, SVG);
-    svg.append(el("title", { id: "chart-title" },
-      "Available and total beds by region and bed type; the table has the same numbers", SVG));
-    all.forEach(([r, bed], i) => {
-      const y = i * ROW_H;
-      svg.append(el("text", { class: "label", x: 0, y: y + 15 }, bed === null ? r.region : `${r.region} ${bed}`, SVG));
-      if (bed === null) {
-        svg.append(el("text", { class: "note", x: LABEL_W, y: y + 15 }, r.suppressed ? "suppressed" : "no beds", SVG));
-        return;
-      }
-      const b = r.beds[bed];
-      const wt = Math.round(BAR_W * b.total / top), wa = Math.round(BAR_W * b.available / top);
-      svg.append(el("rect", { class: "total", x: LABEL_W, y: y + 3, width: wt, height: ROW_H - 6 }, null, SVG));
-      svg.append(el("rect", { class: "available", x: LABEL_W, y: y + 3, width: wa, height: ROW_H - 6 }, null, SVG));
-      svg.append(el("text", { class: "value", x: LABEL_W + wt + 6, y: y + 15 }, `${b.available} / ${b.total}`, SVG));
-    });
-    const figure = el("figure", { class: "chart" });
-    figure.append(svg);
-    return figure;
-  }
-
-  function table(list) {
-    const t = el("table", { id: "table" });
-    t.append(el("caption", {}, "Beds by region, from shelters with a current report (the beds of stale shelters are not counted)."));
+    const meta = el("p", { class: "meta" });
+    meta.append(el("span", { class: "reporting" }, t("{n} of {m} shelters reporting", { n: reporting(r), m: r.shelters })), " · ",
+      el("span", { class: "ago", "data-as-of": r.as_of || "" }, ago(r.as_of)));
+    section.append(meta);
+    if (unknown(r)) {
+      section.append(el("p", { class: "unknown" }, t("No shelter here has reported recently: availability is unknown, not zero.")));
+      return section;
+    }
+    const table = el("table", { class: "beds" });
+    table.append(el("caption", { class: "visually-hidden" }, t("Beds in {region}", { region: key })));
     const head = el("tr");
-    for (const h of ["Region", "Bed type", "Available", "Total", "Shelters", "Stale", "Updated"]) {
-      head.append(el("th", { scope: "col" }, h));
-    }
-    const thead = el("thead");
-    thead.append(head);
+    head.append(el("th", { scope: "col" }, t("Bed type")), el("th", { scope: "col", class: "num" }, t("Available")),
+      el("th", { scope: "col", class: "num" }, t("Total")));
+    const chartHead = el("th", { scope: "col" });
+    chartHead.append(el("span", { class: "visually-hidden" }, t("Available and total, on one scale per bed type")));
+    head.append(chartHead);
+    const thead = el("thead"); thead.append(head);
     const tbody = el("tbody");
-    for (const [r, bed] of rows(list)) {
-      const tr = el("tr", { "data-region": r.region });
-      tr.append(el("th", { scope: "row" }, r.region));
-      if (r.suppressed) {
-        tr.setAttribute("class", "suppressed");
-        tr.append(el("td", { colspan: 6 }, "suppressed: too few current shelters to show"));
-        tbody.append(tr);
-        continue;
-      }
-      if (bed === null) {
-        tr.append(el("td", { colspan: 3 }, "no beds"));
-      } else {
-        const b = r.beds[bed];
-        tr.append(el("td", {}, bed));
-        tr.append(el("td", { class: "available", "data-region": r.region, "data-bed": bed }, b.available));
-        tr.append(el("td", { class: "total", "data-region": r.region, "data-bed": bed }, b.total));
-      }
-      tr.append(el("td", { class: "shelters" }, r.shelters));
-      tr.append(el("td", r.stale ? { class: "stale" } : {}, r.stale));
-      tr.append(el("td", { class: "ago", "data-as-of": r.as_of || "" }, ago(r.as_of)));
+    for (const bed of Object.keys(r.beds).sort()) {
+      const b = r.beds[bed];
+      const tr = el("tr", { "data-bed": bed });
+      tr.append(el("th", { scope: "row" }, bed),
+        el("td", { class: "available", "data-region": key, "data-bed": bed }, b.available),
+        el("td", { class: "total", "data-region": key, "data-bed": bed }, b.total));
+      const cell = el("td", { class: "chart" }); cell.append(bar(b, top[bed])); tr.append(cell);
       tbody.append(tr);
     }
-    t.append(thead, tbody);
-    return t;
+    table.append(thead, tbody);
+    section.append(table);
+    return section;
+  }
+
+  function update(section, r, top) {
+    if (r.suppressed) return;
+    setText(section.querySelector(".reporting"), t("{n} of {m} shelters reporting", { n: reporting(r), m: r.shelters }));
+    const when = section.querySelector(".ago");
+    setAttr(when, "data-as-of", r.as_of || "");
+    setText(when, ago(r.as_of));
+    if (unknown(r)) return;
+    for (const [bed, b] of Object.entries(r.beds)) {
+      const row = section.querySelector(`tr[data-bed="${CSS.escape(bed)}"]`);
+      setText(row.querySelector("td.available"), b.available);
+      setText(row.querySelector("td.total"), b.total);
+      const [wt, wa] = widths(b, top[bed]);
+      const svg = row.querySelector("svg.bar");
+      setAttr(svg, "aria-label", t("{available} available of {total}", b));
+      setAttr(svg.querySelector("rect.total"), "width", wt);
+      setAttr(svg.querySelector("rect.available"), "width", wa);
+    }
   }
 
   function render() {
-    const list = [...regions.values()].sort((a, b) => (a.region < b.region ? -1 : a.region > b.region ? 1 : 0));
-    main.replaceChildren(chart(list), table(list));
-    const newest = list.map((r) => r.as_of).filter(Boolean).sort().pop() || "";
-    updated.setAttribute("data-as-of", newest);
+    const top = scales();
+    const sorted = [...regions.values()].sort((a, b) => (a.region < b.region ? -1 : a.region > b.region ? 1 : 0));
+    const keep = new Set(sorted.map((r) => r.region));
+    for (const node of [...list.children]) if (!keep.has(node.dataset.region)) node.remove();
+    let previous = null;
+    for (const r of sorted) {
+      let section = list.querySelector(`section[data-region="${CSS.escape(r.region)}"]`);
+      if (section && section.dataset.shape === shape(r)) {
+        update(section, r, top);
+      } else {
+        const fresh = build(r, top);
+        fresh.dataset.shape = shape(r);
+        if (section) section.replaceWith(fresh); else list.insertBefore(fresh, previous ? previous.nextSibling : list.firstChild);
+        section = fresh;
+      }
+      previous = section;
+    }
+    const newest = sorted.map((r) => r.as_of).filter(Boolean).sort().pop() || "";
+    setAttr(updated, "data-as-of", newest);
     refreshAgo();
   }
 
   function refreshAgo() {
-    for (const node of document.querySelectorAll("[data-as-of]")) node.textContent = ago(node.getAttribute("data-as-of"));
+    for (const node of document.querySelectorAll("[data-as-of]")) setText(node, ago(node.getAttribute("data-as-of")));
+  }
+
+  // The server rendered the same markup: remember each section's shape.
+  for (const section of list.children) {
+    const r = regions.get(section.dataset.region);
+    if (r) section.dataset.shape = shape(r);
   }
 
   let pending = false;
   function schedule() {
     if (!pending) {
       pending = true;
-      setTimeout(() => { pending = false; render(); }, 30);
+      setTimeout(() => { pending = false; render(); }, 250);
     }
   }
 
@@ -130,7 +179,7 @@
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${proto}//${location.host}/ws/dashboard?since=${seq}`);
-    socket.onopen = () => { link.textContent = "live"; backoff = 500; failures = 0; showDegraded(false); };
+    socket.onopen = () => { setText(link, t("live")); backoff = 500; failures = 0; offline = false; showAlert(); };
     socket.onmessage = (event) => {
       const m = JSON.parse(event.data);
       if (m.type === "snapshot") {
@@ -139,7 +188,8 @@
       } else if (m.type === "update") {
         regions.set(m.region.region, m.region);
       } else if (m.type === "status") {
-        showDegraded(m.degraded);
+        serverDegraded = Boolean(m.degraded);
+        showAlert();
         return;
       } else {
         return;
@@ -148,8 +198,9 @@
       schedule();
     };
     socket.onclose = async (event) => {
-      link.textContent = "reconnecting…";
+      setText(link, t("reconnecting…"));
       failures += 1;
+      if (failures >= 2) { offline = true; showAlert(); }
       if (event.code === 4401 || failures >= 3) {
         // Revoked, or refused at the handshake: if the session is gone, show the sign-in form.
         try {

@@ -53,6 +53,8 @@
     const lines = contacts.value.split(/\s+/).filter(Boolean);
     if (!lines.includes(out.value)) lines.push(out.value);
     contacts.value = lines.join("\n");
+    const more = contacts.closest("details");
+    if (more) more.open = true;
     who.value = ""; out.value = ""; add.disabled = true;
     status.textContent = t("Added to contacts.");
   });
