@@ -337,10 +337,15 @@ class Agent:
         state: AgentState | None = None,
         backoff: Backoff = Backoff(),
         on_message: Callable[[ServerMessage], None] | None = None,
+        on_status: Callable[[str], None] | None = None,
         rng: random.Random | None = None,
         latencies: list[float] | None = None,
     ) -> None:
         self.url = shelter_url(url)
+        self.on_status = on_status
+        """Told, in words, when the connection comes up or cannot be made (for people)."""
+        self.last_error: str | None = None
+        """Why the last connection attempt failed, while none has succeeded since."""
         self._headers = {"Authorization": f"Bearer {token}"}
         self.state = state or AgentState()
         self.backoff = backoff
@@ -385,13 +390,27 @@ class Agent:
                 status = exc.response.status_code
                 if status in (401, 403):
                     raise TokenRefused(status) from None
-            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, msgspec.DecodeError):
-                pass  # the server is down, restarting or unreachable: try again later
+                self._failed(f"HTTP {status} on the handshake")
+            except (
+                OSError,
+                TimeoutError,
+                InvalidHandshake,
+                ConnectionClosed,
+                msgspec.DecodeError,
+            ) as exc:
+                # The server is down, restarting or unreachable: try again later.
+                self._failed(_reason(exc))
             finally:
                 self._ws = None
                 self.state.on_disconnect()
             await asyncio.sleep(self.backoff.delay(attempt, self.rng))
             attempt += 1
+
+    def _failed(self, reason: str) -> None:
+        """Say once (not at every retry) that the exchange cannot be reached, and why."""
+        if reason != self.last_error and self.on_status is not None:
+            self.on_status(f"cannot reach the exchange at {self.url}: {reason}; still trying")
+        self.last_error = reason
 
     async def _session(self, ws: ClientConnection) -> None:
         first = _SERVER.decode(await ws.recv(decode=False))
@@ -399,6 +418,9 @@ class Agent:
             raise ConnectionClosed(None, None)  # not the shelter channel; try again later
         self.connections += 1
         self._ws = ws
+        if self.on_status is not None and (self.connections == 1 or self.last_error):
+            self.on_status(f"connected as shelter {first.shelter} (last seq {first.last_seq})")
+        self.last_error = None
         self._deliver(first)
         await self._send(self.state.on_hello(first))
         await self._send(list(self.state.deciding.values()))
@@ -455,6 +477,21 @@ class Agent:
             pass  # the reports stay pending; the next hello resends them
 
 
+def _reason(exc: BaseException) -> str:
+    """A failed connection in words, e.g. `connection refused`."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is `haven serve` running there?)"
+    if isinstance(exc, TimeoutError):
+        return "no answer (timed out)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, InvalidHandshake):
+        return f"not a Haven exchange ({exc})"
+    if isinstance(exc, ConnectionClosed):
+        return "the connection closed"
+    return type(exc).__name__
+
+
 async def run_file(agent: Agent, bodies: list[Line], timeout: float | None) -> bool:
     """Send every body and decision and wait for all answers; False when the timeout ran
     out first."""
@@ -475,31 +512,76 @@ async def run_file(agent: Agent, bodies: list[Line], timeout: float | None) -> b
         await asyncio.gather(runner, waiter, return_exceptions=True)
 
 
+HELP = """\
+Type one line, then Enter:
+  single 12 9 1                  a bed type, then its beds in all, occupied, out of service
+  single 12 9 1, family 3 3 0    several bed types at once
+  single                         asks for the three numbers one at a time
+  accept o000123                 accept an offer (offers are printed as they arrive)
+  decline o000123 full           decline one, with a reason (optional)
+  help                           this text
+  quit                           finish (or Ctrl-D): waits for the last answers
+"Beds in all" counts every bed, out of service included: Haven offers
+beds in all - occupied - out of service - beds held for placements.
+"""
+NEVER_CONNECTED_WAIT_S = 3.0
+"""After the last typed line, how long to wait for an exchange never reached."""
+QUESTIONS = ("beds in all, out of service included", "occupied", "out of service")
+
+
+def interpret(line: str, ask: Callable[[str], str] | None) -> str | None:
+    """What one typed line becomes: the line to send, `""` for nothing to send (help was
+    printed), or None to finish. `ask` (at a terminal) asks for one number; a lone bed
+    type then becomes a guided report."""
+    words = line.split()
+    if words in (["help"], ["?"], ["-h"], ["--help"]):
+        sys.stderr.write(HELP)
+        return ""
+    if words in (["quit"], ["exit"], ["q"]):
+        return None
+    if ask is not None and len(words) == 1 and not line.strip().startswith("{"):
+        if not _TYPE_NAME.match(words[0]):
+            sys.stderr.write(f"haven agent: {words[0]!r} is not a bed type; type help\n")
+            return ""
+        return guided(words[0], ask)
+    return line
+
+
+def guided(bed_type: str, ask: Callable[[str], str]) -> str:
+    """Ask for the three counts of one bed type, one at a time, until each is a number."""
+    counts = []
+    for question in QUESTIONS:
+        while True:
+            answer = ask(f"  {bed_type}: {question}? ").strip()
+            if answer.isdigit():
+                counts.append(answer)
+                break
+            sys.stderr.write("  a whole number, please (0 or more)\n")
+    return f"{bed_type} {' '.join(counts)}"
+
+
+def _ask(question: str) -> str:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline()
+
+
 def _read_stdin(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
     """Read lines in a thread (stdin has no portable async reader); None marks EOF."""
     prompt = sys.stdin.isatty()
+    if prompt:
+        sys.stderr.write("haven agent: type counts like 'single 12 9 1', or help\n")
     while True:
         if prompt:
             sys.stderr.write("report> ")
             sys.stderr.flush()
         line = sys.stdin.readline()
-        if not line:
+        said = interpret(line, _ask if prompt else None) if line else None
+        if said is None:
             loop.call_soon_threadsafe(queue.put_nowait, None)
             return
-        words = line.split()
-        if prompt and len(words) == 1 and not line.strip().startswith("{"):
-            line = _guided(words[0])
-        loop.call_soon_threadsafe(queue.put_nowait, line)
-
-
-def _guided(bed_type: str) -> str:
-    """Ask for the three counts of one bed type, one at a time."""
-    counts = []
-    for question in ("total beds in service", "occupied", "out of service"):
-        sys.stderr.write(f"  {bed_type} {question}? ")
-        sys.stderr.flush()
-        counts.append(sys.stdin.readline().strip())
-    return f"{bed_type} {' '.join(counts)}"
+        if said:
+            loop.call_soon_threadsafe(queue.put_nowait, said)
 
 
 async def run_interactive(agent: Agent) -> None:
@@ -527,9 +609,13 @@ async def run_interactive(agent: Agent) -> None:
                 continue
             await _take(agent, body)
         waiter = asyncio.create_task(agent.wait_done())
-        done, _ = await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        # Never connected: wait a little for the exchange, not forever (the caller says so).
+        limit = None if agent.connections else NEVER_CONNECTED_WAIT_S
+        done, _ = await asyncio.wait(
+            {runner, waiter}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
         if runner in done:
-            waiter.cancel()
             runner.result()
     finally:
         runner.cancel()
@@ -582,6 +668,11 @@ def summary(agent: Agent, *, complete: bool = True) -> dict[str, object]:
     }
 
 
+def print_status(text: str) -> None:
+    sys.stderr.write(f"haven agent: {text}\n")
+    sys.stderr.flush()
+
+
 def print_answer(message: ServerMessage) -> None:
     """Interactive mode: echo every answer and offer so the operator sees them."""
     if isinstance(message, Ack | Error | Offer | OfferClosed | Decided):
@@ -620,7 +711,12 @@ def command(args: argparse.Namespace, token: str | None) -> int:
         except InputError as exc:
             sys.stderr.write(f"haven agent: {args.file}: {exc}; nothing was sent\n")
             return 2
-    agent = Agent(args.url, token, on_message=None if bodies is not None else print_answer)
+    agent = Agent(
+        args.url,
+        token,
+        on_message=None if bodies is not None else print_answer,
+        on_status=print_status,
+    )
     timeout = args.timeout if args.timeout is not None else (30.0 if decisions else None)
     try:
         if bodies is not None:
@@ -633,6 +729,12 @@ def command(args: argparse.Namespace, token: str | None) -> int:
         return 3
     result = summary(agent, complete=complete)
     sys.stdout.write(_ENCODE.encode(result).decode() + "\n")
+    if agent.connections == 0:
+        sys.stderr.write(
+            f"haven agent: never reached the exchange at {agent.url} "
+            f"({agent.last_error or 'no answer'}): nothing was sent\n"
+        )
+        return 1
     if not complete:
         sys.stderr.write(
             f"haven agent: {result['unanswered']} reports unanswered after {timeout} s\n"

@@ -401,3 +401,57 @@ async def test_agent_reads_typed_counts_from_stdin(
         shelter_id,
     )
     assert [tuple(r) for r in rows] == [("family", 3, 3, 0), ("single", 12, 10, 1)]
+
+
+# --- for people at a terminal ---------------------------------------------------------------
+
+
+def test_help_and_quit_are_words_not_bed_types(capsys: pytest.CaptureFixture[str]) -> None:
+    """`help` prints the examples and sends nothing; `quit` finishes; a lone bed type asks
+    for its three numbers; anything else is sent as typed."""
+    asked: list[str] = []
+    assert agent.interpret("help\n", lambda q: asked.append(q) or "1") == ""
+    assert "single 12 9 1" in capsys.readouterr().err
+    assert agent.interpret("quit\n", None) is None
+    assert agent.interpret("single 12 9 1\n", None) == "single 12 9 1\n"
+    assert asked == []
+
+
+def test_the_guided_questions_agree_with_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    """A lone bed type asks for beds in all (out of service included), occupied, out of
+    service, re-asking until each answer is a number."""
+    answers = iter(["12", "nine", "9", "1"])
+    asked: list[str] = []
+
+    def ask(question: str) -> str:
+        asked.append(question)
+        return next(answers)
+
+    assert agent.interpret("single\n", ask) == "single 12 9 1"
+    assert asked == [
+        "  single: beds in all, out of service included? ",
+        "  single: occupied? ",
+        "  single: occupied? ",
+        "  single: out of service? ",
+    ]
+    assert "whole number" in capsys.readouterr().err
+    assert not any("in service?" in q for q in asked)  # never "total beds in service"
+
+
+@pytest.mark.slow
+def test_an_agent_that_never_reached_the_exchange_says_so() -> None:
+    """Typed counts with no exchange at --url: it says it cannot reach it and why, then
+    that nothing was sent, and exits 1 (not a hang, not a silent success)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = _haven(
+        ["agent", "--url", f"http://127.0.0.1:{port}"],
+        {"HAVEN_TOKEN": "hvn_" + "x" * 32},
+        stdin="single 12 9 1\n",
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "cannot reach the exchange at ws://127.0.0.1" in done.stderr
+    assert "connection refused" in done.stderr
+    assert "never reached the exchange" in done.stderr and "nothing was sent" in done.stderr
