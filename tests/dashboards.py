@@ -5,6 +5,7 @@ the hub's clock and timers are `FakeTime`, the board's clock follows it."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,9 +18,8 @@ from exchange.board import board as live
 from exchange.board import hub as dashboard
 from schema.registry import Principal, Role
 
-T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-"""The board's time when the fake clock reads `START`."""
 START = 100.0
+"""What the fake clock reads first."""
 
 VIEWER = Principal(token_id=1, role="viewer")
 PLANNER = Principal(token_id=2, role="planner")
@@ -124,7 +124,8 @@ class Scene:
     """A board and hub on fake time; `report` and `register` feed them as the fan-out does.
 
     Hub keyword arguments pass through (the defaults are the production ones: a 60 s
-    interval for regions with a confidential shelter, on a wall-clock grid).
+    interval for regions with a confidential shelter, on a wall-clock grid). The board's
+    clock is that wall clock moving with the fake one, as in production.
     """
 
     def __init__(
@@ -136,6 +137,7 @@ class Scene:
         **hub: Any,
     ) -> None:
         self.time = FakeTime()
+        self.wall0 = hub.get("wall", time.time)()
         self.board = live.Board(stale_after=stale_after, min_shelters=min_shelters, clock=self.at)
         self.hub = dashboard.Hub(
             self.board,
@@ -149,7 +151,7 @@ class Scene:
         self.watchers: list[Watcher] = []
 
     def at(self) -> datetime:
-        return T0 + timedelta(seconds=self.time.now - START)
+        return datetime.fromtimestamp(self.wall0 + self.time.now - START, UTC)
 
     def event(
         self,
