@@ -629,7 +629,8 @@ async def test_dashboards_are_told_when_the_database_stops_and_comes_back(
     tmp_path: Path, serve: Any
 ) -> None:
     """PostgreSQL stops under a connected dashboard: it is told `degraded: true` within
-    seconds, and `degraded: false` once PostgreSQL is back."""
+    seconds, a new dashboard or /api/regions is refused with 503 `unavailable` (the token
+    cannot be checked), and `degraded: false` comes once PostgreSQL is back."""
     pg = await asyncio.to_thread(PrivatePostgres, tmp_path / "private")
     try:
         setup = await asyncpg.connect(pg.url)
@@ -645,6 +646,13 @@ async def test_dashboards_are_told_when_the_database_stops_and_comes_back(
             assert (await recv(ws, timeout=within(10)))["type"] == "snapshot"
             await asyncio.to_thread(pg.stop)
             await until_status(ws, True, timeout=within(10))
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(url, additional_headers=bearer(token)):
+                    pass
+            assert refused.value.response.status_code == 503
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                api = await http.get("/api/regions", headers=bearer(token))
+            assert api.status_code == 503 and api.json()["code"] == "unavailable"
             await asyncio.to_thread(pg.start)
             await until_status(ws, False, timeout=within(20))
     finally:
