@@ -186,6 +186,9 @@ def axe_check(tab: Any, name: str) -> None:
 
 
 def shot(tab: Any, name: str) -> None:
+    """Save what the page looks like, after checking nothing spills off the side."""
+    width = tab.viewport_size["width"]
+    assert tab.evaluate("document.documentElement.scrollWidth") <= width, f"{name} is too wide"
     ARTIFACTS.mkdir(exist_ok=True)
     tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
@@ -473,3 +476,39 @@ def test_contact_tokens_are_derived_in_the_browser(dsn: str, serve: Any) -> None
     assert foreign == []
     assert all(passphrase not in s and "Maria" not in s and "maria" not in s for s in sent)
     assert any(expected in s for s in sent)  # the token itself is what the request carries
+
+
+def test_the_operator_page_works_with_the_keyboard_alone(dsn: str, serve: Any) -> None:
+    """Tab reaches `+` and Save, Enter presses them, and the focused control shows a
+    visible focus ring."""
+    from playwright.sync_api import expect
+
+    world = asyncio.run(_seed(dsn))
+    server = serve(env={"HAVEN_MATCH_EVERY_S": "0"})
+    url = server.url
+    _report_all(url, world, dsn)
+    with browser(url) as (context, foreign):
+        tab = context(viewport=PHONE).new_page()
+        sign_in(tab, url, world.tokens["shelter"], "/shelter")
+
+        def tab_to(label: str) -> None:
+            for _ in range(60):
+                tab.keyboard.press("Tab")
+                name, bed = tab.evaluate(
+                    "(() => { const e = document.activeElement, f = e.closest('fieldset');"
+                    " return [(e.getAttribute('aria-label') || e.textContent || '').trim(),"
+                    " f ? f.dataset.bed : '']; })()"
+                )
+                if name == label and bed in ("", "single"):
+                    outline = tab.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+                    assert outline != "none", f"{label} has no visible focus"
+                    return
+            raise AssertionError(f"Tab never reached {label}")
+
+        tab_to("Occupied: one more")
+        tab.keyboard.press("Enter")
+        expect(tab.locator("#single-occupied")).to_have_value("3")
+        tab_to("Save")
+        tab.keyboard.press("Enter")
+        expect(tab.locator("#notice")).to_have_text("Saved.")
+    assert foreign == []

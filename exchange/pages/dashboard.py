@@ -122,7 +122,7 @@ def render_region(_: Translator, r: Region, top: dict[str, int], now: datetime) 
     key = escape(r.region)
     if r.suppressed:
         return (
-            f'<section class="region suppressed" data-region="{key}" '
+            f'<section class="suppressed" data-region="{key}" '
             f'aria-labelledby="r-{key}"><h2 id="r-{key}">{key}</h2><p class="note">'
             f"{escape(_(HIDDEN))}"
             "</p></section>"

@@ -71,13 +71,11 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/shelter"): PUBLIC,
     ("POST", "/shelter/beds"): PUBLIC,
     ("POST", "/shelter/still-accurate"): PUBLIC,
-    ("POST", "/shelter/offers/{offer_id:str}/{action:str}"): PUBLIC,
     ("GET", "/shelter/live"): only("shelter", "other_shelter"),
     ("GET", "/planner"): PUBLIC,
     ("POST", "/planner/requests"): PUBLIC,
     ("POST", "/planner/upload"): PUBLIC,
     ("POST", "/planner/requests/{request_id:str}/placement"): PUBLIC,
-    ("POST", "/planner/requests/{request_id:str}/withdraw"): PUBLIC,
     ("GET", "/planner/live"): only("planner", "planner_elsewhere"),
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/swagger"): PUBLIC,
@@ -97,6 +95,7 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("GET", "/api/requests/{request_id:str}/placement"): only("planner", planner_elsewhere=404),
     ("PUT", "/api/requests/{request_id:str}/pickup"): only("planner", planner_elsewhere=404),
     ("GET", "/api/readiness"): only("planner", "planner_elsewhere"),
+    ("WS", "/ws/planner"): only("planner", "planner_elsewhere"),
     ("POST", "/api/matching/runs"): only("planner", "planner_elsewhere", "admin"),
     ("GET", "/api/matching/runs/{run_id:int}"): only("admin"),
     ("GET", "/api/matching/runs/{run_id:int}/{which:str}"): only("admin"),
@@ -106,6 +105,9 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("POST", "/api/offers/{offer_id:str}/arrived"): only("shelter", other_shelter=404),
     # Destructive: runs after the rows above (dicts keep their order).
     ("DELETE", "/api/requests/{request_id:str}"): only("planner", planner_elsewhere=404),
+    # The pages' own decisions and withdrawal, after the API's rows for the same records.
+    ("POST", "/shelter/offers/{offer_id:str}/{action:str}"): PUBLIC,
+    ("POST", "/planner/requests/{request_id:str}/withdraw"): PUBLIC,
 }
 """Expected outcome per (method or WS, route) and caller. `planner_elsewhere` belongs to
 another agency and has no region limit: she may create requests and run matching, but

@@ -77,7 +77,7 @@
 
   function build(r, top) {
     const key = r.region;
-    const section = el("section", { class: r.suppressed ? "region suppressed" : "region", "data-region": key, "aria-labelledby": `r-${key}` });
+    const section = el("section", { class: r.suppressed ? "suppressed" : "region", "data-region": key, "aria-labelledby": `r-${key}` });
     section.append(el("h2", { id: `r-${key}` }, key));
     if (r.suppressed) {
       section.append(el("p", { class: "note" }, t("Hidden: too few shelters report here to show numbers without singling one out.")));
