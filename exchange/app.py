@@ -26,10 +26,12 @@ from exchange.ops import health
 from exchange.ops.metrics import Metrics
 from exchange.pages import dashboard, operator, planner, signin
 from exchange.placements import channel as placements
-from exchange.placements import schedule
+from exchange.placements import requests, schedule
 from exchange.placements.delivery import OfferFeed
+from exchange.placements.feed import PlannerFeed
 from exchange.services import Services
 from exchange.settings import Settings, from_env
+from exchange.webhooks.delivery import Sender
 
 log = logging.getLogger("haven.app")
 
@@ -67,6 +69,15 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             meters.watch_hub(hub)
             solver = stack.enter_context(solver_executor(settings))
             await stack.enter_async_context(schedule.running(pool, settings, solver))
+            # Planners' live channel (read from the audit log) and their agencies' webhooks.
+            planners = await stack.enter_async_context(
+                PlannerFeed(url, pool, requests.policy(settings)).running()
+            )
+            await stack.enter_async_context(
+                Sender(
+                    pool, timeout_s=settings.webhook_timeout_s, attempts=settings.webhook_attempts
+                ).running()
+            )
             app.state.services = Services(
                 settings=settings,
                 dsn=url,
@@ -77,6 +88,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
                 hub=hub,
                 offers=feed,
                 solver=solver,
+                planners=planners,
             )
             log.info("haven started", extra={"port": settings.port})
             yield

@@ -240,6 +240,30 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_agency_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    from exchange.webhooks import registry
+
+    if args.remove:
+        done = asyncio.run(_with_conn(settings, lambda c: registry.remove(c, args.agency)))
+        if not done:
+            raise CliError(f"agency {args.agency} has no webhook; nothing was removed")
+        _print({"agency": args.agency, "removed": True})
+        return 0
+    if not args.url:
+        raise CliError("give the receiver's --url (or --remove)")
+    registry.check(args.agency, args.url)
+    made = asyncio.run(_with_conn(settings, lambda c: registry.register(c, args.agency, args.url)))
+    _print(made)
+    return 0
+
+
+def cmd_agency_webhooks(args: argparse.Namespace, settings: Settings) -> int:
+    from exchange.webhooks import store as webhooks
+
+    _print(asyncio.run(_with_conn(settings, webhooks.webhooks)))
+    return 0
+
+
 def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     if not args.token and args.id is None:
         raise CliError("give the token to revoke (--token T or on stdin) or its --id")
@@ -368,6 +392,25 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--all", action="store_true", help="include revoked tokens")
     listing.add_argument("--json", action="store_true", help="JSON even on a terminal")
     listing.set_defaults(func=cmd_token_list)
+
+    agency = sub.add_parser("agency", help="planners' agencies").add_subparsers(
+        dest="agency_command", required=True
+    )
+    hook = agency.add_parser(
+        "webhook",
+        help="send an agency's release-day alerts to a URL (signed; prints the secret once)",
+        description="Set the URL that receives the agency's alerts: request ids and at-risk "
+        "reasons, never a ref or a contact token, POSTed as JSON and signed with HMAC-SHA256 "
+        "(X-Haven-Signature) under the secret printed now. Setting it again makes a new "
+        "secret. Failed deliveries are retried with backoff.",
+    )
+    hook.add_argument("--agency", required=True)
+    hook.add_argument("--url", help="the receiver, http(s)://…")
+    hook.add_argument("--remove", action="store_true", help="stop sending; drop the queue")
+    hook.set_defaults(func=cmd_agency_webhook)
+    agency.add_parser(
+        "webhooks", help="list agencies' webhooks and their queues (never the secrets)"
+    ).set_defaults(func=cmd_agency_webhooks)
 
     auditp = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit", required=True

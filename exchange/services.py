@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from exchange.board.hub import Hub
     from exchange.ops.metrics import Metrics
     from exchange.placements.delivery import OfferFeed
+    from exchange.placements.feed import PlannerFeed
     from exchange.settings import Settings
 
 
@@ -35,6 +36,8 @@ class Services:
     """Offers to the shelters connected to this process."""
     solver: Executor
     """Where matching runs solve, off the event loop."""
+    planners: PlannerFeed
+    """The planner channel's subscribers in this process."""
 
 
 def services(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:

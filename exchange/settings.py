@@ -68,6 +68,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """…with no pickup arranged this many days before release (`no_pickup`)."""
     alert_offer_s: Annotated[float, msgspec.Meta(ge=0)] = 6 * 3600.0
     """…with an unanswered offer expiring within this many seconds (`offer_expiring`)."""
+    alert_every_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    """How often at-risk reasons are re-evaluated and changes announced (one process)."""
+    webhook_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 5.0
+    """A webhook that does not answer within this is tried again later."""
+    webhook_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 12
+    """Attempts per delivery (backoff 5 s doubling to at most 1 h) before giving up."""
 
 
 _ENV: dict[str, str] = {
@@ -101,6 +107,9 @@ _ENV: dict[str, str] = {
     "HAVEN_ALERT_BED_DAYS": "alert_bed_days",
     "HAVEN_ALERT_PICKUP_DAYS": "alert_pickup_days",
     "HAVEN_ALERT_OFFER_S": "alert_offer_s",
+    "HAVEN_ALERT_EVERY_S": "alert_every_s",
+    "HAVEN_WEBHOOK_TIMEOUT_S": "webhook_timeout_s",
+    "HAVEN_WEBHOOK_ATTEMPTS": "webhook_attempts",
 }
 
 

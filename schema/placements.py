@@ -193,6 +193,35 @@ class Readiness(msgspec.Struct, frozen=True, kw_only=True):
     requests: list[ReadinessRow]
 
 
+class PlannerSnapshot(msgspec.Struct, frozen=True, kw_only=True, tag="snapshot"):
+    """`/ws/planner`: the agency's live requests and no-shows, most at risk first, as of
+    audit record `seq`."""
+
+    seq: int
+    as_of: str
+    requests: list[ReadinessRow]
+
+
+class RequestChanged(msgspec.Struct, frozen=True, kw_only=True, tag="request"):
+    """`/ws/planner`: one request as it is now (absolute), after the change `seq`."""
+
+    seq: int
+    request: ReadinessRow
+
+
+class RequestRemoved(msgspec.Struct, frozen=True, kw_only=True, tag="removed"):
+    """`/ws/planner`: a request left the picture at change `seq`: it arrived, was withdrawn,
+    or was purged (`status` null)."""
+
+    seq: int
+    request: str
+    status: RequestStatus | None
+
+
+PlannerMessage = PlannerSnapshot | RequestChanged | RequestRemoved
+"""What `/ws/planner` sends, besides the wire's `status` frames."""
+
+
 class ApiError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Every refusal of the placements API: a code, the field at fault, what to do."""
 

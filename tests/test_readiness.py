@@ -145,3 +145,26 @@ def test_a_row_never_carries_a_ref_unless_the_facts_have_one() -> None:
     now = days_before(3)
     assert b"ref" not in msgspec.json.encode(readiness.row(facts(), now, POLICY))
     assert b'"ref":"A-1"' in msgspec.json.encode(readiness.row(facts(ref="A-1"), now, POLICY))
+
+
+def test_transitions_name_what_was_raised_and_cleared_since_the_last_announcement() -> None:
+    """A new reason is raised; a request whose reasons did not change is not named; one that
+    ended (no longer among the facts) clears what was announced."""
+    now = days_before(2)
+    open_ = facts(request="r000001")
+    ready = facts(
+        request="r000002", status="accepted", pickup_who="agency", pickup_at=at(RELEASE, 9)
+    )
+    announced = {
+        "r000001": ("DRC", ["no_bed"]),
+        "r000003": ("DRC", ["no_pickup"]),
+    }
+    got = readiness.transitions([open_, ready], announced, now, POLICY)
+    assert [(t.request, t.at_risk, t.raised, t.cleared) for t in got] == [
+        ("r000001", ["no_bed", "no_pickup"], ["no_pickup"], []),
+        ("r000003", [], [], ["no_pickup"]),
+    ]
+    assert (
+        readiness.transitions([open_], {"r000001": ("DRC", ["no_pickup", "no_bed"])}, now, POLICY)
+        == []
+    )

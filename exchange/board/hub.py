@@ -28,16 +28,20 @@ first messages), and `false` once it can again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
 
 from exchange.board.board import Board, View, view_of
+from exchange.errors import HavenError
 from schema.registry import Principal
 from schema.wire import Region, Snapshot, Status, Update
 
@@ -336,6 +340,54 @@ class Hub:
             if timer is not None:
                 timer.cancel()
         self._timer = self._tick = None
+
+
+def parse_since(raw: str | None) -> int | None:
+    """`since` from the query string; a `bad_since` error when it is not a number."""
+    if raw is None or raw == "":
+        return None
+    # ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        raise HavenError("bad_since", f"since must be a non-negative integer, not {raw[:40]!r}")
+    return int(raw)
+
+
+async def serve(socket: WebSocket[Any, Any, Any], sub: Subscriber) -> None:
+    """Pump a subscriber's queue to its socket until either ends; close with its code."""
+
+    async def pump() -> None:
+        while (text := await sub.next()) is not None:
+            await socket.send_text(text)
+
+    async def drain() -> None:
+        # The channel defines no client messages; reading only notices a disconnect.
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await socket.receive_data("text")
+
+    tasks = {
+        asyncio.create_task(pump()),
+        asyncio.create_task(drain()),
+        asyncio.create_task(sub.closed.wait()),
+    }
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if (
+            not task.cancelled()
+            and (exc := task.exception()) is not None
+            and not isinstance(exc, WebSocketDisconnect | OSError)
+        ):
+            raise exc
+    if sub.close_code is not None:
+        # A stalled client may never take the close frame; do not wait for it forever.
+        with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError, RuntimeError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await socket.close(code=sub.close_code)
 
 
 def restale_interval(stale_after_s: float) -> float:

@@ -20,15 +20,18 @@ from typing import Any, Literal
 
 import asyncpg
 import msgspec
-from litestar import Request, delete, get, post, put
+from litestar import Request, WebSocket, delete, get, post, put, websocket
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Response
 from litestar.types import ExceptionHandlersMap
 
-from exchange.access import tokens
+from exchange.access import sessions, tokens
+from exchange.access.origin import origin_allowed
+from exchange.access.revocation import WS_REVOKED
 from exchange.audit import store as audit
-from exchange.errors import DB_ERRORS, HavenError
+from exchange.board.hub import parse_since, serve
+from exchange.errors import DB_ERRORS, AuthError, HavenError, Unavailable, refuse
 from exchange.ops.openapi import json_body, refusals
 from exchange.placements import offers, requests, rules, runs, store
 from exchange.placements.requests import InvalidRequest
@@ -85,6 +88,15 @@ async def _body(request: Request[Any, Any, Any], app: Services) -> bytes:
     return body
 
 
+async def _wake(app: Services) -> None:
+    """Wake every process's planner channel after a committed change that moved no bed
+    (one that did already woke them); a lost wake-up costs a poll interval."""
+    try:
+        await store.notify(app.pool)
+    except DB_ERRORS as exc:
+        log.warning("planner wake-up failed", extra={"error": type(exc).__name__})
+
+
 def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
     try:
         return decoder.decode(body)
@@ -112,6 +124,7 @@ async def create_request(request: Request[Any, Any, Any]) -> RequestView:
     async with app.pool.acquire() as conn, conn.transaction():
         request_id = await requests.create(conn, principal, new, today=dt.date.today())
         [view] = await store.request_views(conn, _agency(principal), [request_id])
+    await _wake(app)
     log.info("request created", extra={"request": request_id, "region": new.region})
     return view
 
@@ -163,6 +176,7 @@ async def withdraw_request(
             conn, request_id, agency=_agency(principal), token_id=principal.token_id
         )
         [view] = await store.request_views(conn, _agency(principal), [request_id])
+    await _wake(app)
     log.info("request withdrawn", extra={"request": request_id})
     return view
 
@@ -195,6 +209,7 @@ async def put_pickup(request: Request[Any, Any, Any], request_id: FromPath[str])
     new: NewPickup = _decode(_NEW_PICKUP, await _body(request, app))
     async with app.pool.acquire() as conn, conn.transaction():
         pickup = await requests.arrange_pickup(conn, principal, request_id, new)
+    await _wake(app)
     log.info("pickup arranged", extra={"request": request_id, "flagged": pickup.flagged})
     return PickupSet(request=request_id, pickup=pickup)
 
@@ -215,6 +230,39 @@ async def get_readiness(request: Request[Any, Any, Any], days: FromQuery[int] = 
             days=days,
             policy=requests.policy(app.settings),
         )
+
+
+@websocket("/ws/planner")
+async def planner_ws(socket: WebSocket[Any, Any, Any]) -> None:
+    """The agency's requests, live (planner token or session): a snapshot (or, with
+    `?since=N`, the changes after N), then every change of status, offer, pickup or
+    `at_risk`. Never another agency's, never a ref or a contact token."""
+    app = services(socket)
+    try:
+        if not origin_allowed(socket.headers, app.settings.allowed_origins):
+            raise AuthError("forbidden_origin", "cross-site websocket refused: origin not allowed")
+        since = parse_since(socket.query_params.get("since"))
+        principal = await sessions.resolve(app.pool, socket.headers, socket.cookies)
+        tokens.require_role(principal, "planner")
+    except HavenError as exc:
+        await refuse(socket.send, socket.scope, exc)
+        return
+    except DB_ERRORS as exc:
+        log.warning("planner channel handshake failed", extra={"error": type(exc).__name__})
+        await refuse(socket.send, socket.scope, Unavailable("database unavailable; retry"))
+        return
+    await socket.accept()
+    sub = app.planners.subscribe(principal, since)
+
+    async def revoke() -> None:
+        sub.close(WS_REVOKED)
+
+    handle = app.connections.add(principal.token_id, revoke)
+    try:
+        await serve(socket, sub)
+    finally:
+        app.planners.unsubscribe(sub)
+        app.connections.remove(principal.token_id, handle)
 
 
 # -- matching runs ----------------------------------------------------------------------------
@@ -349,6 +397,7 @@ ROUTES = [
     get_placement,
     put_pickup,
     get_readiness,
+    planner_ws,
     create_run,
     get_run,
     get_run_file,

@@ -151,3 +151,45 @@ def board(
 def iso(at: dt.datetime) -> str:
     """An instant as the API writes it: UTC, to the second."""
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Transition(msgspec.Struct, frozen=True, kw_only=True):
+    """A request whose at-risk reasons differ from those last announced."""
+
+    request: str
+    agency: str
+    at_risk: list[Reason]
+    raised: list[Reason]
+    cleared: list[Reason]
+
+
+def transitions(
+    facts: Iterable[Facts],
+    announced: dict[str, tuple[str, list[str]]],
+    now: dt.datetime,
+    policy: Policy,
+) -> list[Transition]:
+    """What changed since the last announcement (request → agency, reasons), by request
+    id. A request announced but no longer among `facts` (it ended) clears its reasons."""
+    out: list[Transition] = []
+    seen: set[str] = set()
+    for f in facts:
+        seen.add(f.request)
+        new = at_risk(f, now, policy)
+        old = announced.get(f.request, (f.agency, []))[1]
+        if set(new) != set(old):
+            out.append(_transition(f.request, f.agency, old, new))
+    for request, (agency, old) in announced.items():
+        if request not in seen and old:
+            out.append(_transition(request, agency, old, []))
+    return sorted(out, key=lambda t: t.request)
+
+
+def _transition(request: str, agency: str, old: list[str], new: list[Reason]) -> Transition:
+    return Transition(
+        request=request,
+        agency=agency,
+        at_risk=new,
+        raised=[r for r in new if r not in old],
+        cleared=[r for r in REASONS if r in old and r not in new],
+    )

@@ -1,9 +1,10 @@
-"""The placements' background work in every process: expiry and no-show sweeps, and
-scheduled matching runs.
+"""The placements' background work in every process: expiry and no-show sweeps, scheduled
+matching runs, and the release-day alert sweep.
 
-Both are safe with several processes: the sweep settles each offer in its own
+All are safe with several processes: the sweep settles each offer in its own
 transaction and skips one settled elsewhere; a scheduled run skips a region matched
-within the interval (by any process) or being matched now (its advisory lock).
+within the interval (by any process) or being matched now (its advisory lock); the alert
+sweep runs in one process at a time (its advisory lock).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from exchange.errors import DB_ERRORS, HavenError
-from exchange.placements import offers, runs, store
+from exchange.placements import alerts, offers, requests, runs, store
 from exchange.settings import Settings
 
 log = logging.getLogger("haven.schedule")
@@ -79,6 +80,13 @@ async def running(
             name="offer-sweep",
         )
     ]
+    policy = requests.policy(settings)
+    tasks.append(
+        asyncio.create_task(
+            every(settings.alert_every_s, "alert sweep", lambda: alerts.sweep(pool, policy)),
+            name="alert-sweep",
+        )
+    )
     if settings.match_every_s > 0:
         tasks.append(
             asyncio.create_task(

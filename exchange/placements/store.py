@@ -16,7 +16,7 @@ import asyncpg
 import msgspec
 
 from exchange.beds.model import BedState
-from exchange.placements import readiness
+from exchange.placements import planners, readiness
 from exchange.placements.rules import OpenRequest, Resident, ShelterInfo, pickup
 from schema import problem as p
 from schema.placements import NewRequest, OfferSummary, Placement, RequestView, RunResult
@@ -401,6 +401,68 @@ async def live_facts(conn: Executor, agency: str | None = None) -> list[readines
     return [msgspec.convert(dict(r), readiness.Facts) for r in rows]
 
 
+# -- the planner channel and alerts ----------------------------------------------------------
+
+CHANNEL = "haven_placements"
+"""NOTIFY channel: a wake-up for the planner channel after a change that moves no bed (a
+new request, a pickup, an alert). Changes that move a bed wake it through `haven_events`."""
+
+_CHANGES = """
+select id, kind, subject, detail from audit_log
+where id > $1 and kind not like '%.read'
+order by id limit $2
+"""
+_AUDIT_HEAD = "select last_id from audit_head where id = 1"
+
+
+async def changes_since(conn: Executor, after: int, limit: int) -> list[planners.Record]:
+    """Audit records after id `after` that are not reads (the planner channel's outbox)."""
+    rows = await conn.fetch(_CHANGES, after, limit)
+    return [planners.Record(r["id"], r["kind"], r["subject"], r["detail"]) for r in rows]
+
+
+async def picture(conn: Conn) -> tuple[list[readiness.Facts], int]:
+    """Every live request and no-show, and the audit id they include every change up to,
+    read in one snapshot."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        seq = int(await conn.fetchval(_AUDIT_HEAD))
+        facts = await live_facts(conn)
+    return facts, seq
+
+
+async def notify(conn: Executor) -> None:
+    """Wake the planner channels of every process (call after commit)."""
+    await conn.execute("select pg_notify($1, '')", CHANNEL)
+
+
+_ANNOUNCED = "select request_id, agency, reasons from alerts"
+_ANNOUNCE = """
+insert into alerts (request_id, agency, reasons)
+select u.request_id, u.agency, string_to_array(u.reasons, ',')
+from unnest($1::text[], $2::text[], $3::text[]) as u (request_id, agency, reasons)
+where u.reasons <> '' and exists (select 1 from requests r where r.id = u.request_id)
+on conflict (request_id) do update set reasons = excluded.reasons, updated_at = now()
+"""
+_UNANNOUNCE = "delete from alerts where request_id = any($1::text[])"
+
+
+async def announced(conn: Executor) -> dict[str, tuple[str, list[str]]]:
+    """The at-risk reasons last announced, per request: (agency, reasons)."""
+    rows = await conn.fetch(_ANNOUNCED)
+    return {r["request_id"]: (r["agency"], list(r["reasons"])) for r in rows}
+
+
+async def announce(conn: Conn, changed: Sequence[readiness.Transition]) -> None:
+    """Record these reasons as announced (none: forget the request)."""
+    await conn.execute(
+        _ANNOUNCE,
+        [t.request for t in changed],
+        [t.agency for t in changed],
+        [",".join(t.at_risk) for t in changed],
+    )
+    await conn.execute(_UNANNOUNCE, [t.request for t in changed if not t.at_risk])
+
+
 # -- matching -------------------------------------------------------------------------------
 
 _SHELTERS = """
@@ -641,4 +703,16 @@ async def region_locks(conn: Conn, regions: Sequence[str]) -> AsyncIterator[bool
         yield True
     finally:
         for key in reversed(taken):
+            await conn.execute("select pg_advisory_unlock(hashtext($1))", key)
+
+
+@asynccontextmanager
+async def advisory(conn: Conn, key: str) -> AsyncIterator[bool]:
+    """Try the session advisory lock named `key`; yields whether it was taken (and holds it
+    until the block ends)."""
+    taken = bool(await conn.fetchval("select pg_try_advisory_lock(hashtext($1))", key))
+    try:
+        yield taken
+    finally:
+        if taken:
             await conn.execute("select pg_advisory_unlock(hashtext($1))", key)

@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 
 from exchange.access import sessions
 from exchange.access import tokens as auth
-from exchange.board.channel import parse_since
+from exchange.board.hub import parse_since
 from exchange.errors import HavenError
 
 

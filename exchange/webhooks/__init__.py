@@ -1,0 +1,1 @@
+"""Per-agency webhooks: release-day alerts signed and delivered off the request path."""
