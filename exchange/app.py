@@ -69,9 +69,16 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
             meters.watch_hub(hub)
             solver = stack.enter_context(solver_executor(settings))
             await stack.enter_async_context(schedule.running(pool, settings, solver))
-            # Planners' live channel (read from the audit log) and their agencies' webhooks.
+            # Planners' live channel (read from the audit log; it counts the dashboards'
+            # demand too) and their agencies' webhooks.
             planners = await stack.enter_async_context(
-                PlannerFeed(url, pool, requests.policy(settings)).running()
+                PlannerFeed(
+                    url,
+                    pool,
+                    requests.policy(settings),
+                    horizon_days=settings.match_horizon_days,
+                    on_demand=hub.demand,
+                ).running()
             )
             await stack.enter_async_context(
                 Sender(

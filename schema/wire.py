@@ -72,8 +72,20 @@ class BedTotals(msgspec.Struct, frozen=True, kw_only=True):
     available: int
 
 
+class Demand(msgspec.Struct, frozen=True, kw_only=True):
+    """Women waiting for a bed in a region: requests `open` (no offer), `offered`,
+    `accepted`, and `unplaced` (open and releasing within the matching horizon). For viewer
+    tokens a count below the minimum number of shelters is null: a count of 1 can
+    identify a woman."""
+
+    open: int | None
+    offered: int | None
+    accepted: int | None
+    unplaced: int | None
+
+
 class Region(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One region on a dashboard; `beds` is absent when the region is suppressed."""
+    """One region on a dashboard; `beds` and `demand` are absent when it is suppressed."""
 
     region: str
     shelters: int
@@ -81,6 +93,26 @@ class Region(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     suppressed: bool
     as_of: str | None
     beds: dict[str, BedTotals] | None = None
+    demand: Demand | None = None
+
+
+class RegionDay(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A region's supply and demand at the end of one day (its last recording), under the
+    same rules as the live dashboard: a suppressed day carries only its date."""
+
+    day: str
+    suppressed: bool
+    shelters: int | None = None
+    contributing: int | None = None
+    beds: dict[str, BedTotals] | None = None
+    demand: Demand | None = None
+
+
+class RegionHistory(msgspec.Struct, frozen=True, kw_only=True):
+    """`GET /api/regions/{region}/history?days=30`: daily supply and demand, oldest first."""
+
+    region: str
+    days: list[RegionDay]
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag="snapshot"):

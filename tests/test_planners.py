@@ -13,7 +13,8 @@ RELEASE = dt.date(2026, 12, 11)
 
 
 def facts(rid: str, status: str = "open", agency: str = "DRC", **kw: Any) -> Facts:
-    return Facts(request=rid, agency=agency, region="OH", status=status, release_date=RELEASE, **kw)  # type: ignore[arg-type]
+    base = {"request": rid, "agency": agency, "region": "OH", "release_date": RELEASE}
+    return Facts(**{**base, "status": status, **kw})
 
 
 def test_records_name_requests_by_subject_or_offer_detail_and_skip_reads() -> None:
@@ -100,3 +101,27 @@ def test_forgotten_tombstones_raise_the_floor_so_old_clients_get_a_snapshot() ->
     p.apply([Touched("r000002", 7)], {"r000002": facts("r000002", "withdrawn")}, upto=7)
     assert p.floor == 7 and not p.covers(6) and p.covers(7)
     assert not p.covers(4)  # before the load
+
+
+def test_demand_counts_every_agency_by_region_and_status() -> None:
+    """Open, offered and accepted per region over all agencies; unplaced is open and
+    releasing within the horizon; no-shows count nowhere."""
+    p = Picture()
+    p.load(
+        [
+            facts("r000001"),
+            facts("r000002", agency="ELSE", release_date=RELEASE + dt.timedelta(days=40)),
+            facts("r000003", "offered"),
+            facts("r000004", "accepted"),
+            facts("r000005", "no_show"),
+            Facts(
+                request="r000006", agency="DRC", region="PA", status="open", release_date=RELEASE
+            ),
+        ],
+        seq=1,
+    )
+    got = p.demand(RELEASE - dt.timedelta(days=10), horizon_days=21)
+    assert {r: (d.open, d.offered, d.accepted, d.unplaced) for r, d in got.items()} == {
+        "OH": (2, 1, 1, 1),
+        "PA": (1, 0, 0, 1),
+    }

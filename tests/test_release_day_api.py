@@ -44,6 +44,18 @@ async def test_pickup_readiness_and_the_planner_channel_end_to_end(
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         made = (await http.post("/api/requests", headers=planner, json=body())).json()
         rid = made["id"]
+        admin = bearer(t["admin"])
+        for _ in range(50):  # the feed counts her within about a second
+            [oh] = (await http.get("/api/regions", headers=admin)).json()["regions"]
+            if oh.get("demand"):
+                break
+            await asyncio.sleep(0.1)
+        assert oh["demand"] == {"open": 1, "offered": 0, "accepted": 0, "unplaced": 1}
+        viewer = bearer(t["viewer"])
+        [seen] = (await http.get("/api/regions", headers=viewer)).json()["regions"]
+        assert "demand" not in seen  # two shelters: suppressed for viewers
+        r = await http.get("/api/regions/OH/history?days=30", headers=viewer)
+        assert r.status_code == 200 and r.json()["region"] == "OH"
         async with (
             connect(ws_url, additional_headers=planner) as mine,
             connect(ws_url, additional_headers=other) as theirs,

@@ -49,7 +49,7 @@ from typing import Literal
 
 from exchange.beds.model import BedState, BoardLoad, Event
 from schema.registry import Principal
-from schema.wire import BedTotals, Region, Snapshot
+from schema.wire import BedTotals, Demand, Region, Snapshot
 
 Clock = Callable[[], datetime]
 
@@ -113,6 +113,7 @@ class Board:
         """Rises whenever a published picture changes."""
         self.loaded = False
         """Whether the first load happened (it publishes everything)."""
+        self._demand: dict[str, Demand] = {}
 
     # -- state ---------------------------------------------------------------------------
 
@@ -222,11 +223,8 @@ class Board:
     def _region(self, name: str, view: View) -> Region:
         members = [self._shelters[i] for i in self._members.get(name, ())]
         fresh = [s for s in members if not s.stale]
-        if (
-            view != "admin"
-            and len(fresh) < self.min_shelters
-            and (view == "viewer" or any(s.confidential for s in fresh))
-        ):
+        confidential = any(s.confidential for s in fresh)
+        if suppressed(view, len(fresh), confidential, self.min_shelters):
             return Region(region=name, shelters=0, stale=0, suppressed=True, as_of=None)
         totals: dict[str, list[int]] = {}
         for s in fresh:
@@ -245,7 +243,22 @@ class Board:
             suppressed=False,
             as_of=None if as_of is None else _iso(as_of),
             beds={k: BedTotals(total=v[0], available=v[1]) for k, v in sorted(totals.items())},
+            demand=demand_shown(self._demand.get(name, NO_DEMAND), view, self.min_shelters),
         )
+
+    def set_demand(self, demand: dict[str, Demand]) -> set[str]:
+        """Every region's demand (a region not named has none); return the regions whose
+        demand changed, made due like a regular change."""
+        changed = {
+            r
+            for r in self._demand.keys() | demand.keys()
+            if self._demand.get(r, NO_DEMAND) != demand.get(r, NO_DEMAND)
+        }
+        self._demand = {r: d for r, d in demand.items() if d != NO_DEMAND}
+        for region in changed:
+            self._touch(region, self.seq)
+        self.due |= changed & set(self._members)
+        return changed & set(self._members)
 
     def overheld(self) -> int:
         """Beds held beyond those free, over all shelters (capacity lowered under offers)."""
@@ -316,6 +329,35 @@ class Board:
 
         names = [r for r in self.visible(principal) if changed(r) >= since]
         return sorted(names, key=lambda r: (changed(r), r))
+
+
+NO_DEMAND = Demand(open=0, offered=0, accepted=0, unplaced=0)
+
+
+def suppressed(view: View, contributing: int, confidential: bool, min_shelters: int) -> bool:
+    """Whether a region is suppressed in this view (rules 1 and 2): for viewers when it has
+    fewer than the minimum contributing shelters; for planners when, in addition, one of
+    them is confidential; never for admins."""
+    return view != "admin" and contributing < min_shelters and (view == "viewer" or confidential)
+
+
+def demand_shown(demand: Demand, view: View, min_shelters: int) -> Demand | None:
+    """Demand as this view may see it, or None when there is none to show. For viewers a
+    count below `min_shelters` is null (a count of 1 can identify a woman), and a region
+    whose every count is below it shows none at all, exactly like a region without demand."""
+    if view == "viewer":
+
+        def hide(n: int | None) -> int | None:
+            return None if n is None or n < min_shelters else n
+
+        demand = Demand(
+            open=hide(demand.open),
+            offered=hide(demand.offered),
+            accepted=hide(demand.accepted),
+            unplaced=hide(demand.unplaced),
+        )
+    counts = (demand.open, demand.offered, demand.accepted, demand.unplaced)
+    return None if all(not n for n in counts) else demand
 
 
 def _floor(at: datetime, step: timedelta) -> datetime:

@@ -1,4 +1,5 @@
-"""The dashboard channel `/ws/dashboard?since=N` and `GET /api/regions`.
+"""The dashboard channel `/ws/dashboard?since=N`, `GET /api/regions` and a region's daily
+history `GET /api/regions/{region}/history`.
 
 Thin shells: check Origin and `since`, resolve the principal (bearer token or session
 cookie), subscribe to the hub, and pump its queue to the socket. `/api/regions` answers
@@ -8,22 +9,26 @@ of date (the exchange cannot read its database), else `false`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 import msgspec
 from litestar import Request, WebSocket, get, websocket
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery
 from litestar.response import Response
 
 from exchange.access import sessions, tokens
 from exchange.access.origin import origin_allowed
 from exchange.access.revocation import WS_REVOKED
+from exchange.board import history, store
+from exchange.board.board import view_of
 from exchange.board.hub import parse_since, serve
 from exchange.errors import DB_ERRORS, AuthError, HavenError, Unavailable, refuse
 from exchange.ops.openapi import refusals
 from exchange.services import services
-from schema.wire import Error, Snapshot
+from schema.wire import Error, RegionHistory, Snapshot
 
 log = logging.getLogger("haven.dashboard")
 
@@ -90,4 +95,49 @@ async def regions(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
-ROUTES = [dashboard_ws, regions]
+HISTORY_DAYS = 366
+
+
+@get(
+    "/api/regions/{region:str}/history",
+    responses={
+        200: ResponseSpec(
+            data_container=RegionHistory, description="Daily figures", generate_examples=False
+        ),
+        **refusals(Error, 400, 401, 403, 503),
+    },
+)
+async def region_history(
+    request: Request[Any, Any, Any], region: FromPath[str], days: FromQuery[int] = 30
+) -> Response[Any]:
+    """A region's daily supply (beds of its contributing shelters) and demand (open,
+    offered, accepted, unplaced requests) over the last `days` days (1-366), oldest first,
+    under the dashboard's rules for this token; days not recorded are absent."""
+    app = services(request)
+    try:
+        principal = await sessions.resolve(app.pool, request.headers, request.cookies)
+        tokens.require_role(principal, *sessions.DASHBOARD_ROLES)
+        if not principal.sees_region(region):
+            raise AuthError("forbidden_region", f"this token does not see region {region[:16]}")
+        if not 1 <= days <= HISTORY_DAYS:
+            raise HavenError("invalid_request", f"days must be 1-{HISTORY_DAYS}, got {days}")
+        first = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days - 1)
+        rows = await store.days(app.pool, region, first)
+    except HavenError as exc:
+        return Response(exc.frame(), status_code=exc.status)
+    except DB_ERRORS as exc:
+        log.warning("region history failed", extra={"error": type(exc).__name__})
+        return Response(UNAVAILABLE.frame(), status_code=UNAVAILABLE.status)
+    view = view_of(principal)
+    body = RegionHistory(
+        region=region,
+        days=[history.shown(r, view, app.settings.min_region_shelters) for r in rows],
+    )
+    return Response(
+        content=msgspec.json.encode(body),
+        media_type="application/json",
+        headers={"cache-control": "no-store"},
+    )
+
+
+ROUTES = [dashboard_ws, regions, region_history]

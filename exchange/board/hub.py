@@ -43,7 +43,7 @@ from litestar.exceptions import WebSocketDisconnect
 from exchange.board.board import Board, View, view_of
 from exchange.errors import HavenError
 from schema.registry import Principal
-from schema.wire import Region, Snapshot, Status, Update
+from schema.wire import Demand, Region, Snapshot, Status, Update
 
 log = logging.getLogger("haven.dashboard")
 
@@ -328,6 +328,13 @@ class Hub:
             self.resyncs += 1
             log.info("dashboard behind, resynced", extra={"token_id": sub.principal.token_id})
         return False
+
+    def demand(self, demand: dict[str, Demand]) -> None:
+        """Every region's demand (from the planner feed); changed regions are sent like any
+        regular change."""
+        changed = self.board.set_demand(demand)
+        if changed:
+            self.changed(changed)
 
     def restale(self) -> None:
         """Re-evaluate staleness; regions whose stale count changed go out as updates."""

@@ -8,6 +8,8 @@ and each agency's subscribers are offered the messages for its own requests only
 encoded once per message, never awaiting a client (the dashboard's bounded `Subscriber`:
 a full queue is resynced with a snapshot, a client still not reading is closed).
 
+It also counts every region's demand for the dashboards (`on_demand`, the hub's).
+
 Messages (`schema.placements`): `snapshot`, then `request` (a row, absolute) and `removed`
 (a request that arrived, was withdrawn or purged), each with the audit id of the change,
 and `status` while the database cannot be read.
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -33,13 +36,15 @@ from exchange.placements import planners, readiness, store
 from exchange.placements.planners import Gone, Item, Picture, Shown
 from schema.placements import PlannerSnapshot, RequestChanged, RequestRemoved
 from schema.registry import Principal
-from schema.wire import Status
+from schema.wire import Demand, Status
 
 log = logging.getLogger("haven.planners")
 
 BATCH = 5_000
 CATCH_UP_TIMEOUT_S = 5.0
 LISTENER_NAME = "haven-planner-listener"
+DEMAND_EVERY_S = 60.0
+"""Demand is told at least this often (`unplaced` moves with the date)."""
 
 _ENCODE = msgspec.json.Encoder()
 
@@ -64,8 +69,16 @@ class PlannerFeed:
         poll_s: float = 1.0,
         queue_limit: int = QUEUE_LIMIT,
         clock: Callable[[], dt.datetime] = _utcnow,
+        horizon_days: int = 21,
+        on_demand: Callable[[dict[str, Demand]], None] | None = None,
     ) -> None:
+        """Args:
+        on_demand: told every region's demand (the dashboards' `demand`) after each
+            change, and at least once a minute (the horizon moves with the date).
+        """
         self._dsn, self._pool, self._policy = dsn, pool, policy
+        self._horizon_days, self._on_demand = horizon_days, on_demand
+        self._demand_at = float("-inf")
         self._poll_s, self._limit, self._clock = poll_s, queue_limit, clock
         self.picture = Picture()
         self._subs: dict[str, set[Subscriber]] = {}
@@ -98,10 +111,19 @@ class PlannerFeed:
             self._send(items)
             sent += len(items)
             if len(records) < BATCH:
+                if sent:
+                    self.tell_demand()
                 return sent
 
     def wake(self) -> None:
         self._wake.set()
+
+    def tell_demand(self) -> None:
+        """Tell `on_demand` every region's demand now."""
+        self._demand_at = time.monotonic()
+        if self._on_demand is not None:
+            today = readiness.today(self._clock())
+            self._on_demand(self.picture.demand(today, self._horizon_days))
 
     # -- subscribers -----------------------------------------------------------------------
 
@@ -200,6 +222,8 @@ class PlannerFeed:
                 self.status(True)
                 continue
             self.status(False)
+            if time.monotonic() - self._demand_at >= DEMAND_EVERY_S:
+                self.tell_demand()
 
     async def _listen_loop(self) -> None:
         backoff = 0.1
@@ -235,6 +259,7 @@ class PlannerFeed:
     async def running(self) -> AsyncIterator[PlannerFeed]:
         """Load the picture, then keep it current in the background while open."""
         await self.load()
+        self.tell_demand()
         tasks = [
             asyncio.create_task(self._listen_loop(), name="planner-listen"),
             asyncio.create_task(self._read_loop(), name="planner-read"),

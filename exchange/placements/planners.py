@@ -22,12 +22,14 @@ so a reason that time brings reaches every client as a change within the sweep i
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from exchange.placements.readiness import Facts
 from schema.placements import RequestStatus
+from schema.wire import Demand
 
 SHOWN = ("open", "offered", "accepted", "no_show")
 """Request statuses on the channel's picture."""
@@ -184,6 +186,26 @@ class Picture:
         for g in oldest:
             del self._gone[g.request]
         self.floor = max(self.floor, oldest[-1].seq + 1)
+
+    def demand(self, today: dt.date, horizon_days: int) -> dict[str, Demand]:
+        """Every region's requests open, offered, accepted, and open releasing within the
+        matching horizon (unplaced), over every agency."""
+        horizon = today + dt.timedelta(days=horizon_days)
+        counts: dict[str, list[int]] = {}
+        for shown in self._shown.values():
+            f = shown.facts
+            c = counts.setdefault(f.region, [0, 0, 0, 0])
+            if f.status == "open":
+                c[0] += 1
+                c[3] += f.release_date <= horizon
+            elif f.status == "offered":
+                c[1] += 1
+            elif f.status == "accepted":
+                c[2] += 1
+        return {
+            r: Demand(open=c[0], offered=c[1], accepted=c[2], unplaced=c[3])
+            for r, c in sorted(counts.items())
+        }
 
     # -- what an agency sees -------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The placements' background work in every process: expiry and no-show sweeps, scheduled
-matching runs, and the release-day alert sweep.
+matching runs, and the release-day sweep (alerts, then the regions' daily figures).
 
 All are safe with several processes: the sweep settles each offer in its own
 transaction and skips one settled elsewhere; a scheduled run skips a region matched
@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 
+from exchange.board import store as board_store
 from exchange.errors import DB_ERRORS, HavenError
 from exchange.placements import alerts, offers, requests, runs, store
 from exchange.settings import Settings
@@ -58,6 +59,24 @@ async def match_due_regions(
     return done
 
 
+async def release_sweep(
+    pool: asyncpg.Pool[Any], settings: Settings, *, now: dt.datetime | None = None
+) -> bool:
+    """Announce changed alerts, then record today's figures of every region, in one
+    process at a time; whether this process did."""
+    now = now or dt.datetime.now(dt.UTC)
+    if await alerts.sweep(pool, requests.policy(settings), now=now) is None:
+        return False
+    async with pool.acquire() as conn:
+        await board_store.record_day(
+            conn,
+            day=now.date(),
+            fresh_since=now - dt.timedelta(seconds=settings.stale_after_s),
+            horizon=now.date() + dt.timedelta(days=settings.match_horizon_days),
+        )
+    return True
+
+
 @asynccontextmanager
 async def running(
     pool: asyncpg.Pool[Any], settings: Settings, executor: Executor
@@ -80,10 +99,9 @@ async def running(
             name="offer-sweep",
         )
     ]
-    policy = requests.policy(settings)
     tasks.append(
         asyncio.create_task(
-            every(settings.alert_every_s, "alert sweep", lambda: alerts.sweep(pool, policy)),
+            every(settings.alert_every_s, "alert sweep", lambda: release_sweep(pool, settings)),
             name="alert-sweep",
         )
     )

@@ -89,6 +89,10 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("PUT", "/api/shelters/{shelter_id:str}/beds"): only("shelter"),
     ("WS", "/ws/dashboard"): only(*DASHBOARD),
     ("GET", "/api/regions"): only(*DASHBOARD),
+    # viewer_elsewhere is confined to PA; the history asked for is OH's.
+    ("GET", "/api/regions/{region:str}/history"): only(
+        "viewer", "planner", "planner_elsewhere", "admin"
+    ),
     ("POST", "/api/requests"): only("planner", "planner_elsewhere"),
     ("GET", "/api/requests"): only("planner", "planner_elsewhere"),
     ("GET", "/api/requests/{request_id:str}"): only("planner", planner_elsewhere=404),
@@ -212,6 +216,7 @@ async def test_the_matrix_holds_for_every_route_and_caller(
             "action": "accept",
             "file_path": "dashboard.css",
             "path": "swagger",
+            "region": "OH",
         }
 
         def concrete(path: str) -> str:
