@@ -386,8 +386,9 @@ def test_a_decline_with_a_reason_and_a_csv_upload(dsn: str, serve: Any) -> None:
         operator = context(viewport=PHONE).new_page()
         sign_in(operator, url, world.tokens["shelter"], "/shelter")
         first = operator.locator("li.offer").first
+        first.get_by_text("Decline…").click()
         first.get_by_label("Reason").select_option("full")
-        first.get_by_role("button", name="Decline").click()
+        first.get_by_role("button", name="Decline this offer").click()
         expect(operator.locator("#notice")).to_contain_text("Offer declined")
         expect(operator.locator("li.offer")).to_have_count(1)
     assert foreign == []

@@ -217,11 +217,13 @@ def render_offer(_: Translator, offer: Offer) -> str:
             f'<div class="decide"><form method="post" action="/shelter/offers/{key}/accept">'
             f'<button type="submit" class="primary" aria-describedby="{key}-title">'
             f"{escape(_('Accept'))}</button></form>"
-            f'<form method="post" action="/shelter/offers/{key}/decline" class="decline">'
+            # Declining is final (Haven never offers her here again): a second, deliberate step.
+            f'<details class="decline"><summary>{escape(_("Decline…"))}</summary>'
+            f'<form method="post" action="/shelter/offers/{key}/decline">'
             f'<label for="{key}-reason">{escape(_("Reason"))}</label>'
             f'<select id="{key}-reason" name="reason">{reasons}</select>'
-            f'<button type="submit" aria-describedby="{key}-title">{escape(_("Decline"))}'
-            "</button></form></div>"
+            f'<button type="submit" aria-describedby="{key}-title">'
+            f"{escape(_('Decline this offer'))}</button></form></details></div>"
         )
     else:
         body = (

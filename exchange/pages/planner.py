@@ -140,9 +140,11 @@ def render_list(_: Translator, views: list[RequestView]) -> str:
             )
         if v.status in ("open", "offered", "accepted"):
             actions.append(
+                f'<details class="withdraw"><summary>{escape(_("Withdraw…"))}</summary>'
+                f"<p>{escape(_('A bed held for her is released.'))}</p>"
                 f'<form method="post" action="/planner/requests/{key}/withdraw">'
-                f'<button type="submit" aria-describedby="{key}-ref">{escape(_("Withdraw"))}'
-                "</button></form>"
+                f'<button type="submit" aria-describedby="{key}-ref">'
+                f"{escape(_('Withdraw this request'))}</button></form></details>"
             )
         rows.append(
             f'<tr data-request="{key}"><th scope="row" id="{key}-ref">{escape(v.ref)}'
