@@ -75,6 +75,16 @@ async def _seed(dsn: str) -> World:
                 NewShelter(name="House C", region="OH", lat=40.2, lon=-83.2, beds={"family": 3}),
             ],
         )
+        # Twelve recorded days of OH (the scheduler records one a day; seeded here).
+        for back in range(12, 0, -1):
+            await conn.execute(
+                "insert into region_days (region, day, shelters, contributing, confidential,"
+                " beds, open, offered, accepted, unplaced)"
+                " values ('OH', current_date - $1::int, 3, 3, false, $2::jsonb, $3, 1, 2, 0)",
+                back,
+                f'{{"single": {{"total": 10, "available": {2 + back % 5}}}}}',
+                1 + (12 - back) // 2,
+            )
         _, planner = await auth.create_token(conn, "planner", regions=["OH"], agency="DRC")
         _, admin = await auth.create_token(conn, "admin")
         tokens = {"shelter": added[0][1], "planner": planner, "admin": admin}
@@ -275,6 +285,10 @@ def test_an_operator_and_a_planner_place_a_woman(dsn: str, serve: Any, size: str
         board.goto(f"{url}/")
         free = board.locator('td.available[data-region="OH"][data-bed="single"]')
         expect(free).to_have_text("7")  # 10 - 2 occupied - 1 held
+        expect(board.locator("section.demand, p.demand")).to_contain_text("offered: 1")
+        trend = board.locator('section.trend[aria-labelledby="t-OH"]')
+        expect(trend.locator("polyline.supply")).to_have_count(1)
+        expect(trend.locator("table.trend tbody tr")).to_have_count(12)
 
         # The operator: the offer is there; one count in three taps or fewer.
         sign_in(shelter, url, world.tokens["shelter"], "/shelter")

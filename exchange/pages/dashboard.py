@@ -11,7 +11,7 @@ numbers may be out of date.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -20,14 +20,19 @@ from litestar.response import Redirect, Response
 from litestar.types import ControllerRouterHandler
 
 from exchange.access import sessions
+from exchange.board import history
+from exchange.board import store as board_store
+from exchange.board.board import view_of
 from exchange.board.hub import encode
 from exchange.errors import DB_ERRORS, AuthError
-from exchange.pages import i18n
+from exchange.pages import i18n, trends
 from exchange.pages.explanations import refusal
 from exchange.pages.i18n import N_, Translator
 from exchange.pages.shell import HEADERS, STATIC, back_to, escape, header, page
-from exchange.services import services
-from schema.wire import Region, Snapshot
+from exchange.pages.trends import render_trends
+from exchange.services import Services, services
+from schema.registry import Principal
+from schema.wire import Demand, Region, RegionDay, Snapshot
 
 DEGRADED = N_("Numbers may be out of date: Haven cannot reach its database right now.")
 """The alert's text (`static/dashboard.js` gets the same sentence, translated)."""
@@ -38,6 +43,7 @@ SIGN_IN_HINT = N_(
 )
 BAR_W = 160
 BAR_H = 14
+DEMAND = N_("Women waiting for a bed: {waiting} · offered: {offered} · accepted: {accepted}")
 HIDDEN = N_("Hidden: too few shelters report here to show numbers without singling one out.")
 UNKNOWN = N_("No shelter here has reported recently: availability is unknown, not zero.")
 SCRIPT_MESSAGES = [
@@ -58,6 +64,8 @@ SCRIPT_MESSAGES = [
     N_("Available and total, on one scale per bed type"),
     N_("{available} available of {total}"),
     N_("Beds in {region}"),
+    DEMAND,
+    N_("a few"),
 ]
 
 
@@ -91,6 +99,15 @@ def ago(as_of: str | None, now: datetime, _: Translator | None = None) -> str:
     if minutes < 120:
         return _("updated {minutes} min ago", minutes=minutes)
     return _("updated {hours} h ago", hours=minutes // 60)
+
+
+def demand_text(_: Translator, d: Demand) -> str:
+    """Women waiting in a region; a count hidden from viewers (too small) is "a few"."""
+
+    def count(n: int | None) -> str:
+        return _("a few") if n is None else str(n)
+
+    return _(DEMAND, waiting=count(d.open), offered=count(d.offered), accepted=count(d.accepted))
 
 
 def scales(regions: list[Region]) -> dict[str, int]:
@@ -134,6 +151,8 @@ def render_region(_: Translator, r: Region, top: dict[str, int], now: datetime) 
         f'<span class="ago" data-as-of="{escape(r.as_of or "")}">{escape(ago(r.as_of, now, _))}'
         "</span></p>"
     )
+    if r.demand is not None:
+        meta += f'<p class="demand">{escape(demand_text(_, r.demand))}</p>'
     if reporting <= 0 or not r.beds:
         body = f'<p class="unknown">{escape(_(UNKNOWN))}</p>'
     else:
@@ -192,6 +211,7 @@ def render_dashboard(
     *,
     degraded: bool = False,
     _: Translator | None = None,
+    history: dict[str, list[RegionDay]] | None = None,
 ) -> str:
     _ = _ or Translator("en")
     newest = max((r.as_of for r in snapshot.regions if r.as_of), default=None)
@@ -207,7 +227,9 @@ def render_dashboard(
     body = (
         header(_, _("Beds by region"), here="/", role=role, status=status)
         + render_degraded(degraded, _)
-        + f'<main id="regions">{render_regions(snapshot, now, _)}</main>'
+        + f'<main id="regions">{render_regions(snapshot, now, _)}'
+        + render_trends(_, history or {}, now.date())
+        + "</main>"
         + f'<script type="application/json" id="initial">{data}</script>'
         + f'<script type="application/json" id="messages">{messages}</script>'
     )
@@ -218,6 +240,23 @@ def render_dashboard(
         scripts=("dashboard.js",),
         styles=("pages.css", "dashboard.css"),
     )
+
+
+async def _history(
+    app: Services, principal: Principal, snapshot: Snapshot, now: datetime
+) -> dict[str, list[RegionDay]]:
+    """Each visible region's last days, exactly as `GET /api/regions/{r}/history` shows
+    them to this principal (the same store query and the same view rules)."""
+    first = now.date() - timedelta(days=trends.DAYS - 1)
+    view = view_of(principal)
+    out: dict[str, list[RegionDay]] = {}
+    async with app.pool.acquire() as conn:
+        for r in snapshot.regions:
+            rows = await board_store.days(conn, r.region, first)
+            out[r.region] = [
+                history.shown(row, view, app.settings.min_region_shelters) for row in rows
+            ]
+    return out
 
 
 @get("/", include_in_schema=False)
@@ -246,8 +285,14 @@ async def index(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
         )
         return Response(html, media_type="text/html", headers=HEADERS, status_code=503)
     hub = app.hub
+    snapshot = hub.snapshot(principal)
+    now = datetime.now(UTC)
+    try:
+        history = await _history(app, principal, snapshot, now)
+    except DB_ERRORS:
+        history = {}  # the live numbers still stand; the chart waits for the next load
     html = render_dashboard(
-        hub.snapshot(principal), principal.role, datetime.now(UTC), degraded=hub.degraded, _=_
+        snapshot, principal.role, now, degraded=hub.degraded, _=_, history=history
     )
     return Response(html, media_type="text/html", headers=HEADERS)
 

@@ -57,8 +57,15 @@
   const unknown = (r) => reporting(r) <= 0 || !r.beds || Object.keys(r.beds).length === 0;
   function shape(r) {
     if (r.suppressed) return "suppressed";
-    if (unknown(r)) return "unknown";
-    return Object.keys(r.beds).sort().join(",");
+    const demand = r.demand ? "demand;" : "";
+    if (unknown(r)) return `${demand}unknown`;
+    return demand + Object.keys(r.beds).sort().join(",");
+  }
+
+  const count = (n) => (n === null || n === undefined ? t("a few") : String(n));
+  function demandText(d) {
+    return t("Women waiting for a bed: {waiting} · offered: {offered} · accepted: {accepted}",
+      { waiting: count(d.open), offered: count(d.offered), accepted: count(d.accepted) });
   }
 
   function widths(b, top) {
@@ -87,6 +94,7 @@
     meta.append(el("span", { class: "reporting" }, t("{n} of {m} shelters reporting", { n: reporting(r), m: r.shelters })), " · ",
       el("span", { class: "ago", "data-as-of": r.as_of || "" }, ago(r.as_of)));
     section.append(meta);
+    if (r.demand) section.append(el("p", { class: "demand" }, demandText(r.demand)));
     if (unknown(r)) {
       section.append(el("p", { class: "unknown" }, t("No shelter here has reported recently: availability is unknown, not zero.")));
       return section;
@@ -121,6 +129,7 @@
     const when = section.querySelector(".ago");
     setAttr(when, "data-as-of", r.as_of || "");
     setText(when, ago(r.as_of));
+    if (r.demand) setText(section.querySelector(".demand"), demandText(r.demand));
     if (unknown(r)) return;
     for (const [bed, b] of Object.entries(r.beds)) {
       const row = section.querySelector(`tr[data-bed="${CSS.escape(bed)}"]`);
