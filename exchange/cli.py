@@ -264,6 +264,25 @@ def cmd_agency_webhooks(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from exchange.placements import purge
+
+    async def run() -> purge.Purged | None:
+        url = db.database_url(settings)
+        await _migrate(url)
+        pool = await db.create_pool(url, min_size=1, max_size=2)
+        try:
+            return await purge.purge(pool, days=settings.retention_days, dry_run=args.dry_run)
+        finally:
+            await pool.close()
+
+    done = asyncio.run(run())
+    if done is None:
+        raise CliError("a purge or alert sweep is running in the exchange; try again shortly")
+    _print(done)
+    return 0
+
+
 def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     if not args.token and args.id is None:
         raise CliError("give the token to revoke (--token T or on stdin) or its --id")
@@ -411,6 +430,20 @@ def build_parser() -> argparse.ArgumentParser:
     agency.add_parser(
         "webhooks", help="list agencies' webhooks and their queues (never the secrets)"
     ).set_defaults(func=cmd_agency_webhooks)
+
+    purge_p = sub.add_parser(
+        "purge",
+        help="forget requests HAVEN_RETENTION_DAYS after they ended (the exchange does it too)",
+        description="Delete every request that arrived, was withdrawn or was a no-show "
+        "HAVEN_RETENTION_DAYS (30) or more days ago: the request, its offers, pickup and "
+        "alerts, its webhook deliveries, and its traces in stored matching runs. The audit "
+        "log keeps ids and kinds; the regions' daily figures keep their counts. Prints the "
+        "ids and counts (never a ref).",
+    )
+    purge_p.add_argument(
+        "--dry-run", action="store_true", help="show what would go; change nothing"
+    )
+    purge_p.set_defaults(func=cmd_purge)
 
     auditp = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit", required=True

@@ -74,6 +74,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """A webhook that does not answer within this is tried again later."""
     webhook_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 12
     """Attempts per delivery (backoff 5 s doubling to at most 1 h) before giving up."""
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
+    """A request that ended (arrived, withdrawn, no-show) is purged this many days later."""
 
 
 _ENV: dict[str, str] = {
@@ -110,6 +112,7 @@ _ENV: dict[str, str] = {
     "HAVEN_ALERT_EVERY_S": "alert_every_s",
     "HAVEN_WEBHOOK_TIMEOUT_S": "webhook_timeout_s",
     "HAVEN_WEBHOOK_ATTEMPTS": "webhook_attempts",
+    "HAVEN_RETENTION_DAYS": "retention_days",
 }
 
 

@@ -30,6 +30,7 @@ PURE = {
     "exchange/placements/readiness.py",
     "exchange/placements/planners.py",
     "exchange/board/history.py",
+    "exchange/placements/retention.py",
 }
 """The sans-I/O cores; a module listed here that does not exist yet is simply skipped."""
 

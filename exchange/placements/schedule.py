@@ -1,5 +1,6 @@
 """The placements' background work in every process: expiry and no-show sweeps, scheduled
-matching runs, and the release-day sweep (alerts, then the regions' daily figures).
+matching runs, and the release-day sweep (alerts, the regions' daily figures, the
+retention purge).
 
 All are safe with several processes: the sweep settles each offer in its own
 transaction and skips one settled elsewhere; a scheduled run skips a region matched
@@ -22,7 +23,7 @@ import asyncpg
 
 from exchange.board import store as board_store
 from exchange.errors import DB_ERRORS, HavenError
-from exchange.placements import alerts, offers, requests, runs, store
+from exchange.placements import alerts, offers, purge, requests, runs, store
 from exchange.settings import Settings
 
 log = logging.getLogger("haven.schedule")
@@ -62,8 +63,8 @@ async def match_due_regions(
 async def release_sweep(
     pool: asyncpg.Pool[Any], settings: Settings, *, now: dt.datetime | None = None
 ) -> bool:
-    """Announce changed alerts, then record today's figures of every region, in one
-    process at a time; whether this process did."""
+    """Announce changed alerts, record today's figures of every region, then purge what
+    retention no longer keeps, in one process at a time; whether this process did."""
     now = now or dt.datetime.now(dt.UTC)
     if await alerts.sweep(pool, requests.policy(settings), now=now) is None:
         return False
@@ -74,6 +75,9 @@ async def release_sweep(
             fresh_since=now - dt.timedelta(seconds=settings.stale_after_s),
             horizon=now.date() + dt.timedelta(days=settings.match_horizon_days),
         )
+    purged = await purge.purge(pool, days=settings.retention_days, now=now, limit=purge.BATCH)
+    if purged is not None and purged.requests:
+        log.info("requests purged", extra={"requests": len(purged.requests)})
     return True
 
 

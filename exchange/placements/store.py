@@ -463,6 +463,109 @@ async def announce(conn: Conn, changed: Sequence[readiness.Transition]) -> None:
     await conn.execute(_UNANNOUNCE, [t.request for t in changed if not t.at_risk])
 
 
+# -- retention --------------------------------------------------------------------------------
+
+
+class Ended(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    agency: str
+    status: str
+    ended_at: dt.datetime
+
+
+_ENDED = """
+select id, agency, status, updated_at as ended_at from requests
+where status in ('arrived', 'withdrawn', 'no_show') and updated_at <= $1
+order by id limit $2
+"""
+_LOCK_ENDED = """
+select id, agency, status, updated_at as ended_at from requests
+where id = any($1::text[]) and status in ('arrived', 'withdrawn', 'no_show')
+  and updated_at <= $2
+order by id for update
+"""
+_RUNS_NAMING = "select id from matching_runs where problem @> $1::jsonb or problem @> $2::jsonb"
+_RUNS_FILES = """
+select id, problem::text as problem, plan::text as plan from matching_runs
+where id = any($1::bigint[]) order by id for update
+"""
+_REWRITE_RUN = "update matching_runs set problem = $2::jsonb, plan = $3::jsonb where id = $1"
+_UNLINK = """
+update requests r set exclude_with = array(
+    select x from unnest(r.exclude_with) as x where x <> all($1::text[]))
+where r.exclude_with && $1::text[] and r.id <> all($1::text[])
+returning r.id
+"""
+_COUNT_OF = "select count(*) from {table} where request_id = any($1::text[])"
+_DELETE_OF = "delete from {table} where request_id = any($1::text[])"
+_DELIVERIES_NAMING = "delete from webhook_deliveries where body like any($1::text[])"
+_DELETE_REQUESTS = "delete from requests where id = any($1::text[])"
+
+
+async def ended_before(conn: Executor, before: dt.datetime, limit: int) -> list[Ended]:
+    """Requests that ended (arrived, withdrawn, no-show) no later than `before`."""
+    return [msgspec.convert(dict(r), Ended) for r in await conn.fetch(_ENDED, before, limit)]
+
+
+async def lock_ended(conn: Conn, ids: Sequence[str], before: dt.datetime) -> list[Ended]:
+    """Lock those of these requests still ended no later than `before` (in id order)."""
+    rows = await conn.fetch(_LOCK_ENDED, sorted(ids), before)
+    return [msgspec.convert(dict(r), Ended) for r in rows]
+
+
+async def runs_naming(conn: Executor, ids: Sequence[str]) -> list[int]:
+    """Runs whose stored problem has one of these requests as a request or resident."""
+    found: set[int] = set()
+    for request_id in ids:
+        entry = [{"id": request_id}]
+        as_request = _ENCODE({"requests": entry}).decode()
+        as_resident = _ENCODE({"residents": entry}).decode()
+        found |= {r["id"] for r in await conn.fetch(_RUNS_NAMING, as_request, as_resident)}
+    return sorted(found)
+
+
+async def run_files(conn: Conn, run_ids: Sequence[int]) -> list[tuple[int, bytes, bytes]]:
+    """Lock these runs and return their stored problem and plan."""
+    rows = await conn.fetch(_RUNS_FILES, list(run_ids))
+    return [(r["id"], r["problem"].encode(), r["plan"].encode()) for r in rows]
+
+
+async def rewrite_run(conn: Conn, run_id: int, problem: bytes, plan: bytes) -> None:
+    await conn.execute(_REWRITE_RUN, run_id, problem.decode(), plan.decode())
+
+
+async def unlink(conn: Conn, ids: Sequence[str]) -> list[str]:
+    """Remove these ids from other requests' `exclude_with`; the requests changed."""
+    return sorted(r["id"] for r in await conn.fetch(_UNLINK, list(ids)))
+
+
+_LINKED = """
+select id from requests where exclude_with && $1::text[] and id <> all($1::text[]) order by id
+"""
+
+
+async def linked(conn: Executor, ids: Sequence[str]) -> list[str]:
+    """Other requests whose `exclude_with` names one of these."""
+    return [r["id"] for r in await conn.fetch(_LINKED, list(ids))]
+
+
+async def traces(conn: Executor, ids: Sequence[str]) -> dict[str, int]:
+    """How many rows of each table name these requests (what a purge would delete)."""
+    return {
+        table: int(await conn.fetchval(_COUNT_OF.format(table=table), list(ids)))
+        for table in ("offers", "pickups", "alerts")
+    }
+
+
+async def delete_requests(conn: Conn, ids: Sequence[str]) -> None:
+    """Delete these requests and every row that names them (the caller holds their locks
+    and has scrubbed the runs and unlinked the others)."""
+    for table in ("pickups", "alerts", "offers"):
+        await conn.execute(_DELETE_OF.format(table=table), list(ids))
+    await conn.execute(_DELIVERIES_NAMING, [f'%"{i}"%' for i in ids])
+    await conn.execute(_DELETE_REQUESTS, list(ids))
+
+
 # -- matching -------------------------------------------------------------------------------
 
 _SHELTERS = """
