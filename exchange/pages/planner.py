@@ -400,7 +400,7 @@ def render_page(
         + f'<div id="alert" role="alert">{f"<p>{escape(alert)}</p>" if alert else ""}</div>'
         + (render_placement(_, placement) if placement else "")
         + '<section aria-labelledby="requests-h">'
-        + f'<h2 id="requests-h">{escape(_("Her agency’s requests"))}</h2>'
+        + f'<h2 id="requests-h">{escape(_("Your agency’s requests"))}</h2>'
         + f'<div id="request-list">{render_list(_, views)}</div></section>'
         + render_form(_, principal, values or {"urgency": "3"}, errors or {})
         + render_tokens(_)

@@ -18,6 +18,8 @@ from schema.wire import RegionDay
 
 DAYS = 30
 W, H, PAD = 300, 96, 4
+LABELS = 16
+"""Room under the plot for the first and last day's dates."""
 TITLE = N_("{region}, last {days} days: beds available and women waiting for a bed")
 
 
@@ -74,10 +76,13 @@ def render_trend(_: Translator, region: str, days: list[RegionDay], today: dt.da
         f'<polyline class="supply" points="{p}"/>' for p in _lines(supplies, top)
     ) + "".join(f'<polyline class="demand" points="{p}"/>' for p in _lines(demands, top))
     chart = (
-        f'<svg class="trend" viewBox="0 0 {W} {H}" role="img" aria-labelledby="t-{key}-title">'
-        f'<title id="t-{key}-title">{escape(title)}</title>'
+        f'<svg class="trend" viewBox="0 0 {W} {H + LABELS}" role="img" '
+        f'aria-labelledby="t-{key}-title"><title id="t-{key}-title">{escape(title)}</title>'
         f'<line class="axis" x1="{PAD}" y1="{H - PAD}" x2="{W - PAD}" y2="{H - PAD}"/>'
-        f'<text class="top" x="{PAD}" y="12">{top}</text>{lines}</svg>'
+        f'<text class="top" x="{PAD}" y="12">{top}</text>'
+        f'<text class="day" x="{PAD}" y="{H + LABELS - 3}">{calendar[0]}</text>'
+        f'<text class="day" x="{W - PAD}" y="{H + LABELS - 3}" text-anchor="end">'
+        f"{calendar[-1]}</text>{lines}</svg>"
     )
     rows = "".join(
         f'<tr><th scope="row">{escape(d.day)}</th>'
