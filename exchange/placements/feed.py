@@ -43,6 +43,9 @@ log = logging.getLogger("haven.planners")
 BATCH = 5_000
 CATCH_UP_TIMEOUT_S = 5.0
 LISTENER_NAME = "haven-planner-listener"
+BED_WAKE_GAP_S = 0.05
+"""A `haven_events` wake-up (sent after every batch of bed reports, most of which change
+no request) starts a catch-up at most this long after the previous one."""
 DEMAND_EVERY_S = 60.0
 """Demand is told at least this often (`unplaced` moves with the date)."""
 
@@ -83,6 +86,8 @@ class PlannerFeed:
         self.picture = Picture()
         self._subs: dict[str, set[Subscriber]] = {}
         self._wake = asyncio.Event()
+        self._last_read = float("-inf")
+        self._bed_wake_pending = False
         self.degraded = False
         self.listening = False
         self.resyncs = 0
@@ -117,6 +122,22 @@ class PlannerFeed:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _on_beds(self, *_: object) -> None:
+        """A bed change woke us: catch up, but not more often than every BED_WAKE_GAP_S."""
+        if self._bed_wake_pending:
+            return
+        wait = self._last_read + BED_WAKE_GAP_S - time.monotonic()
+        if wait <= 0:
+            self._wake.set()
+            return
+        self._bed_wake_pending = True
+
+        def fire() -> None:
+            self._bed_wake_pending = False
+            self._wake.set()
+
+        asyncio.get_running_loop().call_later(wait, fire)
 
     def tell_demand(self) -> None:
         """Tell `on_demand` every region's demand now."""
@@ -214,6 +235,7 @@ class PlannerFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
             self._wake.clear()
+            self._last_read = time.monotonic()
             try:
                 async with asyncio.timeout(CATCH_UP_TIMEOUT_S):
                     await self.catch_up()
@@ -235,8 +257,8 @@ class PlannerFeed:
                 )
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                for channel in (beds.CHANNEL, store.CHANNEL):
-                    await conn.add_listener(channel, lambda *_: self._wake.set())
+                await conn.add_listener(beds.CHANNEL, self._on_beds)
+                await conn.add_listener(store.CHANNEL, lambda *_: self._wake.set())
                 self.listening = True
                 backoff = 0.1
                 self._wake.set()
