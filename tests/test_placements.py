@@ -221,6 +221,9 @@ async def test_expiry_and_no_show_release_beds_whoever_notices_first(
         [late, swept],
     )
     await conn.execute("update requests set release_date = current_date - 3 where id = $1", gone)
+    await conn.execute(
+        "update offers set decided_at = now() - interval '4 days' where id = $1", o_gone
+    )
     with pytest.raises(HavenError) as too_late:
         await offers.act(conn, o_late, "accept", token_id=None, shelter_id=s_late)
     assert too_late.value.code == "offer_expired"
@@ -294,3 +297,25 @@ async def test_the_audit_chain_names_the_first_broken_row(conn: asyncpg.Connecti
     await conn.execute("delete from audit_log where id = 5")
     tail = await audit.verify(conn)
     assert tail.broken is not None and tail.broken.id == 3
+
+
+async def test_a_woman_released_before_acceptance_gets_the_grace_from_acceptance(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any], solver: ThreadPoolExecutor
+) -> None:
+    """A request five days past release may still be placed; once accepted, the sweep
+    does not end it at once as a no-show: the grace runs from the acceptance."""
+    [sid] = await shelters(conn, 1)
+    late = await request(
+        conn,
+        await planner(conn),
+        "A-1",
+        release_date=(dt.date.today() - dt.timedelta(days=5)).isoformat(),
+    )
+    await runs.run(pool, SETTINGS, solver, ["OH"], token_id=None)
+    offer_id, _ = await live_offer(conn, late)
+    await offers.act(conn, offer_id, "accept", token_id=None, shelter_id=sid)
+    assert await offers.sweep(conn, grace_days=2) == {"expired": 0, "no_show": 0}
+    await conn.execute(
+        "update offers set decided_at = now() - interval '3 days' where id = $1", offer_id
+    )
+    assert await offers.sweep(conn, grace_days=2) == {"expired": 0, "no_show": 1}

@@ -207,6 +207,11 @@ async def test_the_placements_contract_end_to_end(
             assert json.loads(await ws.recv())["code"] == "already_decided"
         r = await http.post(f"/api/offers/{offer['id']}/decline", headers=bearer(mine))
         assert r.status_code == 409 and r.json()["code"] == "already_decided"
+        who = await conn.fetchval(
+            "select token_id from audit_log where kind = 'offer.accepted' and subject = $1",
+            f"offer:{offer['id']}",
+        )
+        assert who is not None  # a websocket decision is audited with its token, as over HTTP
         # -- the placement: address and phone to the owning agency, audited ---------------
         r = await http.get(f"/api/requests/{rid}/placement", headers=planner)
         assert r.status_code == 200, r.text

@@ -43,7 +43,12 @@ async def _shelter_principal(pool: Executor, header: str | None) -> Principal:
 
 
 async def answer(
-    app: Services, shelter_id: str, frame: str | bytes, *, typed: bool = True
+    app: Services,
+    shelter_id: str,
+    frame: str | bytes,
+    *,
+    typed: bool = True,
+    token_id: int | None = None,
 ) -> Ack | Error | Decided:
     """The answer to one frame from a shelter: its ack after commit, or an error.
 
@@ -59,7 +64,7 @@ async def answer(
                 seq = report.seq if isinstance(report, Report) else None
                 return core.error(seq, "unavailable", f"{exc.message}; resend this report")
         case Decide() as decide if typed:
-            return await decided(app, shelter_id, decide)
+            return await decided(app, shelter_id, decide, token_id)
         case Decide():
             return core.error(
                 None, "unknown_type", "this body takes reports; answer offers at /api/offers/{id}"
@@ -67,8 +72,11 @@ async def answer(
     raise AssertionError("decode returns a Report, a Decide or an Error")
 
 
-async def decided(app: Services, shelter_id: str, decide: Decide) -> Decided | Error:
-    """A shelter's decision on one of its offers, after commit, or the error refusing it."""
+async def decided(
+    app: Services, shelter_id: str, decide: Decide, token_id: int | None
+) -> Decided | Error:
+    """A shelter's decision on one of its offers, after commit, or the error refusing it;
+    audited with the deciding token, as the same decision over HTTP is."""
     action: rules.Action = "accept" if decide.decision == "accept" else "decline"
     try:
         async with app.pool.acquire() as conn:
@@ -76,7 +84,7 @@ async def decided(app: Services, shelter_id: str, decide: Decide) -> Decided | E
                 conn,
                 decide.offer,
                 action,
-                token_id=None,
+                token_id=token_id,
                 shelter_id=shelter_id,
                 reason=decide.reason,
             )
@@ -131,7 +139,7 @@ async def shelter_channel(socket: WebSocket[Any, Any, Any]) -> None:
             if message["type"] != "websocket.receive":
                 break
             started = time.perf_counter()
-            reply = await _answer_frame(app, shelter_id, message)
+            reply = await _answer_frame(app, shelter_id, message, principal.token_id)
             await outlet.send(_ENCODER.encode(reply).decode())
             if not isinstance(reply, Decided):
                 app.metrics.answered(reply, time.perf_counter() - started)
@@ -154,11 +162,13 @@ _BINARY = core.error(
 )
 
 
-async def _answer_frame(app: Services, shelter_id: str, message: Any) -> Ack | Error | Decided:
+async def _answer_frame(
+    app: Services, shelter_id: str, message: Any, token_id: int
+) -> Ack | Error | Decided:
     """The answer to one websocket message; no frame, however crafted, ends the connection."""
     text = message.get("text")
     try:
-        reply = _BINARY if text is None else await answer(app, shelter_id, text)
+        reply = _BINARY if text is None else await answer(app, shelter_id, text, token_id=token_id)
     except Exception as exc:  # a defect of ours: answer it, log it, keep the connection
         log.exception(
             "shelter frame failed", extra={"shelter": shelter_id, "error": type(exc).__name__}

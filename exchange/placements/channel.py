@@ -420,8 +420,12 @@ def _refused(_: Request[Any, Any, Any], exc: Exception) -> Response[ApiError]:
         # A race another request won (the same ref twice at once, an offer just made).
         log.warning("placement write refused", extra={"error": type(exc).__name__})
         return refusal(HavenError("conflict", "another change got there first; try again"))
-    log.warning("placements: database unavailable", extra={"error": type(exc).__name__})
-    return refusal(HavenError("unavailable", "database unavailable; retry"))
+    if isinstance(exc, DB_ERRORS):
+        log.warning("placements: database unavailable", extra={"error": type(exc).__name__})
+        return refusal(HavenError("unavailable", "database unavailable; retry"))
+    # A defect of ours: logged with its traceback (never the body), answered in our shape.
+    log.error("placements: unexpected failure", exc_info=exc)
+    return refusal(HavenError("internal", "the exchange failed on this request; try again"))
 
 
 _HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
@@ -443,5 +447,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HavenError: _refused,
     HTTPException: _refused,
     **{kind: _refused for kind in DB_ERRORS if issubclass(kind, Exception)},
+    Exception: _refused,
 }
 """Refusals of this API, as `{"code", "message", "field"}` with their status."""

@@ -164,7 +164,12 @@ async def sweep(conn: Conn, *, grace_days: int, limit: int = 500) -> dict[str, i
                 outcome = rules.step(
                     "expire", current.status, expires_at=current.expires_at, now=now
                 )
-            elif rules.no_show_due(current.release_date, grace_days=grace_days, today=now.date()):
+            elif rules.no_show_due(
+                current.release_date,
+                grace_days=grace_days,
+                today=now.date(),
+                accepted_on=None if current.decided_at is None else current.decided_at.date(),
+            ):
                 outcome = rules.step(
                     "no_show", current.status, expires_at=current.expires_at, now=now
                 )

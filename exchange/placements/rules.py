@@ -331,9 +331,19 @@ def step(
     raise ValueError(f"unknown action {action!r}")
 
 
-def no_show_due(release_date: dt.date, *, grace_days: int, today: dt.date) -> bool:
-    """Whether an accepted offer with no arrival by release + grace becomes a no-show."""
-    return today > release_date + dt.timedelta(days=grace_days)
+def no_show_due(
+    release_date: dt.date,
+    *,
+    grace_days: int,
+    today: dt.date,
+    accepted_on: dt.date | None = None,
+) -> bool:
+    """Whether an accepted offer with no arrival by release + grace becomes a no-show.
+
+    A woman already released when the shelter accepted (requests may be a few days past
+    release) gets the grace from the acceptance, not from a date already gone."""
+    start = max(release_date, accepted_on) if accepted_on is not None else release_date
+    return today > start + dt.timedelta(days=grace_days)
 
 
 def apply_holds(

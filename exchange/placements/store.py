@@ -206,20 +206,24 @@ class OfferRow(msgspec.Struct, frozen=True, kw_only=True):
     status: OfferStatus
     expires_at: dt.datetime
     release_date: dt.date
+    decided_at: dt.datetime | None = None
 
 
 _OFFER = """
-select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date
+select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date,
+       o.decided_at
 from offers o join requests r on r.id = o.request_id
 where o.id = $1
 """
 _LOCK_OFFER = """
-select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date
+select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date,
+       o.decided_at
 from offers o join requests r on r.id = o.request_id
 where o.id = $1 for update of o
 """
 _LOCK_LIVE_OFFER = """
-select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date
+select o.id, o.request_id, o.shelter_id, o.bed_type, o.status, o.expires_at, r.release_date,
+       o.decided_at
 from offers o join requests r on r.id = o.request_id
 where o.request_id = $1 and o.status in ('offered', 'accepted') for update of o
 """
@@ -295,13 +299,16 @@ async def offer_statuses(conn: Executor, ids: Sequence[str]) -> dict[str, OfferS
 _DUE = """
 select o.id from offers o join requests r on r.id = o.request_id
 where (o.status = 'offered' and o.expires_at <= $1)
-   or (o.status = 'accepted' and r.release_date + $2::int < $1::date)
+   or (o.status = 'accepted'
+       and greatest(r.release_date, (o.decided_at at time zone 'UTC')::date) + $2::int
+           < ($1 at time zone 'UTC')::date)
 order by o.id limit $3
 """
 
 
 async def due_offers(conn: Executor, now: dt.datetime, grace_days: int, limit: int) -> list[str]:
-    """Offers past their expiry, and accepted ones past release + grace (no-shows)."""
+    """Offers past their expiry, and accepted ones past release (or acceptance, when she
+    was released before it) + grace: no-shows."""
     return [r["id"] for r in await conn.fetch(_DUE, now, grace_days, limit)]
 
 
