@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import msgspec
+
 from exchange.beds.model import BedState, ShelterCounts
 from exchange.pages import operator
 from exchange.pages.i18n import Translator
-from schema.wire import Offer
+from schema.wire import Offer, Pickup
 
 NOW = dt.datetime(2026, 12, 1, 10, 15, tzinfo=dt.UTC)
 STALE = dt.timedelta(hours=8)
@@ -76,3 +78,18 @@ def test_names_are_escaped() -> None:
         Translator("en"), counts(NOW, "<script>x</script>"), [], now=NOW, stale_after=STALE
     )
     assert "<script>x" not in html and "&lt;script&gt;x" in html
+
+
+def test_an_accepted_offer_shows_the_pickup_her_agency_arranged() -> None:
+    """Accepted: the pickup at the gate (who, when, flagged) or that none is arranged yet."""
+    accepted = msgspec.structs.replace(OFFER, status="accepted")
+    assert "No pickup at the gate arranged yet." in operator.render_offers(
+        Translator("en"), [accepted]
+    )
+    picked = msgspec.structs.replace(
+        accepted, pickup=Pickup(who="other", at="2026-12-11T14:00:00Z", flagged=True)
+    )
+    html = operator.render_offers(Translator("en"), [picked])
+    assert "Pickup at the gate: someone else, 11 Dec, 14:00 UTC (flagged" in html
+    es = operator.render_offers(Translator("es"), [picked])
+    assert "Recogida a la salida: otra persona, 11 dic, 14:00 UTC" in es

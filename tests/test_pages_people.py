@@ -337,11 +337,23 @@ def test_an_operator_and_a_planner_place_a_woman(dsn: str, serve: Any, size: str
             axe_check(planner, f"planner {tag}")
         shot(planner, f"planner-{tag}")
 
+        # Her agency arranges the pickup (the API); the shelter sees it on the offer.
+        request_id = planner.locator("tr[data-request]").get_attribute("data-request")
+        arranged = httpx.put(
+            f"{url}/api/requests/{request_id}/pickup",
+            json={"who": "agency", "at": f"{dt.date.today() + dt.timedelta(days=4)}T09:00:00Z"},
+            headers={"Authorization": f"Bearer {world.tokens['planner']}"},
+        )
+        assert arranged.status_code == 200, arranged.text
+        shelter.reload()
+        expect(offer).to_contain_text("Pickup at the gate: her agency")
+
         # One deliberate click shows the address, and the read is audited.
         planner.get_by_role("button", name="Show where she goes").click()
         placement = planner.locator("section.placement")
         expect(placement).to_contain_text("12 Elm St, Columbus")
         expect(placement).to_contain_text("+1 614 555 0100")
+        expect(placement).to_contain_text("Pickup at the gate: her agency")
         if js:
             axe_check(planner, f"placement {tag}")
         shot(planner, f"planner-placement-{tag}")

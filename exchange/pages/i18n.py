@@ -19,6 +19,7 @@ of `Accept-Language`, else English.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -53,6 +54,19 @@ def catalog(lang: str) -> Mapping[str, str]:
     }
 
 
+def moment(lang: str, iso: str) -> str:
+    """A UTC time from the API (`2026-12-11T14:00:00Z`) as the reader writes it, in UTC
+    (a page cannot know the reader's zone without a script); the text as given if it is
+    not such a time."""
+    from babel.dates import format_datetime
+
+    try:
+        at = dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except ValueError:
+        return iso
+    return f"{format_datetime(at, 'd MMM, HH:mm', tzinfo=dt.UTC, locale=lang)} UTC"
+
+
 class Translator:
     """`_(message, **values)` in one language; falls back to the English source."""
 
@@ -63,6 +77,10 @@ class Translator:
     def __call__(self, message: str, **values: object) -> str:
         text = self._catalog.get(message) or message
         return text.format(**values) if values else text
+
+    def moment(self, iso: str) -> str:
+        """A time from the API in this language (`moment`)."""
+        return moment(self.lang, iso)
 
     def table(self, messages: list[str]) -> dict[str, str]:
         """These messages and their translations (for a page's script)."""

@@ -3,7 +3,8 @@
 Signed in with her shelter's token (a session cookie, as the dashboard). Per bed type the
 counts in large type, `−`/`+` for occupied and out of service, one `Save`; `Still
 accurate` restates the counts she sees (freshness keeps her beds offered); the age of the
-last report; open offers with `Accept`, `Decline` (with a reason) and `Arrived`.
+last report; open offers with `Accept`, `Decline` (with a reason) and `Arrived`, and on
+accepted ones the pickup at the gate her agency arranged.
 
 Without JavaScript every button is a form post: `−`/`+` come back with the count changed
 and not yet saved, `Save` saves. `static/operator.js` makes `−`/`+` instant and keeps the
@@ -12,8 +13,7 @@ offers and counts current (`/shelter/live`). Updating one count is two taps (`+`
 Reports go through the ingest writer as `Unnumbered` reports `after` the seq the page
 showed: the exchange numbers them under the shelter's lock, and a report made elsewhere
 in between is never overwritten (`counts_changed`). Decisions go through `offers.act`,
-as the API's and the websocket's do. The pickup arrangement of accepted offers comes with
-the release-day work, not here.
+as the API's and the websocket's do.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import re
 from typing import Any
 
 import msgspec
-from babel.dates import format_datetime
 from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
@@ -35,6 +34,7 @@ from exchange.errors import DB_ERRORS, HavenError, Unavailable
 from exchange.pages import i18n
 from exchange.pages.explanations import explain, refusal
 from exchange.pages.i18n import N_, Translator
+from exchange.pages.pickups import pickup_text
 from exchange.pages.shell import (
     escape,
     form_allowed,
@@ -97,12 +97,6 @@ def age(_: Translator, reported_at: dt.datetime | None, now: dt.datetime) -> str
     if minutes < 120:
         return _("Last report {minutes} min ago", minutes=minutes)
     return _("Last report {hours} h ago", hours=minutes // 60)
-
-
-def when(_: Translator, iso: str) -> str:
-    """An offer's deadline as the reader writes dates (UTC: the shelter's zone is unknown)."""
-    at = dt.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    return f"{format_datetime(at, 'd MMM, HH:mm', tzinfo=dt.UTC, locale=_.lang)} UTC"
 
 
 def draft_of(counts: ShelterCounts) -> Draft:
@@ -212,7 +206,7 @@ def render_offer(_: Translator, offer: Offer) -> str:
             f'<option value="{code}">{escape(_(label))}</option>' for code, label in REASONS
         )
         body = (
-            f'<p class="deadline">{escape(_("Answer by {when}", when=when(_, offer.expires_at)))}'
+            f'<p class="deadline">{escape(_("Answer by {when}", when=_.moment(offer.expires_at)))}'
             "</p>"
             f'<div class="decide"><form method="post" action="/shelter/offers/{key}/accept">'
             f'<button type="submit" class="primary" aria-describedby="{key}-title">'
@@ -226,9 +220,15 @@ def render_offer(_: Translator, offer: Offer) -> str:
             f"{escape(_('Decline this offer'))}</button></form></details></div>"
         )
     else:
+        pickup = (
+            f'<p class="pickup">{escape(pickup_text(_, offer.pickup))}</p>'
+            if offer.pickup is not None
+            else f'<p class="pickup">{escape(_("No pickup at the gate arranged yet."))}</p>'
+        )
         body = (
             f'<p class="accepted">{escape(_("Accepted: her bed is held until she arrives."))}</p>'
-            f'<form method="post" action="/shelter/offers/{key}/arrived">'
+            + pickup
+            + f'<form method="post" action="/shelter/offers/{key}/arrived">'
             f'<button type="submit" class="primary" aria-describedby="{key}-title">'
             f"{escape(_('She arrived'))}</button></form>"
         )

@@ -24,7 +24,6 @@ import datetime as dt
 from typing import Any
 
 import msgspec
-from babel.dates import format_datetime
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath
@@ -34,6 +33,7 @@ from exchange.errors import DB_ERRORS, HavenError
 from exchange.pages import forms, i18n
 from exchange.pages.explanations import explain, refusal
 from exchange.pages.i18n import N_, Translator
+from exchange.pages.pickups import pickup_text
 from exchange.pages.shell import (
     escape,
     form_allowed,
@@ -96,11 +96,6 @@ SCRIPT_MESSAGES = [
 # -- rendering ------------------------------------------------------------------------------
 
 
-def _when(_: Translator, iso: str) -> str:
-    at = dt.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    return f"{format_datetime(at, 'd MMM, HH:mm', tzinfo=dt.UTC, locale=_.lang)} UTC"
-
-
 def render_list(_: Translator, views: list[RequestView]) -> str:
     """Her agency's requests, newest first, with status and offer."""
     if not views:
@@ -126,7 +121,7 @@ def render_list(_: Translator, views: list[RequestView]) -> str:
                 "a shelter in {region}, {km} km away, has until {when} to answer",
                 region=v.offer.region,
                 km=v.offer.km,
-                when=_when(_, v.offer.expires_at),
+                when=_.moment(v.offer.expires_at),
             )
         elif v.offer is not None:
             offer = _("a shelter in {region}, {km} km away", region=v.offer.region, km=v.offer.km)
@@ -178,9 +173,16 @@ def render_placement(_: Translator, found: Placement) -> str:
         (_("Release date"), found.release_date.isoformat()),
     ]
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
+    pickup = (
+        pickup_text(_, found.pickup)
+        if found.pickup is not None
+        else _("No pickup at the gate arranged yet.")
+    )
+
     return (
         '<section class="placement" aria-labelledby="placement-h">'
         f'<h2 id="placement-h" tabindex="-1">{escape(_("Where she goes"))}</h2><dl>{items}</dl>'
+        f'<p class="pickup">{escape(pickup)}</p>'
         f'<p class="hint">{escape(_("This look was recorded in the audit log."))}</p></section>'
     )
 
