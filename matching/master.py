@@ -14,6 +14,7 @@ the LP solver's duals are slightly off.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,12 +141,19 @@ def bound(cands: Candidates, cl: Cliques, cost: Ints, duals: Duals) -> tuple[flo
     return float(value), d
 
 
+NODE_LIMIT = 20_000
+"""Branch-and-bound nodes per MIP: the deterministic budget that ends a MIP before its
+wall-clock limit does, so that two runs stop at the same point."""
+
+
 @dataclass(frozen=True)
 class MipResult:
     chosen: Bools
     """Over the columns passed in."""
     optimal: bool
     """Proven optimal over those columns."""
+    timed_out: bool
+    """Stopped by the wall clock rather than by a deterministic limit."""
 
 
 def mip(
@@ -158,10 +166,19 @@ def mip(
     time_limit: float,
     workers: int,
 ) -> MipResult:
-    """Solve the restricted problem (every rule) exactly over `cols` with an OR-Tools MIP."""
+    """Solve the restricted problem (every rule) exactly over `cols` with an OR-Tools MIP.
+
+    SCIP is deterministic under a node limit; the wall-clock `time_limit` is only a
+    safety net, and `timed_out` says when it was the one that stopped the search.
+    It runs on one thread: with two, OR-Tools races concurrent SCIP solvers, and
+    equally good plans then differ between runs (measured even with
+    `parallel/mode = 1`). `workers` is accepted for the callers' symmetry.
+    """
+    del workers
     solver = _solver("SCIP")
     solver.SetTimeLimit(max(100, int(time_limit * 1000)))
-    solver.SetNumThreads(workers)
+    solver.SetNumThreads(1)
+    solver.SetSolverSpecificParametersAsString(f"limits/nodes = {NODE_LIMIT}\n")
     x = [solver.BoolVar("") for _ in range(len(cols))]
     req, st, members = _rows(cands, cl, cols)
     cap = cands.capacity.reshape(-1)
@@ -186,8 +203,13 @@ def mip(
         solver.SetHint(x, [float(h) for h in hint])
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
+    started = time.monotonic()
     status = solver.Solve(params)
+    optimal = status == pywraplp.Solver.OPTIMAL
+    # SCIP reports neither limit by name here: a search that was not proven and used
+    # its whole wall-clock allowance is taken to have been cut by the clock.
+    timed_out = not optimal and time.monotonic() - started >= time_limit - 0.05
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-        return MipResult(np.zeros(len(cols), dtype=bool), False)
+        return MipResult(np.zeros(len(cols), dtype=bool), False, timed_out)
     chosen = np.array([v.solution_value() > 0.5 for v in x], dtype=bool)
-    return MipResult(chosen, status == pywraplp.Solver.OPTIMAL)
+    return MipResult(chosen, optimal, timed_out)

@@ -26,6 +26,13 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    region of ~75 shelters, each woman in the region the flow placed her: rule 7 lives
    inside one shelter, so regional plans combine into a valid one. Measured gap 0.02%.
 6. If time runs out first, the plan is `feasible` with the certified bound.
+
+Reproducibility: every budget above is a count (PRICING_ROUNDS, `master.NODE_LIMIT`
+nodes per MIP, the same for every region), never a share of the clock, and GLOP,
+SCIP and the min-cost flow are deterministic; so the same problem and options give the
+same plan bit for bit on the same machine (`solve_seconds` aside). The wall-clock
+`time_limit` is only a safety net: if it ends a step, the plan says
+`cut_by_time_limit: true` and a re-run may differ.
 """
 
 from __future__ import annotations
@@ -44,8 +51,9 @@ PRICED = 5
 """Columns added per woman and pricing round: her most negative reduced costs."""
 SETTLED = 2_000
 """Pricing stops once this few arcs could still improve the plan."""
-PRICING_SHARE = 0.5
-"""Pricing stops after this share of the time limit, leaving the rest to the MIP."""
+PRICING_ROUNDS = 12
+"""Pricing stops after this many rounds, leaving the rest to the MIP (a count, not a
+share of the clock, so that two runs price the same columns)."""
 MIP_ARCS = 60_000
 """Above this many arcs the MIP runs on the priced columns only and proves nothing."""
 LARGE_ARCS = 1_500_000
@@ -79,19 +87,43 @@ def solve(
     np.maximum.at(max_km, cands.req, cands.km)
     big = m * int(max_km.sum()) + m
     cost = cands.km * m - keep - weight[cands.req] * big
+    clock = _Clock(deadline)
 
     if len(cands.req) == 0:
         chosen = np.zeros(0, dtype=bool)
-        return _plan(problem, cands, chosen, weight, True, 0, kept_before, started)
+        return _plan(problem, cands, chosen, weight, True, 0, kept_before, started, clock)
 
     if len(cands.req) > LARGE_ARCS:
-        chosen, weight_bound = _large(problem, cands, cl, cost, weight, deadline, workers)
-        return _plan(problem, cands, chosen, weight, False, weight_bound, kept_before, started)
+        chosen, weight_bound = _large(problem, cands, cl, cost, weight, clock, workers)
+        return _plan(
+            problem, cands, chosen, weight, False, weight_bound, kept_before, started, clock
+        )
 
-    chosen, proven, lower = _exact(cands, cl, cost, keep > 0, started, deadline, workers)
+    chosen, proven, lower = _exact(cands, cl, cost, keep > 0, clock, workers)
     bound_cost = int(cost[chosen].sum()) if proven else int(np.ceil(lower - 1e-3))
     weight_bound = (big - 1 - bound_cost) // big
-    return _plan(problem, cands, chosen, weight, proven, weight_bound, kept_before, started)
+    return _plan(problem, cands, chosen, weight, proven, weight_bound, kept_before, started, clock)
+
+
+class _Clock:
+    """The wall-clock deadline, and whether it cut any step short.
+
+    Every budget inside the solver is a count (pricing rounds, MIP nodes), so a run the
+    clock never cuts is reproducible bit for bit; one it cuts says so in the plan.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.cut = False
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def expired(self) -> bool:
+        """True once the deadline has passed, and remembered as a cut."""
+        if self.left() <= 0:
+            self.cut = True
+        return self.cut
 
 
 def _exact(
@@ -99,19 +131,19 @@ def _exact(
     cl: conflicts.Cliques,
     cost: np.ndarray,
     seed: np.ndarray,
-    started: float,
-    deadline: float,
+    clock: _Clock,
     workers: int,
 ) -> tuple[np.ndarray, bool, float]:
     """Steps 3–5 on these arcs: the chosen arcs, whether proven optimal, the LP bound."""
     # Step 3: the LP over a few columns per woman (and the `seed` arcs), grown by pricing.
     cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
     cols |= seed
-    price_until = started + PRICING_SHARE * (deadline - started)
     relaxation = master.Relaxation(cands, cl, cost)
     relaxation.add(np.nonzero(cols)[0])
+    rounds = 0
     while True:
         duals, x = relaxation.solve()
+        rounds += 1
         lower, reduced = master.bound(cands, cl, cost, duals)
         # Step 4: round the LP into a plan; keep only arcs that could still improve it.
         col_idx = np.asarray(relaxation.cols, dtype=np.int64)
@@ -121,7 +153,12 @@ def _exact(
         gap = value - lower
         useful = reduced < gap + 0.5
         negative = (reduced < -1e-6) & ~cols
-        if not negative.any() or useful.sum() <= SETTLED or time.monotonic() > price_until:
+        if (
+            not negative.any()
+            or useful.sum() <= SETTLED
+            or rounds >= PRICING_ROUNDS
+            or clock.expired()
+        ):
             break
         by_reduced = np.lexsort((np.arange(len(reduced)), reduced, cands.req))
         new = _per_request(cands.req, by_reduced, PRICED) & negative
@@ -129,7 +166,7 @@ def _exact(
         relaxation.add(np.nonzero(new)[0])
 
     proven = gap < 0.5  # an integral plan within float error of the bound
-    if not proven and time.monotonic() < deadline:
+    if not proven and not clock.expired():
         exact = int(useful.sum()) <= MIP_ARCS
         part = np.nonzero((useful if exact else cols) | chosen)[0]
         result = master.mip(
@@ -138,9 +175,10 @@ def _exact(
             cost,
             part,
             chosen[part],
-            time_limit=deadline - time.monotonic(),
+            time_limit=clock.left(),
             workers=workers,
         )
+        clock.cut |= result.timed_out
         better = np.zeros_like(chosen)
         better[part[result.chosen]] = True
         if result.chosen.any() and int(cost[better].sum()) <= value:
@@ -155,16 +193,16 @@ def _large(
     cl: conflicts.Cliques,
     cost: np.ndarray,
     weight: np.ndarray,
-    deadline: float,
+    clock: _Clock,
     workers: int,
 ) -> tuple[np.ndarray, int]:
     """National size: a weight bound from the flow relaxation; a plan solved by region.
 
     Shelters are cut into regions of about REGION_SHELTERS; each woman joins the region
     of the shelter the flow gave her (or of her nearest candidate), and each region is
-    solved by `_exact` on its own arcs. Rule 7 lives within one shelter, so the regional
-    plans together keep every rule; a last greedy pass offers leftover beds across
-    regions.
+    solved by `_exact` on its own arcs, with the same deterministic budgets. Rule 7 lives
+    within one shelter, so the regional plans together keep every rule; a last greedy
+    pass offers leftover beds across regions.
     """
     groups = conflicts.groups(problem)
     arc_weight = weight[cands.req]
@@ -183,18 +221,15 @@ def _large(
     for g in range(n_regions):
         arcs = order[bounds[g] : bounds[g + 1]]
         arcs = np.sort(arcs[inside[arcs]])
-        if len(arcs) == 0:
+        if len(arcs) == 0 or clock.expired():
             continue
         sub = replace(cands, req=cands.req[arcs], shelter=cands.shelter[arcs], km=cands.km[arcs])
-        now = time.monotonic()
-        share = now + (deadline - now) / (n_regions - g)
         sub_chosen, _, _ = _exact(
             sub,
             conflicts.cliques(sub, groups),
             cost[arcs],
             np.zeros(len(arcs), bool),
-            now,
-            share,
+            clock,
             workers,
         )
         chosen[arcs[sub_chosen]] = True
@@ -237,6 +272,7 @@ def _plan(
     weight_bound: int,
     kept_before: dict[str, str],
     started: float,
+    clock: _Clock,
 ) -> Plan:
     """Assemble the plan file: assignments, unplaced with reasons, totals."""
     where = np.full(len(problem.requests), -1, dtype=np.int64)
@@ -274,6 +310,7 @@ def _plan(
         unplaced=unplaced,
         solve_seconds=round(time.monotonic() - started, 3),
         moved=moved if kept_before else None,
+        cut_by_time_limit=clock.cut,
     )
 
 

@@ -152,3 +152,7 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     solve_seconds: float
     moved: int | None = None
     """With a previous plan: how many of its placements this plan changed (an extension)."""
+    cut_by_time_limit: bool = False
+    """True when the wall-clock limit, not a deterministic budget, ended some step (an
+    extension, written only when true). Such a plan still keeps every rule, but a re-run
+    may differ; any other plan is reproduced bit for bit, `solve_seconds` aside."""

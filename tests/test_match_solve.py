@@ -297,6 +297,24 @@ def test_regional_path_keeps_the_contract(monkeypatch: pytest.MonkeyPatch) -> No
     assert plan.objective.placed_weight >= 0.99 * optimum
 
 
+def test_regional_path_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs of the national-size path, its budgets binding, give the same plan bit for bit."""
+    import matching.master as master_module
+    import matching.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+    monkeypatch.setattr(solve_module, "REGION_SHELTERS", 15)
+    # Budgets small enough to stop pricing and the MIPs before they finish: where they
+    # stop must not depend on how fast the machine happens to be.
+    monkeypatch.setattr(solve_module, "PRICING_ROUNDS", 1)
+    monkeypatch.setattr(master_module, "NODE_LIMIT", 2)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    a, b = (solve(p, time_limit=30, workers=2) for _ in range(2))
+    assert not a.cut_by_time_limit
+    assert replace(a, solve_seconds=0) == replace(b, solve_seconds=0)
+    assert check(p, a) == []
+
+
 @pytest.mark.parametrize(("shelters", "requests"), [([], [request()]), ([shelter()], []), ([], [])])
 def test_empty_sides_give_an_optimal_empty_plan(shelters: list, requests: list) -> None:  # type: ignore[type-arg]
     """No shelters or no requests is a proven-optimal plan, each woman with her reason."""
