@@ -107,7 +107,7 @@ async def test_a_stuck_receiver_never_holds_up_the_exchange(
     rid = await request(conn, drc, "A-1", release_date=soon())
     async with receiving(Receiver(hang=True)) as stuck:
         await registry.register(conn, "DRC", stuck.url)
-        async with Sender(pool, timeout_s=2, attempts=5, poll_s=0.05).running():
+        async with Sender(pool, timeout_s=0.5, attempts=5, poll_s=0.05).running():
             await alerts.sweep(pool, POLICY)
             await asyncio.wait_for(stuck.arrived.wait(), 5)
             started = time.perf_counter()
