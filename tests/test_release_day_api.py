@@ -56,6 +56,9 @@ async def test_pickup_readiness_and_the_planner_channel_end_to_end(
         assert "demand" not in seen  # two shelters: suppressed for viewers
         r = await http.get("/api/regions/OH/history?days=30", headers=viewer)
         assert r.status_code == 200 and r.json()["region"] == "OH"
+        for bad in ("0", "367", "x", "1" * 30):
+            r = await http.get(f"/api/regions/OH/history?days={bad}", headers=viewer)
+            assert r.status_code == 400 and r.json()["code"] == "invalid_request", bad
         async with (
             connect(ws_url, additional_headers=planner) as mine,
             connect(ws_url, additional_headers=other) as theirs,

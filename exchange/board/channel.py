@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from litestar import Request, WebSocket, get, websocket
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Response
 
 from exchange.access import sessions, tokens
@@ -107,20 +107,18 @@ HISTORY_DAYS = 366
         **refusals(Error, 400, 401, 403, 503),
     },
 )
-async def region_history(
-    request: Request[Any, Any, Any], region: FromPath[str], days: FromQuery[int] = 30
-) -> Response[Any]:
+async def region_history(request: Request[Any, Any, Any], region: FromPath[str]) -> Response[Any]:
     """A region's daily supply (beds of its contributing shelters) and demand (open,
-    offered, accepted, unplaced requests) over the last `days` days (1-366), oldest first,
-    under the dashboard's rules for this token; days not recorded are absent."""
+    offered, accepted, unplaced requests) over the last `?days=` days (1-366, default
+    30), oldest first, under the dashboard's rules for this token; days not recorded are
+    absent."""
     app = services(request)
     try:
+        days = _days(request.query_params.get("days"))
         principal = await sessions.resolve(app.pool, request.headers, request.cookies)
         tokens.require_role(principal, *sessions.DASHBOARD_ROLES)
         if not principal.sees_region(region):
             raise AuthError("forbidden_region", f"this token does not see region {region[:16]}")
-        if not 1 <= days <= HISTORY_DAYS:
-            raise HavenError("invalid_request", f"days must be 1-{HISTORY_DAYS}, got {days}")
         first = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days - 1)
         rows = await store.days(app.pool, region, first)
     except HavenError as exc:
@@ -138,6 +136,16 @@ async def region_history(
         media_type="application/json",
         headers={"cache-control": "no-store"},
     )
+
+
+def _days(raw: str | None) -> int:
+    """`days` from the query string (read here, so a bad one is refused in this channel's
+    error shape): 1-366, default 30."""
+    if raw is None or raw == "":
+        return 30
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not 1 <= int(raw) <= HISTORY_DAYS:
+        raise HavenError("invalid_request", f"days must be 1-{HISTORY_DAYS}, not {raw[:20]!r}")
+    return int(raw)
 
 
 ROUTES = [dashboard_ws, regions, region_history]
