@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -26,7 +28,19 @@ def pg_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    return db.embedded_url(tmp_path_factory.mktemp("pg"))
+    url = db.embedded_url(tmp_path_factory.mktemp("pg"))
+    # This server lives only for the session, in its own directory: durability buys the
+    # tests nothing, and every test clones a database, which otherwise waits on fsync.
+    asyncio.run(
+        _admin(
+            url,
+            "alter system set fsync = off",
+            "alter system set synchronous_commit = off",
+            "alter system set full_page_writes = off",
+            "select pg_reload_conf()",
+        )
+    )
+    return url
 
 
 async def _admin(dsn: str, *sql: str) -> None:
@@ -56,13 +70,78 @@ def template_db(pg_server_dsn: str) -> Iterator[str]:
     asyncio.run(_admin(pg_server_dsn, f"drop database if exists {name} with (force)"))
 
 
+class Databases:
+    """Fresh databases cloned from the template a couple ahead of the tests by a
+    background thread, and dropped behind them, so a test seldom waits for either."""
+
+    AHEAD = 2
+
+    def __init__(self, server_dsn: str, template: str) -> None:
+        self._server_dsn, self._template = server_dsn, template
+        self._ready: queue.Queue[str] = queue.Queue(maxsize=self.AHEAD)
+        self._doomed: queue.Queue[str] = queue.Queue()
+        self._stop = threading.Event()
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="test-databases", daemon=True)
+        self._thread.start()
+
+    def take(self) -> str:
+        """The name of a fresh, migrated database, for one test only."""
+        while True:
+            try:
+                return self._ready.get(timeout=0.5)
+            except queue.Empty:
+                if self._failed is not None or not self._thread.is_alive():
+                    raise RuntimeError("test databases cannot be made") from self._failed
+
+    def discard(self, name: str) -> None:
+        self._doomed.put(name)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def _work(self) -> None:
+        try:
+            asyncio.run(self._loop())
+        except BaseException as exc:  # surfaced by take()
+            self._failed = exc
+
+    async def _drop(self, conn: asyncpg.Connection[Any]) -> None:
+        while not self._doomed.empty():
+            await conn.execute(f"drop database if exists {self._doomed.get()} with (force)")
+
+    async def _loop(self) -> None:
+        conn = await asyncpg.connect(self._server_dsn)
+        try:
+            while not self._stop.is_set():
+                if self._ready.full():
+                    await self._drop(conn)
+                    await asyncio.sleep(0.002)
+                    continue
+                name = f"haven_t_{uuid.uuid4().hex[:12]}"
+                await conn.execute(f"create database {name} template {self._template}")
+                self._ready.put_nowait(name)
+            while not self._ready.empty():
+                self._doomed.put(self._ready.get())
+            await self._drop(conn)
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+def databases(pg_server_dsn: str, template_db: str) -> Iterator[Databases]:
+    made = Databases(pg_server_dsn, template_db)
+    yield made
+    made.close()
+
+
 @pytest.fixture
-def dsn(pg_server_dsn: str, template_db: str) -> Iterator[str]:
-    """A fresh, migrated database for one test."""
-    name = f"haven_t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(pg_server_dsn, f"create database {name} template {template_db}"))
+def dsn(pg_server_dsn: str, databases: Databases) -> Iterator[str]:
+    """A fresh, migrated database for one test (made ahead, dropped behind)."""
+    name = databases.take()
     yield db.with_database(pg_server_dsn, name)
-    asyncio.run(_admin(pg_server_dsn, f"drop database if exists {name} with (force)"))
+    databases.discard(name)
 
 
 @pytest.fixture
