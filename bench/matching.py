@@ -2,13 +2,45 @@
 
     uv run python -m bench.matching [--sizes small,state,national] [--time-limit S]
         [--workers N] [--highs-time-limit S] [--no-highs] [--check] [--seed N]
+    uv run python -m bench.matching --sweep [--scarcity 0.3,0.6,1.2,1.5]
+        [--contacts 0.1,0.3,0.6,0.9] [...]
 
-For each size it prints the solver's time, placed weight, total km, status, bound and
-gap (and peak memory), then the two baselines on the same instance: greedy (highest
-weight first, nearest feasible bed) and an independent exact MIP solved by HiGHS
-(highspy, a dev-only dependency) with its time. A command, not a timed test.
+For each size it prints the solver's time, placed weight and total km, each against
+its proven bound (`bound.total_km` is given once the weight is proven), status and
+peak memory, then the two baselines on the same instance: greedy (highest weight
+first, nearest feasible bed) and an independent exact MIP solved by HiGHS (highspy, a
+dev-only dependency), weight first, then km at that weight. `--sweep` runs the
+state-size instance over free beds / demand × share of women carrying contact tokens
+and prints one table row per shape. A command, not a timed test.
 
-Measured 2026-11-28 on the 2-core machine, other sessions running (load ~2–4), seed 1:
+Sweep, 2026-11-28, this 2-core machine, load ~1.5, seed 1, --no-highs --check (all
+plans pass the checker); "gap" is to the proven bound of that level:
+
+    beds/demand contacts | haven s   status    weight (gap)      km (gap)       cut
+            0.3      0.1 |    0.91 optimal     4014 ( 0.000%)    185223 ( 0.000%)  no
+            0.3      0.3 |    1.61 optimal     3819 ( 0.000%)    169280 ( 0.000%)  no
+            0.3      0.6 |    2.34 optimal     3948 ( 0.000%)    195986 ( 0.000%)  no
+            0.3      0.9 |    7.85 optimal     3884 ( 0.000%)    218906 ( 0.000%)  no
+            0.6      0.1 |    1.17 optimal     5939 ( 0.000%)    387439 ( 0.000%)  no
+            0.6      0.3 |    2.97 optimal     5698 ( 0.000%)    360138 ( 0.000%)  no
+            0.6      0.6 |   33.90 optimal     5770 ( 0.000%)    400518 ( 0.000%)  no
+            0.6      0.9 |   60.20 feasible    5431 ( 0.000%)    387546 ( 0.012%)  yes
+            1.2      0.1 |    1.39 optimal     7364 ( 0.000%)    608197 ( 0.000%)  no
+            1.2      0.3 |    6.91 optimal     7054 ( 0.000%)    594325 ( 0.000%)  no
+            1.2      0.6 |   17.60 feasible    6774 ( 0.030%)    545597 (      —)  no
+            1.2      0.9 |   60.24 feasible    5976 ( 0.000%)    412415 ( 0.023%)  yes
+            1.5      0.1 |    1.12 optimal     7413 ( 0.000%)    571413 ( 0.000%)  no
+            1.5      0.3 |    6.16 optimal     7117 ( 0.000%)    573307 ( 0.000%)  no
+            1.5      0.6 |   16.47 feasible    6807 ( 0.000%)    530767 ( 0.029%)  no
+            1.5      0.9 |   21.98 feasible    6030 ( 0.000%)    415085 ( 0.013%)  no
+
+Not yet: 5 shapes unproven, 6 over 10 s. At 1.2 × 0.6 the weight LP promises 6776
+and HiGHS proves 6775 (weight only: 125 s of CPU, closed at its root by cuts); rule 7
+with popular tokens leaves the LP fractional in weight, and reduced-cost fixing keeps
+every arc. Elsewhere the km LP is 50–150 km below the best plan, and the MIP that
+would prove it (all arcs below that reduced cost) exceeds MIP_ARCS.
+
+Sizes, measured 2026-11-28 before the sweep work (the old single folded LP), load ~2–4:
 
     size      haven                              greedy           HiGHS full MIP
     small     0.36 s  805 / 16185 km  optimal    771 / 17016 km   0.34 s  805 / 16185 km optimal
@@ -36,14 +68,6 @@ from matching.solve import solve
 from schema.problem import Problem
 
 
-def folded_cost(p: Problem, cands: candidates.Candidates) -> tuple[np.ndarray, int]:
-    weight = np.array([r.weight for r in p.requests], dtype=np.int64)
-    max_km = np.zeros(len(p.requests), dtype=np.int64)
-    np.maximum.at(max_km, cands.req, cands.km)
-    big = int(max_km.sum()) + 1
-    return cands.km - weight[cands.req] * big, big
-
-
 def run_greedy(p: Problem) -> tuple[float, int, int]:
     """Highest weight first, then the nearest feasible bed."""
     t = time.monotonic()
@@ -56,14 +80,20 @@ def run_greedy(p: Problem) -> tuple[float, int, int]:
     return time.monotonic() - t, placed, int(cands.km[chosen].sum())
 
 
-def run_highs(p: Problem, time_limit: float) -> tuple[float, int, int, str, int]:
-    """The whole model as one MIP (one column per candidate arc, every rule as rows)."""
+def run_highs(p: Problem, time_limit: float) -> tuple[float, int, int, str, int, int | None]:
+    """The whole model as one MIP per level (one column per candidate arc, every rule as
+    rows): the weight first, then the km with the weight held at its optimum.
+
+    Two stages rather than the folded cost: with weight·BIG + km (BIG ~1e6) HiGHS's
+    tolerances blur the kilometre and its simplex struggles (state size, contacts 0.6,
+    scarcity 1.2: the folded LP took 18 s of CPU against 1.8 s for the weight alone).
+    Returns seconds, weight, km, status, weight bound, km bound (None unless stage 2 ran).
+    """
     import highspy
 
     t = time.monotonic()
     cands = candidates.build(p)
     cl = conflicts.cliques(cands, conflicts.groups(p))
-    cost, big = folded_cost(p, cands)
     n_r, n_arcs = len(p.requests), len(cands.req)
     n_t = cands.capacity.shape[1]
     cap = cands.capacity.reshape(-1)
@@ -73,10 +103,12 @@ def run_highs(p: Problem, time_limit: float) -> tuple[float, int, int, str, int]
     cols = np.concatenate([np.arange(n_arcs), np.arange(n_arcs), cl.arc])
     order = np.lexsort((rows, cols))
     rows, cols = rows[order], cols[order]
+    weight = np.array([r.weight for r in p.requests], dtype=np.int64)
+    arc_weight = weight[cands.req].astype(np.float64)
     lp = highspy.HighsLp()
     lp.num_col_ = n_arcs
     lp.num_row_ = n_r + cap.size + len(cl)
-    lp.col_cost_ = cost.astype(np.float64)
+    lp.col_cost_ = -arc_weight
     lp.col_lower_ = np.zeros(n_arcs)
     lp.col_upper_ = np.ones(n_arcs)
     lp.row_lower_ = np.zeros(lp.num_row_)
@@ -90,58 +122,73 @@ def run_highs(p: Problem, time_limit: float) -> tuple[float, int, int, str, int]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("mip_abs_gap", 0.5)
+    h.setOptionValue("mip_abs_gap", 0.99)
     h.passModel(lp)
     h.run()
-    status = h.modelStatusToString(h.getModelStatus())
-    info = h.getInfo()
-    x = np.asarray(h.getSolution().col_value) > 0.5 if info.primal_solution_status else None
-    weight = np.array([r.weight for r in p.requests], dtype=np.int64)
+
+    def solution() -> np.ndarray | None:
+        if not h.getInfo().primal_solution_status:
+            return None
+        return np.asarray(h.getSolution().col_value)[:n_arcs] > 0.5
+
+    x = solution()
+    weight_optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    bound_w = int(np.floor(-h.getInfo().mip_dual_bound + 1e-6))
+    status = "time limit" if not weight_optimal else "optimal"
+    bound_km: int | None = None
+    if weight_optimal and x is not None:
+        best = int(weight[cands.req[x]].sum())
+        h.changeColsCost(n_arcs, np.arange(n_arcs, dtype=np.int32), cands.km.astype(np.float64))
+        h.addRow(best, highspy.kHighsInf, n_arcs, np.arange(n_arcs, dtype=np.int32), arc_weight)
+        h.setOptionValue("time_limit", max(1.0, float(time_limit) - (time.monotonic() - t)))
+        start = highspy.HighsSolution()  # stage 1's plan is a start for stage 2
+        start.col_value = x.astype(np.float64).tolist()
+        start.value_valid = True
+        h.setSolution(start)
+        h.run()
+        x2 = solution()
+        x = x2 if x2 is not None else x
+        bound_km = int(np.ceil(h.getInfo().mip_dual_bound - 1e-6))
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            status = "km: time limit"
     placed = int(weight[cands.req[x]].sum()) if x is not None else 0
     km = int(cands.km[x].sum()) if x is not None else 0
-    bound_w = (big - 1 - int(np.ceil(info.mip_dual_bound - 1e-6))) // big
-    return time.monotonic() - t, placed, km, status, bound_w
+    return time.monotonic() - t, placed, km, status, bound_w, bound_km
 
 
-def highs_line(p: Problem, time_limit: float) -> str:
-    """Run the HiGHS baseline in a child process, killed if it overruns its own limit.
+HighsResult = tuple[float, int, int, str, int, "int | None"]
 
-    At national size HiGHS was seen to run on for minutes past `time_limit`.
-    """
+
+def highs(p: Problem, time_limit: float) -> HighsResult | None:
+    """Run the HiGHS baseline in a child process, killed if it overruns its own limit
+    (None then). At national size HiGHS was seen to run on for minutes past its limit."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     child = ctx.Process(target=_highs_child, args=(p, time_limit, queue))
-    started = time.monotonic()
     child.start()
-    grace = 2 * time_limit + 60
     try:
-        h_time, h_weight, h_km, h_status, h_bound = queue.get(timeout=grace)
+        result: HighsResult = queue.get(timeout=2 * time_limit + 60)
     except Exception:
         child.kill()
         child.join()
-        return f"highs   no answer {time.monotonic() - started:.0f} s after start (killed)"
+        return None
     child.join()
-    return (
-        f"highs   {h_time:7.2f} s  weight {h_weight:7d}  km {h_km:9d}  {h_status} (bound {h_bound})"
-    )
+    return result
 
 
 def _highs_child(p: Problem, time_limit: float, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     queue.put(run_highs(p, time_limit))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sizes", default="small,state,national")
-    ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--highs-time-limit", type=float, default=300.0)
-    ap.add_argument("--no-highs", action="store_true")
-    ap.add_argument("--check", action="store_true", help="also run the checker on the plan")
-    ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+def _gap(bound: int | None, value: int) -> str:
+    """Relative gap of `value` to `bound`, or '—' when there is no bound."""
+    if bound is None:
+        return "—"
+    return f"{abs(value - bound) / max(1, abs(bound)):.3%}"
 
+
+def run_sizes(args: argparse.Namespace) -> None:
+    """One block per size: Haven, greedy, HiGHS, each on its own line."""
     for size in args.sizes.split(","):
         n_s, n_r, state = SIZES[size]
         p = decode_problem(msgspec.json.encode(generate(n_s, n_r, state, seed=args.seed)))
@@ -151,11 +198,12 @@ def main() -> None:
         plan = solve(p, time_limit=args.time_limit, workers=args.workers)
         elapsed = time.monotonic() - t
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        o, b = plan.objective, plan.bound.placed_weight
-        gap = (b - o.placed_weight) / b if b else 0.0
+        o, b = plan.objective, plan.bound
         print(
-            f"haven   {elapsed:7.2f} s  weight {o.placed_weight:7d}  km {o.total_km:9d}  "
-            f"{plan.status:8s} bound {b:7d}  gap {gap:.5%}  peak RSS {peak:.0f} MB"
+            f"haven   {elapsed:7.2f} s  weight {o.placed_weight:7d} (bound {b.placed_weight}, "
+            f"gap {_gap(b.placed_weight, o.placed_weight)})  km {o.total_km:9d} (bound "
+            f"{b.total_km if b.total_km is not None else '—'}, gap {_gap(b.total_km, o.total_km)})"
+            f"  {plan.status}  peak RSS {peak:.0f} MB"
         )
         if args.check:
             errors = check(p, plan)
@@ -163,7 +211,70 @@ def main() -> None:
         g_time, g_weight, g_km = run_greedy(p)
         print(f"greedy  {g_time:7.2f} s  weight {g_weight:7d}  km {g_km:9d}")
         if not args.no_highs:
-            print(highs_line(p, args.highs_time_limit))
+            h = highs(p, args.highs_time_limit)
+            if h is None:
+                print("highs   no answer (killed)")
+            else:
+                h_time, h_weight, h_km, h_status, h_bw, h_bkm = h
+                print(
+                    f"highs   {h_time:7.2f} s  weight {h_weight:7d} (bound {h_bw})  "
+                    f"km {h_km:9d} (bound {h_bkm if h_bkm is not None else '—'})  {h_status}"
+                )
+
+
+def run_sweep(args: argparse.Namespace) -> None:
+    """The state-size shape sweep as a table: scarcity × contact share, Haven vs HiGHS."""
+    n_s, n_r, state = SIZES["state"]
+    print(f"== sweep: {n_s} shelters × {n_r} women ({state}), seed {args.seed}")
+    print(
+        "beds/demand contacts | haven s   status    weight (gap)      km (gap to bound)   "
+        "cut | highs s   status          weight      km"
+    )
+    for scarcity in (float(x) for x in args.scarcity.split(",")):
+        for share in (float(x) for x in args.contacts.split(",")):
+            data = generate(n_s, n_r, state, seed=args.seed, scarcity=scarcity, contacts=share)
+            p = decode_problem(msgspec.json.encode(data))
+            t = time.monotonic()
+            plan = solve(p, time_limit=args.time_limit, workers=args.workers)
+            elapsed = time.monotonic() - t
+            o, b = plan.objective, plan.bound
+            line = (
+                f"{scarcity:11.1f} {share:8.1f} | {elapsed:7.2f} {plan.status:9s} "
+                f"{o.placed_weight:6d} ({_gap(b.placed_weight, o.placed_weight):>7s})  "
+                f"{o.total_km:8d} ({_gap(b.total_km, o.total_km):>7s})  "
+                f"{'yes' if plan.cut_by_time_limit else 'no ':3s} |"
+            )
+            if args.check:
+                errors = check(p, plan)
+                line += "" if not errors else f" CHECKER: {errors[:2]}"
+            if not args.no_highs:
+                h = highs(p, args.highs_time_limit)
+                if h is None:
+                    line += " no answer (killed)"
+                else:
+                    h_time, h_weight, h_km, h_status, _, _ = h
+                    line += f" {h_time:7.2f} {h_status:15s} {h_weight:6d} {h_km:8d}"
+            print(line)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sizes", default="small,state,national")
+    ap.add_argument("--sweep", action="store_true", help="the state-size shape sweep instead")
+    ap.add_argument("--scarcity", default="0.3,0.6,1.2,1.5", help="free beds / demand (sweep)")
+    ap.add_argument("--contacts", default="0.1,0.3,0.6,0.9", help="share with tokens (sweep)")
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--highs-time-limit", type=float, default=300.0)
+    ap.add_argument("--no-highs", action="store_true")
+    ap.add_argument("--check", action="store_true", help="also run the checker on the plan")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    if args.sweep:
+        run_sweep(args)
+    else:
+        run_sizes(args)
 
 
 if __name__ == "__main__":

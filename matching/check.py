@@ -4,7 +4,8 @@ Written in plain Python from the contract alone (it shares no code with the solv
 the spec's distance formula), so an auditor can read it against match-problem.md, and
 the tests use it as their oracle. It cannot prove optimality; it checks the claims a
 plan can be held to: every rule, the objective totals, `optimal` ⇒ weight = bound, km,
-the reason code of every unplaced woman, and that no detail names a contact token.
+the reason code of every unplaced woman, that no detail names a contact token, and
+that `bound.total_km` (an extension) is only given where it can hold.
 
 It also holds the project's one extension of the rules: no woman goes to a shelter in
 her `avoid_shelters` (it declined her), and such a shelter counts with rules 4–6.
@@ -167,6 +168,17 @@ def check(problem: Problem, plan: Plan) -> list[str]:
         errors.append(f"bound {plan.bound.placed_weight} is below the placed weight {weight}")
     if plan.status == "optimal" and plan.bound.placed_weight != weight:
         errors.append(f"status optimal, but the bound {plan.bound.placed_weight} exceeds {weight}")
+    km_bound = plan.bound.total_km
+    if km_bound is not None:
+        if plan.bound.placed_weight != weight:
+            errors.append(
+                f"bound.total_km {km_bound} is given, but the plan places {weight}, not the "
+                f"bound {plan.bound.placed_weight}: it bounds only plans placing that weight"
+            )
+        elif km_bound > km_total:
+            errors.append(f"bound.total_km {km_bound} is above the plan's {km_total} km")
+        elif plan.status == "optimal" and km_bound != km_total:
+            errors.append(f"status optimal, but bound.total_km {km_bound} is below {km_total}")
 
     tokens = {t for r in problem.requests for t in r.contacts} | {c.id for c in problem.contacts}
     for u in plan.unplaced:

@@ -1,65 +1,111 @@
-"""`solve(problem)`: the plan, its proven bound, and a reason for every woman left out.
+"""`solve(problem)`: the plan, its proven bounds, and a reason for every woman left out.
 
 Design (figures from `python -m bench.matching` on this 2-core machine):
 
 1. Candidates (rules 1–6, minus the shelters in her `avoid_shelters`) are computed in
    bulk with numpy (`matching.candidates`).
-2. The lexicographic objective is folded into one integer cost per arc,
-   `km·M − keep − weight·BIG`, BIG above any plan's total `km·M`: a smaller cost is a
-   larger placed weight first, then fewer km, then (given a previous plan, with
-   M = its placements + 1) more placements kept.
-3. Rule 7 is what makes it hard. The min-cost-flow relaxation (`matching.flow`, rule 7
-   only where a network can hold it) was measured first: with skewed contact
-   popularity its flow plan broke rule 7 in ~80 cliques at state size, barring and
-   re-solving converged slowly and the folded-cost flow took 30 s at national size.
-   The LP *with* the rule-7 cliques, though, was integral or within a few km on every
-   instance. So the relaxation is that LP, solved by GLOP (warm, no presolve) over her
-   nearest shelters and grown by pricing (`matching.master`); its duals certify, in
-   numpy over all arcs, a lower bound and every arc's reduced cost.
+2. The lexicographic objective has two integer arc costs: level 1 is −weight; level 2
+   is km·M − keep (given a previous plan, M = its placements + 1 and keep = 1 on the
+   arcs it used, so among equal km the old placement stays). Folded into one,
+   level 2 + level 1·BIG with BIG above any plan's level 2, a smaller cost is a better
+   plan.
+3. Rule 7 is what makes it hard. Its cliques are rows of the LP relaxation
+   (`matching.master`), solved by GLOP over her nearest shelters and grown by pricing
+   in numpy over all arcs, one level at a time: first the weight alone, then the km on
+   the optimal face of the weight LP. (One LP on the folded cost was ~9× slower: costs
+   ~1e7 that must resolve to 1 km.) The two dual vectors, combined as BIG·y₁ + y₂,
+   certify in numpy over all arcs a lower bound on the folded cost and every arc's
+   reduced cost, whatever GLOP's accuracy.
 4. The LP is rounded greedily into a plan (`matching.greedy`). With gap = plan − bound,
-   no cheaper plan can use an arc whose reduced cost is ≥ gap: those arcs are dropped,
-   and the exact OR-Tools MIP (SCIP) runs, warm-started, on what remains — the
-   smallest part of the problem that can prove optimality (when the rounded plan
-   already meets the bound, nothing is left to run). State size: ~6 s, proven.
+   no cheaper plan uses an arc whose reduced cost is ≥ gap. The exact OR-Tools MIP
+   (SCIP) then runs, warm-started, on the arcs below τ: τ = 2 km first (finds the
+   weight the LP promises, where it exists), then τ = gap + ½ when that is at most
+   MIP_ARCS arcs (a proof), else 4τ (a better plan, a smaller gap). Once the plan
+   places the weight bound, the MIP keeps that weight and minimises km alone.
+   Where the LP's weight bound cannot be reached (the LP is fractional in weight), no
+   MIP this size can prove the plan, and it is returned `feasible` with both bounds.
 5. Above LARGE_ARCS (national size) the weight bound comes from the flow relaxation
    with weight-only costs (~11 s for 3.9 M arcs), and the plan from steps 3–4 run per
    region of ~75 shelters, each woman in the region the flow placed her: rule 7 lives
-   inside one shelter, so regional plans combine into a valid one. Measured gap 0.02%.
-6. If time runs out first, the plan is `feasible` with the certified bound.
+   inside one shelter, so regional plans combine into a valid one.
+6. If time runs out first, the plan is `feasible` with the certified bounds.
 
-Reproducibility: every budget above is a count (PRICING_ROUNDS, `master.NODE_LIMIT`
-nodes per MIP, the same for every region), never a share of the clock, and GLOP,
-SCIP and the min-cost flow are deterministic; so the same problem and options give the
-same plan bit for bit on the same machine (`solve_seconds` aside). The wall-clock
-`time_limit` is only a safety net: if it ends a step, the plan says
-`cut_by_time_limit: true` and a re-run may differ.
+`bound.total_km` (an extension) is a lower bound on the km of any plan placing
+`bound.placed_weight`; it is given when the plan places that much.
+
+State-size shape sweep (300 shelters × 3000 women, beds 0.3–1.5× demand, 10–90 % of
+women carrying contact tokens; `python -m bench.matching --sweep`): 11 of 16 shapes
+proven optimal, 15 of 16 with the weight level proven; the easy shapes (contacts
+≤ 0.3) in 1–9 s; see that command's docstring for the table and what is left.
+
+Reproducibility: every budget above is a count (PRICING_ROUNDS per level, MIP_ARCS,
+`master.NODE_LIMIT` nodes per MIP, the same for every region), never a share of the
+clock; GLOP, single-threaded SCIP and the min-cost flow are deterministic; so the same
+problem and options give the same plan bit for bit on the same machine
+(`solve_seconds` aside). The wall-clock `time_limit` is only a safety net: if it ends
+a step, the plan says `cut_by_time_limit: true` and a re-run may differ.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from matching import candidates, conflicts, flow, greedy, master
+from matching.candidates import Bools, Floats, Ints
 from schema.problem import Assignment, Bound, Objective, Plan, Problem, Request, Unplaced
 
 NEAREST = 8
 """Columns per woman in the first LP: her nearest candidate shelters."""
 PRICED = 5
 """Columns added per woman and pricing round: her most negative reduced costs."""
-SETTLED = 2_000
-"""Pricing stops once this few arcs could still improve the plan."""
-PRICING_ROUNDS = 12
-"""Pricing stops after this many rounds, leaving the rest to the MIP (a count, not a
-share of the clock, so that two runs price the same columns)."""
-MIP_ARCS = 60_000
-"""Above this many arcs the MIP runs on the priced columns only and proves nothing."""
+PRICING_ROUNDS = 25
+"""Pricing rounds per level at most (a count, not a share of the clock, so that two runs
+price the same columns); the LP usually converges in 3–7."""
+PRICE_TOLERANCE = 1e-6
+"""A reduced cost below minus this is worth a column."""
+TAU_START = 2
+"""The first MIP takes the arcs whose reduced cost is below this many distance units."""
+TAU_GROWTH = 4
+"""…and each next one this many times as wide, until it proves the plan or is too big."""
+MIP_ARCS = 20_000
+"""The largest restricted MIP: SCIP took ~70 s on 50,000 arcs at state size."""
 LARGE_ARCS = 1_500_000
 """Above this many candidate arcs, the flow bound and regional solves replace step 3."""
 REGION_SHELTERS = 75
 """Shelters per region on the large path."""
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The two objective levels as integer arc costs, and their fold into one."""
+
+    weight: Ints
+    """−weight of the request: level 1, to minimise."""
+    km: Ints
+    """km·M − keep: level 2 (M > the number of kept placements, keep ∈ {0, 1})."""
+    big: int
+    """Above any plan's total level-2 cost."""
+    m: int
+
+    @property
+    def folded(self) -> Ints:
+        return np.asarray(self.km + self.weight * self.big, dtype=np.int64)
+
+    def part(self, arcs: Ints) -> Costs:
+        return Costs(self.weight[arcs], self.km[arcs], self.big, self.m)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    chosen: Bools
+    proven: bool
+    """Both levels proven optimal."""
+    weight_bound: int
+    km_bound: int | None
+    """A lower bound on the total km of any plan placing `weight_bound`."""
 
 
 def solve(
@@ -67,7 +113,7 @@ def solve(
 ) -> Plan:
     """Solve to the contract; `previous` keeps its placements when nothing forces a change."""
     started = time.monotonic()
-    deadline = started + time_limit
+    clock = _Clock(started + time_limit)
     cands = candidates.build(problem)
     cl = conflicts.cliques(cands, conflicts.groups(problem))
     n_r = len(problem.requests)
@@ -85,24 +131,20 @@ def solve(
     m = int(keep.sum()) + 1
     max_km = np.zeros(n_r, dtype=np.int64)
     np.maximum.at(max_km, cands.req, cands.km)
-    big = m * int(max_km.sum()) + m
-    cost = cands.km * m - keep - weight[cands.req] * big
-    clock = _Clock(deadline)
+    costs = Costs(
+        weight=-weight[cands.req],
+        km=cands.km * m - keep,
+        big=m * int(max_km.sum()) + m,
+        m=m,
+    )
 
     if len(cands.req) == 0:
-        chosen = np.zeros(0, dtype=bool)
-        return _plan(problem, cands, chosen, weight, True, 0, kept_before, started, clock)
-
-    if len(cands.req) > LARGE_ARCS:
-        chosen, weight_bound = _large(problem, cands, cl, cost, weight, clock, workers)
-        return _plan(
-            problem, cands, chosen, weight, False, weight_bound, kept_before, started, clock
-        )
-
-    chosen, proven, lower = _exact(cands, cl, cost, keep > 0, clock, workers)
-    bound_cost = int(cost[chosen].sum()) if proven else int(np.ceil(lower - 1e-3))
-    weight_bound = (big - 1 - bound_cost) // big
-    return _plan(problem, cands, chosen, weight, proven, weight_bound, kept_before, started, clock)
+        outcome = Outcome(np.zeros(0, dtype=bool), True, 0, 0)
+    elif len(cands.req) > LARGE_ARCS:
+        outcome = _large(problem, cands, cl, costs, clock, workers)
+    else:
+        outcome = _exact(cands, cl, costs, keep > 0, clock)
+    return _plan(problem, cands, outcome, weight, kept_before, started, clock)
 
 
 class _Clock:
@@ -129,73 +171,152 @@ class _Clock:
 def _exact(
     cands: candidates.Candidates,
     cl: conflicts.Cliques,
-    cost: np.ndarray,
-    seed: np.ndarray,
+    costs: Costs,
+    seed: Bools,
     clock: _Clock,
-    workers: int,
-) -> tuple[np.ndarray, bool, float]:
-    """Steps 3–5 on these arcs: the chosen arcs, whether proven optimal, the LP bound."""
-    # Step 3: the LP over a few columns per woman (and the `seed` arcs), grown by pricing.
+) -> Outcome:
+    """Steps 3–5 on these arcs."""
+    folded = costs.folded
+    # Step 3, level 1: the weight LP over a few columns per woman, grown by pricing.
+    relaxation = master.Relaxation(cands, cl, costs.weight)
     cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
-    cols |= seed
-    relaxation = master.Relaxation(cands, cl, cost)
-    relaxation.add(np.nonzero(cols)[0])
-    rounds = 0
-    while True:
-        duals, x = relaxation.solve()
-        rounds += 1
-        lower, reduced = master.bound(cands, cl, cost, duals)
-        # Step 4: round the LP into a plan; keep only arcs that could still improve it.
-        col_idx = np.asarray(relaxation.cols, dtype=np.int64)
-        order = col_idx[np.lexsort((col_idx, cost[col_idx], -x))]
-        chosen = greedy.take(cands, cl, order)
-        value = int(cost[chosen].sum())
-        gap = value - lower
-        useful = reduced < gap + 0.5
-        negative = (reduced < -1e-6) & ~cols
-        if (
-            not negative.any()
-            or useful.sum() <= SETTLED
-            or rounds >= PRICING_ROUNDS
-            or clock.expired()
-        ):
-            break
-        by_reduced = np.lexsort((np.arange(len(reduced)), reduced, cands.req))
-        new = _per_request(cands.req, by_reduced, PRICED) & negative
-        cols |= new
-        relaxation.add(np.nonzero(new)[0])
+    relaxation.add(np.nonzero(cols | seed)[0])
+    everywhere = np.ones(len(cands.req), dtype=bool)
+    first = _price(relaxation, cands, cl, costs.weight, everywhere, clock)
+    if first is None:  # not even one LP in time: the bound every woman placed gives
+        chosen = greedy.take(cands, cl, np.lexsort((np.arange(len(folded)), folded)))
+        trivial = int(-np.minimum.reduceat(costs.weight, _starts(cands.req)).sum())
+        return Outcome(chosen, False, trivial, None)
+    duals1, x = first
+    lower1, _ = master.bound(cands, cl, costs.weight, duals1)
+    weight_bound = int(np.floor(-lower1 + 1e-6))
+    # Level 2: the distance LP on the optimal face of level 1.
+    face = relaxation.next_level(
+        duals1, master.reduced_costs(cands, cl, costs.weight, duals1), costs.km
+    )
+    second = _price(relaxation, cands, cl, costs.km, face, clock)
+    if second is None:
+        combined = master.Duals(duals1.u * costs.big, duals1.v * costs.big, duals1.mu * costs.big)
+    else:
+        duals2, x = second
+        combined = master.Duals(
+            duals1.u * costs.big + duals2.u,
+            duals1.v * costs.big + duals2.v,
+            duals1.mu * costs.big + duals2.mu,
+        )
+    # Certified over every arc, whatever GLOP's accuracy: the folded bound and each
+    # arc's reduced cost (≥ 0 up to rounding once pricing has converged).
+    lower, reduced = master.bound(cands, cl, folded, combined)
+    weight_bound = min(weight_bound, (costs.big - 1 - int(np.ceil(lower - 1e-3))) // costs.big)
 
-    proven = gap < 0.5  # an integral plan within float error of the bound
-    if not proven and not clock.expired():
-        exact = int(useful.sum()) <= MIP_ARCS
-        part = np.nonzero((useful if exact else cols) | chosen)[0]
+    # Step 4: round the LP into a plan.
+    in_lp = np.nonzero(relaxation.column >= 0)[0]
+    order = in_lp[np.lexsort((in_lp, folded[in_lp], -x[in_lp]))]
+    chosen = greedy.take(cands, cl, order)
+    chosen = greedy.take(cands, cl, np.lexsort((np.arange(len(folded)), folded)), chosen)
+    chosen, proven = _settle(cands, cl, costs, chosen, lower, reduced, weight_bound, clock)
+    placed = int(-costs.weight[chosen].sum())
+    km_bound = None
+    if placed == weight_bound:
+        level2 = lower + weight_bound * costs.big
+        km_bound = int(np.ceil(level2 / costs.m - 1e-3))
+    return Outcome(chosen, proven, weight_bound, km_bound)
+
+
+def _price(
+    relaxation: master.Relaxation,
+    cands: candidates.Candidates,
+    cl: conflicts.Cliques,
+    cost: Ints,
+    allowed: Bools,
+    clock: _Clock,
+) -> tuple[master.Duals, Floats] | None:
+    """Re-solve and add the most negative `allowed` arcs until none is left: the last
+    duals and solution, or None if GLOP never finished in time."""
+    last = None
+    for _ in range(PRICING_ROUNDS):
+        solved = relaxation.solve(clock.left())
+        if solved is None:
+            clock.cut |= clock.left() <= 0
+            break
+        last = solved
+        reduced = master.reduced_costs(cands, cl, cost, solved[0])
+        negative = allowed & (reduced < -PRICE_TOLERANCE) & (relaxation.column < 0)
+        if not negative.any() or clock.expired():
+            break
+        key = np.where(negative, reduced, np.inf)
+        by_reduced = np.lexsort((np.arange(len(key)), key, cands.req))
+        relaxation.add(np.nonzero(_per_request(cands.req, by_reduced, PRICED) & negative)[0])
+    return last
+
+
+def _settle(
+    cands: candidates.Candidates,
+    cl: conflicts.Cliques,
+    costs: Costs,
+    chosen: Bools,
+    lower: float,
+    reduced: Floats,
+    weight_bound: int,
+    clock: _Clock,
+) -> tuple[Bools, bool]:
+    """Step 5: exact MIPs over the arcs whose reduced cost is below τ, τ widening.
+
+    A plan cheaper than `value` uses only arcs with reduced cost below value − lower, so
+    a MIP solved to optimality over the arcs below τ ≥ value − lower proves its plan.
+    Once the plan places `weight_bound`, the MIP keeps that weight and minimises the
+    distance level alone.
+    """
+    folded = costs.folded
+    value = int(folded[chosen].sum())
+    tau = float(TAU_START * costs.m)
+    while value - lower >= 0.5 and not clock.expired():
+        placed = int(-costs.weight[chosen].sum())
+        level2 = placed >= weight_bound
+        part = np.nonzero((reduced < tau) | chosen)[0]
+        if len(part) > MIP_ARCS:
+            break
         result = master.mip(
             cands,
             cl,
-            cost,
+            costs.km if level2 else folded,
             part,
             chosen[part],
             time_limit=clock.left(),
-            workers=workers,
+            min_weight=(-costs.weight, placed) if level2 else None,
         )
         clock.cut |= result.timed_out
         better = np.zeros_like(chosen)
         better[part[result.chosen]] = True
-        if result.chosen.any() and int(cost[better].sum()) <= value:
-            chosen = better
-        proven = exact and result.optimal
-    return chosen, proven, lower
+        if result.chosen.any() and int(folded[better].sum()) < value:
+            chosen, value = better, int(folded[better].sum())
+        if level2 and result.optimal and value - lower < tau:
+            return chosen, True
+        need = value - lower + 0.5
+        if tau >= need or not result.optimal:
+            break  # the widest MIP that could prove it did not
+        # Straight to the MIP that proves it if that one is small enough; otherwise a
+        # wider one for a better plan, which narrows what the proof needs.
+        wider = tau * TAU_GROWTH
+        tau = need if int((reduced < need).sum()) <= MIP_ARCS else wider
+    return chosen, value - lower < 0.5
+
+
+def _starts(req: Ints) -> Ints:
+    """Index of each request's first arc, for requests that have arcs (sorted by request)."""
+    new = np.ones(len(req), dtype=bool)
+    new[1:] = req[1:] != req[:-1]
+    return np.nonzero(new)[0]
 
 
 def _large(
     problem: Problem,
     cands: candidates.Candidates,
     cl: conflicts.Cliques,
-    cost: np.ndarray,
-    weight: np.ndarray,
+    costs: Costs,
     clock: _Clock,
     workers: int,
-) -> tuple[np.ndarray, int]:
+) -> Outcome:
     """National size: a weight bound from the flow relaxation; a plan solved by region.
 
     Shelters are cut into regions of about REGION_SHELTERS; each woman joins the region
@@ -205,8 +326,7 @@ def _large(
     pass offers leftover beds across regions.
     """
     groups = conflicts.groups(problem)
-    arc_weight = weight[cands.req]
-    relaxed, neg_weight = flow.relax(cands, cl, -arc_weight, np.ones(len(cands.req), dtype=bool))
+    relaxed, neg_weight = flow.relax(cands, cl, costs.weight, np.ones(len(cands.req), dtype=bool))
     region = _regions(problem)
     home = np.full(len(problem.requests), -1, dtype=np.int64)
     nearest = np.lexsort((cands.km, cands.req))
@@ -224,17 +344,13 @@ def _large(
         if len(arcs) == 0 or clock.expired():
             continue
         sub = replace(cands, req=cands.req[arcs], shelter=cands.shelter[arcs], km=cands.km[arcs])
-        sub_chosen, _, _ = _exact(
-            sub,
-            conflicts.cliques(sub, groups),
-            cost[arcs],
-            np.zeros(len(arcs), bool),
-            clock,
-            workers,
+        sub_outcome = _exact(
+            sub, conflicts.cliques(sub, groups), costs.part(arcs), np.zeros(len(arcs), bool), clock
         )
-        chosen[arcs[sub_chosen]] = True
-    fill = np.lexsort((np.arange(len(cost)), cost))
-    return greedy.take(cands, cl, fill, chosen), -neg_weight
+        chosen[arcs[sub_outcome.chosen]] = True
+    folded = costs.folded
+    fill = np.lexsort((np.arange(len(folded)), folded))
+    return Outcome(greedy.take(cands, cl, fill, chosen), False, -neg_weight, None)
 
 
 def _regions(problem: Problem) -> np.ndarray:
@@ -266,15 +382,14 @@ def _per_request(req: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
 def _plan(
     problem: Problem,
     cands: candidates.Candidates,
-    chosen: np.ndarray,
+    outcome: Outcome,
     weight: np.ndarray,
-    proven: bool,
-    weight_bound: int,
     kept_before: dict[str, str],
     started: float,
     clock: _Clock,
 ) -> Plan:
     """Assemble the plan file: assignments, unplaced with reasons, totals."""
+    chosen = outcome.chosen
     where = np.full(len(problem.requests), -1, dtype=np.int64)
     km = np.zeros(len(problem.requests), dtype=np.int64)
     where[cands.req[chosen]] = cands.shelter[chosen]
@@ -301,11 +416,18 @@ def _plan(
         if r.id in kept_before and kept_before[r.id] != sid:
             moved += 1
     placed = int(weight[where >= 0].sum())
+    total_km = int(km.sum())
+    km_bound = outcome.km_bound if placed == outcome.weight_bound else None
+    if outcome.proven:
+        km_bound = total_km
     return Plan(
         version=1,
-        status="optimal" if proven else "feasible",
-        objective=Objective(placed_weight=placed, total_km=int(km.sum())),
-        bound=Bound(placed_weight=max(placed, weight_bound)),
+        status="optimal" if outcome.proven else "feasible",
+        objective=Objective(placed_weight=placed, total_km=total_km),
+        bound=Bound(
+            placed_weight=max(placed, outcome.weight_bound),
+            total_km=km_bound,
+        ),
         assignments=assignments,
         unplaced=unplaced,
         solve_seconds=round(time.monotonic() - started, 3),

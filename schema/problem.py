@@ -119,9 +119,13 @@ class Objective(msgspec.Struct, frozen=True, kw_only=True):
     total_km: int
 
 
-class Bound(msgspec.Struct, frozen=True, kw_only=True):
+class Bound(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     placed_weight: int
     """A proven upper bound on the placed weight."""
+    total_km: int | None = None
+    """A proven lower bound on the total km of any plan placing `placed_weight` (an
+    extension of format version 1): given only when the plan places that much, so the
+    first level is proven and this bounds the second."""
 
 
 class Assignment(msgspec.Struct, frozen=True, kw_only=True):

@@ -101,3 +101,15 @@ def test_declined_only_shelter_must_be_reported_as_safety_exclusion() -> None:
     assert check(p, replace(plan, unplaced=wrong)) == [
         "'r1': reason 'capacity', should be 'safety_exclusion'"
     ]
+
+
+def test_km_bound_must_hold_and_match_an_optimal_plan() -> None:
+    """bound.total_km above the plan's km, or below it on an optimal plan, is reported."""
+    km = PLAN.objective.total_km
+    assert PLAN.bound.total_km == km
+    above = replace(PLAN, bound=replace(PLAN.bound, total_km=km + 1))
+    assert any("above the plan" in e for e in check(P, above))
+    below = replace(PLAN, bound=replace(PLAN.bound, total_km=km - 1))
+    assert any("bound.total_km" in e and "below" in e for e in check(P, below))
+    feasible = replace(below, status="feasible")
+    assert check(P, feasible) == []

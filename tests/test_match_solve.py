@@ -48,6 +48,7 @@ def test_examples_reach_their_optimal_values(name: str) -> None:
     assert plan.objective.placed_weight == ANSWERS[name]["placed_weight"]
     assert plan.objective.total_km == ANSWERS[name]["total_km"]
     assert plan.bound.placed_weight == plan.objective.placed_weight
+    assert plan.bound.total_km == plan.objective.total_km
 
 
 def test_capacity_rule_fills_no_more_beds_than_free() -> None:
@@ -313,6 +314,38 @@ def test_regional_path_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not a.cut_by_time_limit
     assert replace(a, solve_seconds=0) == replace(b, solve_seconds=0)
     assert check(p, a) == []
+
+
+def test_unproven_plan_still_has_valid_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no MIP allowed, the LP-rounded plan's bounds still hold against the optimum."""
+    import matching.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "MIP_ARCS", 0)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    plan = solve(p, time_limit=30, workers=2)
+    assert check(p, plan) == []
+    answer = ANSWERS["texas-1000.json"]
+    assert plan.objective.placed_weight <= answer["placed_weight"] <= plan.bound.placed_weight
+    if plan.bound.total_km is not None and plan.bound.placed_weight == answer["placed_weight"]:
+        assert plan.bound.total_km <= answer["total_km"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("scarcity", "contacts"), [(0.6, 0.3), (1.2, 0.3), (0.3, 0.9)])
+def test_state_size_shapes_are_proven_and_reproducible(scarcity: float, contacts: float) -> None:
+    """State size (300 × 3000) in shapes the sweep proves: optimal, checked, same plan twice."""
+    import msgspec
+
+    from bench.instances import generate
+
+    data = generate(300, 3000, "TX", seed=1, scarcity=scarcity, contacts=contacts)
+    p = decode_problem(msgspec.json.encode(data))
+    a, b = (solve(p, time_limit=120, workers=2) for _ in range(2))
+    assert a.status == "optimal"
+    assert not a.cut_by_time_limit
+    assert a.bound.total_km == a.objective.total_km
+    assert check(p, a) == []
+    assert replace(a, solve_seconds=0) == replace(b, solve_seconds=0)
 
 
 @pytest.mark.parametrize(("shelters", "requests"), [([], [request()]), ([shelter()], []), ([], [])])
