@@ -76,6 +76,8 @@ LARGE_ARCS = 1_500_000
 """Above this many candidate arcs, the flow bound and regional solves replace step 3."""
 REGION_SHELTERS = 75
 """Shelters per region on the large path."""
+FLOW_SECONDS_PER_ARC = 4e-6
+"""The flow relaxation's time per arc, generously (~10 s for 3.9 M arcs, national size)."""
 
 
 @dataclass(frozen=True)
@@ -183,13 +185,15 @@ def _exact(
     relaxation.add(np.nonzero(cols | seed)[0])
     everywhere = np.ones(len(cands.req), dtype=bool)
     first = _price(relaxation, cands, cl, costs.weight, everywhere, clock)
-    if first is None:  # not even one LP in time: the bound every woman placed gives
+    # Every woman with a candidate placed: the bound that needs no LP. An LP stopped
+    # early by the clock can certify less than this, so the smaller one is kept.
+    everyone = int(-np.minimum.reduceat(costs.weight, _starts(cands.req)).sum())
+    if first is None:  # not even one LP in time
         chosen = greedy.take(cands, cl, np.lexsort((np.arange(len(folded)), folded)))
-        trivial = int(-np.minimum.reduceat(costs.weight, _starts(cands.req)).sum())
-        return Outcome(chosen, False, trivial, None)
+        return Outcome(chosen, False, everyone, None)
     duals1, x = first
     lower1, _ = master.bound(cands, cl, costs.weight, duals1)
-    weight_bound = int(np.floor(-lower1 + 1e-6))
+    weight_bound = min(everyone, int(np.floor(-lower1 + 1e-6)))
     # Level 2: the distance LP on the optimal face of level 1.
     face = relaxation.next_level(
         duals1, master.reduced_costs(cands, cl, costs.weight, duals1), costs.km
@@ -326,7 +330,15 @@ def _large(
     pass offers leftover beds across regions.
     """
     groups = conflicts.groups(problem)
-    relaxed, neg_weight = flow.relax(cands, cl, costs.weight, np.ones(len(cands.req), dtype=bool))
+    everyone = int(-np.minimum.reduceat(costs.weight, _starts(cands.req)).sum())
+    relaxed = np.zeros(len(cands.req), dtype=bool)
+    weight_bound = everyone
+    # The flow cannot be interrupted: it runs only if it should end in time.
+    if clock.left() > FLOW_SECONDS_PER_ARC * len(cands.req):
+        relaxed, neg_weight = flow.relax(cands, cl, costs.weight, np.ones(len(cands.req), bool))
+        weight_bound = -neg_weight
+    else:
+        clock.cut = True
     region = _regions(problem)
     home = np.full(len(problem.requests), -1, dtype=np.int64)
     nearest = np.lexsort((cands.km, cands.req))
@@ -350,7 +362,7 @@ def _large(
         chosen[arcs[sub_outcome.chosen]] = True
     folded = costs.folded
     fill = np.lexsort((np.arange(len(folded)), folded))
-    return Outcome(greedy.take(cands, cl, fill, chosen), False, -neg_weight, None)
+    return Outcome(greedy.take(cands, cl, fill, chosen), False, weight_bound, None)
 
 
 def _regions(problem: Problem) -> np.ndarray:

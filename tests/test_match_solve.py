@@ -330,6 +330,43 @@ def test_unproven_plan_still_has_valid_bounds(monkeypatch: pytest.MonkeyPatch) -
         assert plan.bound.total_km <= answer["total_km"]
 
 
+def test_time_limit_gives_a_valid_plan_with_certified_bounds() -> None:
+    """A limit too short for any LP still returns, at once, a valid plan and true bounds."""
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    plan = solve(p, time_limit=0.001, workers=2)
+    assert plan.cut_by_time_limit
+    assert plan.solve_seconds < 2
+    assert check(p, plan) == []
+    answer = ANSWERS["texas-1000.json"]
+    assert plan.objective.placed_weight <= answer["placed_weight"] <= plan.bound.placed_weight
+
+
+@pytest.mark.parametrize("lps", [0, 1, 2, 4])
+def test_lp_stopped_by_the_clock_keeps_the_bounds_true(
+    monkeypatch: pytest.MonkeyPatch, lps: int
+) -> None:
+    """GLOP stopping at the time limit after `lps` solves (either level) leaves the plan
+    valid and both bounds true against the known optimum."""
+    import matching.master as master_module
+
+    solved = master_module.Relaxation.solve
+    calls = 0
+
+    def stopping(self: master_module.Relaxation, time_limit: float) -> object:
+        nonlocal calls
+        calls += 1
+        return solved(self, time_limit) if calls <= lps else None
+
+    monkeypatch.setattr(master_module.Relaxation, "solve", stopping)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    plan = solve(p, time_limit=30, workers=2)
+    assert check(p, plan) == []
+    answer = ANSWERS["texas-1000.json"]
+    assert plan.objective.placed_weight <= answer["placed_weight"] <= plan.bound.placed_weight
+    if plan.bound.total_km is not None and plan.bound.placed_weight == answer["placed_weight"]:
+        assert plan.bound.total_km <= answer["total_km"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("scarcity", "contacts"), [(0.6, 0.3), (1.2, 0.3), (0.3, 0.9)])
 def test_state_size_shapes_are_proven_and_reproducible(scarcity: float, contacts: float) -> None:
