@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from match_cases import problem, request, shelter
+from match_cases import EXAMPLES, problem, request, shelter
 from msgspec.structs import replace
 
-from matching.check import check
+from matching.check import NO_BED, PASSES, Context, chain_summary, check, stage
+from matching.load import decode_problem
 from matching.solve import solve
 from schema.problem import Assignment, Bound, Objective, Unplaced
 
@@ -113,3 +114,16 @@ def test_km_bound_must_hold_and_match_an_optimal_plan() -> None:
     assert any("bound.total_km" in e and "below" in e for e in check(P, below))
     feasible = replace(below, status="feasible")
     assert check(P, feasible) == []
+
+
+def test_chain_summary_agrees_with_the_plain_chain_on_the_examples() -> None:
+    """On every spec example, the numpy pass and `stage` shelter by shelter agree."""
+    for path in sorted(EXAMPLES.glob("*.json")):
+        if path.name == "answers.json":
+            continue
+        p = decode_problem(path.read_bytes())
+        ctx = Context(p)
+        best, passing = chain_summary(p, ctx)
+        stages = [[stage(r, s, ctx) for s in p.shelters] for r in p.requests]
+        assert best.tolist() == [max(row, default=NO_BED) for row in stages], path.name
+        assert passing.tolist() == [row.count(PASSES) for row in stages], path.name

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from match_cases import problem, request, shelter
 
-from matching.check import PASSES, Context, check, stage
+from matching.check import NO_BED, PASSES, Context, chain_summary, check, stage
 from matching.solve import solve
 from schema.problem import Problem, Request
 
@@ -134,3 +134,16 @@ def test_same_input_same_options_same_plan(p: Problem) -> None:
     """Two solves of one problem with the same options give the same plan."""
     a, b = solve(p, time_limit=20, workers=2), solve(p, time_limit=20, workers=2)
     assert (a.assignments, a.unplaced) == (b.assignments, b.unplaced)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_chain_summary_is_stage_over_every_shelter(p: Problem) -> None:
+    """The checker's numpy pass gives each woman the furthest stage and the count of passing
+    shelters that the plain chain gives, shelter by shelter."""
+    ctx = Context(p)
+    best, passing = chain_summary(p, ctx)
+    for i, r in enumerate(p.requests):
+        stages = [stage(r, s, ctx) for s in p.shelters]
+        assert int(best[i]) == max(stages, default=NO_BED)
+        assert int(passing[i]) == stages.count(PASSES)
