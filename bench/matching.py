@@ -40,6 +40,12 @@ with popular tokens leaves the LP fractional in weight, and reduced-cost fixing 
 every arc. Elsewhere the km LP is 50–150 km below the best plan, and the MIP that
 would prove it (all arcs below that reduced cost) exceeds MIP_ARCS.
 
+National, 2026-11-28, load ~0.8, `--sizes national --no-highs --check`: 38.47 s
+(47.61 s with --workers 1, the same plan), weight 56462 (flow bound 56470; the weight LP
+with every clique, 39 s of GLOP on its own, bounds it by 56466: gap ≤ 0.007 %), km
+25,439,501: 0.064 % above the folded flow's 25,423,130 (a bound only for plans placing
+56470) and 5.6 % below the old weight-seeded regions' 26,950,373; checker ok.
+
 Sizes, measured 2026-11-28 before the sweep work (the old single folded LP), load ~2–4:
 
     size      haven                              greedy           HiGHS full MIP

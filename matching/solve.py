@@ -24,10 +24,15 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    places the weight bound, the MIP keeps that weight and minimises km alone.
    Where the LP's weight bound cannot be reached (the LP is fractional in weight), no
    MIP this size can prove the plan, and it is returned `feasible` with both bounds.
-5. Above LARGE_ARCS (national size) the weight bound comes from the flow relaxation
-   with weight-only costs (~11 s for 3.9 M arcs), and the plan from steps 3–4 run per
-   region of ~75 shelters, each woman in the region the flow placed her: rule 7 lives
-   inside one shelter, so regional plans combine into a valid one.
+5. Above LARGE_ARCS (national size) the LP is too big; the folded-cost min-cost flow
+   (`matching.flow`, rule 7 only where a network holds it) is solved instead: ~14 s for
+   3.9 M arcs, the optimum of a relaxation on both levels, so its weight is a bound
+   and, for a plan placing that weight, its km too. Its plan breaks rule 7 in ~500
+   cliques; regions of ~75 shelters holding a broken clique are re-solved by steps 3–4
+   over the women the flow placed there (`workers` regions at a time), the others keep
+   the flow's placements, and one more exact solve around the women this left out lets
+   chains of moves cross region borders. Seeding the regions with the weight-only flow,
+   as before, sent women to regions far from their support: 6 % more km.
 6. If time runs out first, the plan is `feasible` with the certified bounds.
 
 `bound.total_km` (an extension) is a lower bound on the km of any plan placing
@@ -49,6 +54,7 @@ a step, the plan says `cut_by_time_limit: true` and a re-run may differ.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -321,48 +327,82 @@ def _large(
     clock: _Clock,
     workers: int,
 ) -> Outcome:
-    """National size: a weight bound from the flow relaxation; a plan solved by region.
+    """National size: the folded-cost flow relaxation, then rule 7 settled by region.
 
-    Shelters are cut into regions of about REGION_SHELTERS; each woman joins the region
-    of the shelter the flow gave her (or of her nearest candidate), and each region is
-    solved by `_exact` on its own arcs, with the same deterministic budgets. Rule 7 lives
-    within one shelter, so the regional plans together keep every rule; a last greedy
-    pass offers leftover beds across regions.
+    The flow (`matching.flow`: rules 1–6 exactly, rule 7 where a network holds it) with
+    the folded cost is optimal for both levels of its relaxation, so its optimum bounds
+    both; its plan breaks rule 7 in a few hundred cliques. Shelters are cut into
+    regions of about REGION_SHELTERS; a region where the flow breaks no clique keeps
+    the flow's placements (optimal for that region alone). Each other region is solved
+    by `_exact` over the women the flow placed there (and the unplaced whose nearest
+    candidate is there) and its own shelters, `workers` regions at a time (GLOP and SCIP
+    release the GIL; each region's answer depends only on its data, so the plan does
+    not depend on which thread ran it). Rule 7 lives within one shelter, so the
+    regional plans together keep every rule.
+
+    Settling a region can leave out a woman the flow placed (rule 7 pushes her out of a
+    full region). One more `_exact` runs over every shelter where such a woman has a
+    candidate and every woman placed there, so chains of moves across region borders
+    can take her back. A last greedy pass offers beds left anywhere.
     """
-    groups = conflicts.groups(problem)
-    everyone = int(-np.minimum.reduceat(costs.weight, _starts(cands.req)).sum())
-    relaxed = np.zeros(len(cands.req), dtype=bool)
-    weight_bound = everyone
-    # The flow cannot be interrupted: it runs only if it should end in time.
-    if clock.left() > FLOW_SECONDS_PER_ARC * len(cands.req):
-        relaxed, neg_weight = flow.relax(cands, cl, costs.weight, np.ones(len(cands.req), bool))
-        weight_bound = -neg_weight
-    else:
-        clock.cut = True
-    region = _regions(problem)
-    home = np.full(len(problem.requests), -1, dtype=np.int64)
-    nearest = np.lexsort((cands.km, cands.req))
-    home[cands.req[nearest[::-1]]] = region[cands.shelter[nearest[::-1]]]
-    home[cands.req[relaxed]] = region[cands.shelter[relaxed]]
-    arc_region = region[cands.shelter]
-    inside = arc_region == home[cands.req]
-    chosen = np.zeros(len(cands.req), dtype=bool)
-    order = np.argsort(arc_region, kind="stable")
-    bounds = np.searchsorted(arc_region[order], np.arange(region.max() + 2))
-    n_regions = int(region.max()) + 1
-    for g in range(n_regions):
-        arcs = order[bounds[g] : bounds[g + 1]]
-        arcs = np.sort(arcs[inside[arcs]])
-        if len(arcs) == 0 or clock.expired():
-            continue
-        sub = replace(cands, req=cands.req[arcs], shelter=cands.shelter[arcs], km=cands.km[arcs])
-        sub_outcome = _exact(
-            sub, conflicts.cliques(sub, groups), costs.part(arcs), np.zeros(len(arcs), bool), clock
-        )
-        chosen[arcs[sub_outcome.chosen]] = True
     folded = costs.folded
-    fill = np.lexsort((np.arange(len(folded)), folded))
-    return Outcome(greedy.take(cands, cl, fill, chosen), False, weight_bound, None)
+    everyone = int(-np.minimum.reduceat(costs.weight, _starts(cands.req)).sum())
+    by_cost = np.lexsort((np.arange(len(folded)), folded))
+    # The flow cannot be interrupted: it runs only if it should end in time.
+    if clock.left() <= FLOW_SECONDS_PER_ARC * len(cands.req):
+        clock.cut = True
+        return Outcome(greedy.take(cands, cl, by_cost), False, everyone, None)
+    relaxed, lower = flow.relax(cands, cl, folded, np.ones(len(cands.req), dtype=bool))
+    weight_bound = min(everyone, (costs.big - 1 - lower) // costs.big)
+    km_bound = int(np.ceil((lower + weight_bound * costs.big) / costs.m - 1e-3))
+
+    region = _regions(problem)
+    arc_region = region[cands.shelter]
+    home = np.full(len(problem.requests), -1, dtype=np.int64)
+    nearest = np.lexsort((cands.km, cands.req))[::-1]
+    home[cands.req[nearest]] = arc_region[nearest]
+    home[cands.req[relaxed]] = arc_region[relaxed]
+    dirty = np.zeros(int(region.max()) + 1, dtype=bool)
+    dirty[region[cl.shelter[conflicts.violated(cl, relaxed)]]] = True
+    groups = conflicts.groups(problem)
+
+    def settle(arcs: Ints, seed: Bools) -> Bools:
+        """`_exact` on these arcs alone (all of their women's places): chosen arcs."""
+        sub = replace(cands, req=cands.req[arcs], shelter=cands.shelter[arcs], km=cands.km[arcs])
+        if clock.expired():
+            return seed
+        outcome = _exact(sub, conflicts.cliques(sub, groups), costs.part(arcs), seed, clock)
+        return outcome.chosen
+
+    parts = [
+        np.nonzero((arc_region == g) & (home[cands.req] == g))[0]
+        for g in np.nonzero(dirty)[0].tolist()
+    ]
+    chosen = relaxed & ~dirty[arc_region]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for arcs, sub_chosen in zip(
+            parts, pool.map(lambda a: settle(a, np.zeros(len(a), bool)), parts), strict=True
+        ):
+            chosen[arcs[sub_chosen]] = True
+
+    # Women the flow placed and the regions left out: re-solve around them.
+    placed = np.zeros(len(problem.requests), dtype=bool)
+    placed[cands.req[chosen]] = True
+    lost = np.zeros(len(problem.requests), dtype=bool)
+    lost[cands.req[relaxed]] = True
+    lost &= ~placed
+    if lost.any():
+        near = np.zeros(len(problem.shelters), dtype=bool)
+        near[cands.shelter[lost[cands.req]]] = True
+        women = lost.copy()
+        women[cands.req[chosen & near[cands.shelter]]] = True
+        arcs = np.nonzero(women[cands.req] & near[cands.shelter])[0]
+        sub_chosen = settle(arcs, chosen[arcs])
+        if int(folded[arcs[sub_chosen]].sum()) <= int(folded[arcs[chosen[arcs]]].sum()):
+            chosen[arcs] = sub_chosen
+    chosen = greedy.take(cands, cl, by_cost, chosen)
+    proven = not dirty.any() and not clock.cut
+    return Outcome(chosen, proven, weight_bound, km_bound)
 
 
 def _regions(problem: Problem) -> np.ndarray:

@@ -285,7 +285,8 @@ def with_shelter(plan: Plan, shelter_id: str) -> Plan:
 
 
 def test_regional_path_keeps_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The national-size path (flow bound, regional exact solves) yields a valid, near plan."""
+    """The national-size path (folded flow, regions re-solved) yields a valid, near plan whose
+    bounds on both levels hold against the known optimum."""
     import matching.solve as solve_module
 
     monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
@@ -296,10 +297,14 @@ def test_regional_path_keeps_the_contract(monkeypatch: pytest.MonkeyPatch) -> No
     optimum = ANSWERS["texas-1000.json"]["placed_weight"]
     assert plan.objective.placed_weight <= optimum <= plan.bound.placed_weight
     assert plan.objective.placed_weight >= 0.99 * optimum
+    # Here the plan reaches the flow's weight bound, so the flow also bounds the km.
+    assert plan.bound.total_km is not None
+    assert plan.bound.total_km <= ANSWERS["texas-1000.json"]["total_km"] <= plan.objective.total_km
 
 
 def test_regional_path_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two runs of the national-size path, its budgets binding, give the same plan bit for bit."""
+    """Runs of the national-size path, its budgets binding, give the same plan bit for bit,
+    whether its regions are solved on two threads or one."""
     import matching.master as master_module
     import matching.solve as solve_module
 
@@ -311,8 +316,10 @@ def test_regional_path_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(master_module, "NODE_LIMIT", 2)
     p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
     a, b = (solve(p, time_limit=30, workers=2) for _ in range(2))
+    one_thread = solve(p, time_limit=30, workers=1)
     assert not a.cut_by_time_limit
     assert replace(a, solve_seconds=0) == replace(b, solve_seconds=0)
+    assert replace(a, solve_seconds=0) == replace(one_thread, solve_seconds=0)
     assert check(p, a) == []
 
 
