@@ -58,16 +58,49 @@ def run(args: argparse.Namespace, settings: object = None) -> int:
     except ProblemError as exc:
         sys.stderr.write(f"haven: {exc}\n")
         return 2
-    plan = solve(problem, time_limit=args.time_limit, workers=args.workers, previous=previous)
+    options: dict[str, Any] = {"time_limit": args.time_limit, "workers": args.workers}
+    if sys.stderr.isatty():  # the phase and gap as it goes; nothing when piped or logged
+        from rich.console import Console
+
+        with Console(stderr=True).status("solving") as status:
+            plan = solve(problem, **options, previous=previous, progress=status.update)
+    else:
+        plan = solve(problem, **options, previous=previous)
     data = msgspec.json.format(msgspec.json.encode(plan), indent=2) + b"\n"
     if not args.output and terminal.for_people(args):
         _show(plan)
         return 0
     if args.output:
         Path(args.output).write_bytes(data)
+        sys.stdout.write(summary(plan) + f"\nPlan written to {args.output}.\n")
     else:
         sys.stdout.buffer.write(data)
     return 0
+
+
+def summary(plan: Plan) -> str:
+    """What a planner reads first: how many placed, how far, how sure, and why not."""
+    o, b = plan.objective, plan.bound
+    placed = len(plan.assignments)
+    total = placed + len(plan.unplaced)
+    if plan.status == "optimal":
+        sure = "proven optimal"
+    else:
+        sure = f"not proven optimal (weight bound {b.placed_weight}"
+        sure += f", km bound {b.total_km:,})" if b.total_km is not None else ")"
+    lines = [
+        f"{placed} of {total} placed (weight {o.placed_weight}), {o.total_km:,} km in "
+        f"total; {sure}; {plan.solve_seconds:.1f} s."
+    ]
+    if plan.cut_by_time_limit:
+        lines.append("The time limit cut the search short: a re-run may give another plan.")
+    reasons: dict[str, int] = {}
+    for u in plan.unplaced:
+        reasons[u.reason] = reasons.get(u.reason, 0) + 1
+    if reasons:
+        listed = ", ".join(f"{n} {code}" for code, n in sorted(reasons.items()))
+        lines.append(f"Not placed: {listed}.")
+    return "\n".join(lines)
 
 
 def _read(path: str) -> bytes:

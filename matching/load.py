@@ -36,7 +36,7 @@ def decode_problem(data: bytes | str) -> Problem:
     except msgspec.ValidationError as exc:
         raise ProblemError(_name_record(str(exc), data)) from None
     except msgspec.DecodeError as exc:
-        raise ProblemError(f"not valid JSON: {exc}") from None
+        raise ProblemError(f"not valid JSON: {_at_line(str(exc), data)}") from None
     validate(problem)
     return problem
 
@@ -46,7 +46,7 @@ def decode_plan(data: bytes | str) -> Plan:
     try:
         return _plan_decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise ProblemError(f"plan: {exc}") from None
+        raise ProblemError(f"plan: {_at_line(str(exc), data)}") from None
 
 
 def validate(problem: Problem) -> None:
@@ -72,6 +72,14 @@ def validate(problem: Problem) -> None:
                     raise ProblemError(
                         f"{kind}[{rec.id!r}].exclude_with: unknown request or resident {other!r}"
                     )
+    # A language name or a typo would silently make every shelter `not_eligible`.
+    for r in problem.requests:
+        if r.language is not None and not _is_language_code(r.language):
+            raise ProblemError(_not_a_code(f"requests[{r.id!r}].language", r.language))
+    for s in problem.shelters:
+        for word in s.rules.languages:
+            if not _is_language_code(word):
+                raise ProblemError(_not_a_code(f"shelters[{s.id!r}].rules.languages", word))
     # `avoid_shelters` is deliberately not checked against `shelters` (see above).
     for c in problem.contacts:
         if (c.lat is None) != (c.lon is None):
@@ -98,3 +106,221 @@ def _name_record(message: str, data: bytes | str) -> str:
     except (msgspec.DecodeError, KeyError, IndexError, TypeError):
         label = str(index)
     return message[: m.start()] + f"`{kind}[{label}]{rest}`" + message[m.end() :]
+
+
+ISO_639_1 = frozenset(
+    [
+        "aa",
+        "ab",
+        "ae",
+        "af",
+        "ak",
+        "am",
+        "an",
+        "ar",
+        "as",
+        "av",
+        "ay",
+        "az",
+        "ba",
+        "be",
+        "bg",
+        "bh",
+        "bi",
+        "bm",
+        "bn",
+        "bo",
+        "br",
+        "bs",
+        "ca",
+        "ce",
+        "ch",
+        "co",
+        "cr",
+        "cs",
+        "cu",
+        "cv",
+        "cy",
+        "da",
+        "de",
+        "dv",
+        "dz",
+        "ee",
+        "el",
+        "en",
+        "eo",
+        "es",
+        "et",
+        "eu",
+        "fa",
+        "ff",
+        "fi",
+        "fj",
+        "fo",
+        "fr",
+        "fy",
+        "ga",
+        "gd",
+        "gl",
+        "gn",
+        "gu",
+        "gv",
+        "ha",
+        "he",
+        "hi",
+        "ho",
+        "hr",
+        "ht",
+        "hu",
+        "hy",
+        "hz",
+        "ia",
+        "id",
+        "ie",
+        "ig",
+        "ii",
+        "ik",
+        "io",
+        "is",
+        "it",
+        "iu",
+        "ja",
+        "jv",
+        "ka",
+        "kg",
+        "ki",
+        "kj",
+        "kk",
+        "kl",
+        "km",
+        "kn",
+        "ko",
+        "kr",
+        "ks",
+        "ku",
+        "kv",
+        "kw",
+        "ky",
+        "la",
+        "lb",
+        "lg",
+        "li",
+        "ln",
+        "lo",
+        "lt",
+        "lu",
+        "lv",
+        "mg",
+        "mh",
+        "mi",
+        "mk",
+        "ml",
+        "mn",
+        "mr",
+        "ms",
+        "mt",
+        "my",
+        "na",
+        "nb",
+        "nd",
+        "ne",
+        "ng",
+        "nl",
+        "nn",
+        "no",
+        "nr",
+        "nv",
+        "ny",
+        "oc",
+        "oj",
+        "om",
+        "or",
+        "os",
+        "pa",
+        "pi",
+        "pl",
+        "ps",
+        "pt",
+        "qu",
+        "rm",
+        "rn",
+        "ro",
+        "ru",
+        "rw",
+        "sa",
+        "sc",
+        "sd",
+        "se",
+        "sg",
+        "si",
+        "sk",
+        "sl",
+        "sm",
+        "sn",
+        "so",
+        "sq",
+        "sr",
+        "ss",
+        "st",
+        "su",
+        "sv",
+        "sw",
+        "ta",
+        "te",
+        "tg",
+        "th",
+        "ti",
+        "tk",
+        "tl",
+        "tn",
+        "to",
+        "tr",
+        "ts",
+        "tt",
+        "tw",
+        "ty",
+        "ug",
+        "uk",
+        "ur",
+        "uz",
+        "ve",
+        "vi",
+        "vo",
+        "wa",
+        "wo",
+        "xh",
+        "yi",
+        "yo",
+        "za",
+        "zh",
+        "zu",
+    ]
+)
+"""Two-letter language codes. Three lower-case letters (ISO 639-2/3, e.g. 'haw') are
+accepted too, unchecked against a list."""
+
+
+def _is_language_code(word: str) -> bool:
+    return word in ISO_639_1 or (len(word) == 3 and word.isascii() and word.islower())
+
+
+def _not_a_code(where: str, word: str) -> str:
+    return (
+        f"{where}: {word!r} is not an ISO 639 language code; use the two-letter code "
+        "(e.g. 'es' for Spanish, 'en' for English) or a three-letter ISO 639-3 one"
+    )
+
+
+_BYTE = re.compile(r"(?:at )?byte (\d+)")
+
+
+def _at_line(message: str, data: bytes | str) -> str:
+    """Rewrite msgspec's `byte 1234` into `at line 12, column 5`."""
+    m = _BYTE.search(message)
+    if m is None:
+        return message
+    raw = data.encode() if isinstance(data, str) else data
+    offset = int(m.group(1))
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return message[: m.start()] + f"at line {line}, column {column}" + message[m.end() :]

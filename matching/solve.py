@@ -54,6 +54,7 @@ a step, the plan says `cut_by_time_limit: true` and a re-run may differ.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -116,12 +117,22 @@ class Outcome:
     """A lower bound on the total km of any plan placing `weight_bound`."""
 
 
+Progress = Callable[[str], None]
+"""Told each phase as it starts, e.g. "LP, weight level" or "MIP on 6,231 arcs, gap 0.2%"."""
+
+
 def solve(
-    problem: Problem, *, time_limit: float = 60.0, workers: int = 2, previous: Plan | None = None
+    problem: Problem,
+    *,
+    time_limit: float = 60.0,
+    workers: int = 2,
+    previous: Plan | None = None,
+    progress: Progress | None = None,
 ) -> Plan:
     """Solve to the contract; `previous` keeps its placements when nothing forces a change."""
     started = time.monotonic()
-    clock = _Clock(started + time_limit)
+    clock = _Clock(started + time_limit, progress)
+    clock.say("candidate shelters (rules 1–6)")
     cands = candidates.build(problem)
     cl = conflicts.cliques(cands, conflicts.groups(problem))
     n_r = len(problem.requests)
@@ -162,9 +173,15 @@ class _Clock:
     clock never cuts is reproducible bit for bit; one it cuts says so in the plan.
     """
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, progress: Progress | None = None) -> None:
         self.deadline = deadline
         self.cut = False
+        self.progress = progress
+
+    def say(self, phase: str) -> None:
+        """Tell the caller's progress display which phase starts (a no-op without one)."""
+        if self.progress is not None:
+            self.progress(phase)
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -186,6 +203,7 @@ def _exact(
     """Steps 3–5 on these arcs."""
     folded = costs.folded
     # Step 3, level 1: the weight LP over a few columns per woman, grown by pricing.
+    clock.say("LP, weight level")
     relaxation = master.Relaxation(cands, cl, costs.weight)
     cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
     relaxation.add(np.nonzero(cols | seed)[0])
@@ -204,6 +222,7 @@ def _exact(
     face = relaxation.next_level(
         duals1, master.reduced_costs(cands, cl, costs.weight, duals1), costs.km
     )
+    clock.say(f"LP, km level (weight bound {weight_bound})")
     second = _price(relaxation, cands, cl, costs.km, face, clock)
     if second is None:
         combined = master.Duals(duals1.u * costs.big, duals1.v * costs.big, duals1.mu * costs.big)
@@ -286,6 +305,10 @@ def _settle(
         part = np.nonzero((reduced < tau) | chosen)[0]
         if len(part) > MIP_ARCS:
             break
+        clock.say(
+            f"MIP on {len(part):,} arcs: weight {placed} of ≤ {weight_bound}, "
+            f"gap {(value - lower) / max(1.0, abs(lower)):.4%}"
+        )
         result = master.mip(
             cands,
             cl,
@@ -352,6 +375,7 @@ def _large(
     if clock.left() <= FLOW_SECONDS_PER_ARC * len(cands.req):
         clock.cut = True
         return Outcome(greedy.take(cands, cl, by_cost), False, everyone, None)
+    clock.say("min-cost flow over all arcs (rule 7 relaxed)")
     relaxed, lower = flow.relax(cands, cl, folded, np.ones(len(cands.req), dtype=bool))
     weight_bound = min(everyone, (costs.big - 1 - lower) // costs.big)
     km_bound = int(np.ceil((lower + weight_bound * costs.big) / costs.m - 1e-3))
@@ -379,6 +403,7 @@ def _large(
         for g in np.nonzero(dirty)[0].tolist()
     ]
     chosen = relaxed & ~dirty[arc_region]
+    clock.say(f"{len(parts)} regions where the flow breaks rule 7, weight bound {weight_bound}")
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for arcs, sub_chosen in zip(
             parts, pool.map(lambda a: settle(a, np.zeros(len(a), bool)), parts), strict=True
@@ -513,7 +538,8 @@ def _unplaced(r: Request, cands: candidates.Candidates, i: int) -> Unplaced:
         return Unplaced(
             request=r.id,
             reason="out_of_range",
-            detail=f"{lead}; {elig} accept her, but none is within her {r.max_km:g} km "
+            detail=f"{lead}; {elig} {_verb(elig, 'accepts', 'accept')} her, but none is "
+            f"within her {r.max_km:g} km "
             "travel limit from her release point (rule 3).",
         )
     if safe == 0:
@@ -527,12 +553,14 @@ def _unplaced(r: Request, cands: candidates.Candidates, i: int) -> Unplaced:
         return Unplaced(
             request=r.id,
             reason="safety_exclusion",
-            detail=f"{lead}; {rng} accept her within {r.max_km:g} km, but {why}.",
+            detail=f"{lead}; {rng} {_verb(rng, 'accepts', 'accept')} her within "
+            f"{r.max_km:g} km, but {why}.",
         )
     return Unplaced(
         request=r.id,
         reason="capacity",
-        detail=f"{_n(safe, 'shelter')} pass every rule for her alone, but their "
+        detail=f"{_n(safe, 'shelter')} {_verb(safe, 'passes', 'pass')} every rule for her "
+        "alone, but their "
         f"{r.bed_type} beds went to more urgent or closer placements, or to a woman she "
         "must be kept apart from (rule 7).",
     )
@@ -540,3 +568,7 @@ def _unplaced(r: Request, cands: candidates.Candidates, i: int) -> Unplaced:
 
 def _n(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many

@@ -21,7 +21,11 @@ def test_match_writes_a_plan_that_checks(
     plan = json.loads(out.read_text())
     assert plan["status"] == "optimal"
     assert plan["objective"] == {"placed_weight": 55, "total_km": 573}
-    capsys.readouterr()
+    said = capsys.readouterr().out
+    total = len(plan["assignments"]) + len(plan["unplaced"])
+    assert said.startswith(f"{len(plan['assignments'])} of {total} placed (weight 55), 573 km")
+    assert "proven optimal" in said
+    assert f"Plan written to {out}." in said
     assert main(["match", "--check", problem, str(out)]) == 0
     assert json.loads(capsys.readouterr().out) == {"ok": True, "errors": []}
 
@@ -63,3 +67,13 @@ def test_unreadable_problem_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     """A missing file is a clear error, not a traceback."""
     assert main(["match", str(tmp_path / "nope.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_json_syntax_error_is_reported_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A problem file with a syntax error exits 2 naming the line and column."""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "version": 1,\n  "shelters": [,]\n}')
+    assert main(["match", str(bad)]) == 2
+    assert "at line 3, column" in capsys.readouterr().err

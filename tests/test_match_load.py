@@ -45,6 +45,8 @@ def test_a_valid_problem_decodes() -> None:
         ({"requests": [request(avoid_shelters="s1")]}, "requests['r1'].avoid_shelters"),
         ({"residents": [{"id": "r1", "shelter": "s1", "contacts": []}]}, "'r1'"),
         ({"version": 2}, "version"),
+        ({"requests": [request(language="Spanish")]}, "'Spanish' is not an ISO 639"),
+        ({"shelters": [shelter(rules={"languages": ["en", "English"]})]}, "rules.languages"),
     ],
 )
 def test_malformed_problem_names_field_and_record(changes: dict[str, Any], expected: str) -> None:
@@ -74,3 +76,16 @@ def test_malformed_plan_is_refused() -> None:
     """A plan missing its status is refused."""
     with pytest.raises(ProblemError, match="status"):
         decode_plan(b'{"version": 1}')
+
+
+def test_json_syntax_error_names_line_and_column() -> None:
+    """A syntax error says where by line and column, not by byte offset."""
+    with pytest.raises(ProblemError, match="at line 3, column 5") as err:
+        decode_problem(b'{\n  "version": 1,\n    oops\n}')
+    assert "byte" not in str(err.value)
+
+
+def test_language_codes_pass() -> None:
+    """Two-letter ISO 639-1 and three-letter codes are accepted."""
+    p = decode_problem(data(requests=[request(language="es"), request(id="r2", language="haw")]))
+    assert [r.language for r in p.requests] == ["es", "haw"]

@@ -241,7 +241,7 @@ def test_reason_order_follows_the_rule_chain() -> None:
     )
     plan = solved(p)
     assert reasons(plan) == {"r1": "out_of_range"}
-    assert "1 accept her" in plan.unplaced[0].detail
+    assert "1 accepts her" in plan.unplaced[0].detail
 
 
 def test_detail_never_names_a_contact_token() -> None:
@@ -398,3 +398,12 @@ def test_empty_sides_give_an_optimal_empty_plan(shelters: list, requests: list) 
     plan = solved(problem(shelters, requests))
     assert plan.status == "optimal"
     assert [u.reason for u in plan.unplaced] == ["no_bed_of_type"] * len(requests)
+
+
+def test_progress_is_told_each_phase() -> None:
+    """A progress callback hears the phases in order."""
+    phases: list[str] = []
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    solve(p, time_limit=30, workers=2, progress=phases.append)
+    assert phases[:2] == ["candidate shelters (rules 1–6)", "LP, weight level"]
+    assert phases[2].startswith("LP, km level")
