@@ -11,7 +11,7 @@ import msgspec
 
 from exchange.beds import registry
 from exchange.beds import store as events
-from exchange.beds.model import BedState, Event
+from exchange.beds.model import BedState, Event, NewEvent, ShelterState
 from exchange.board import board as live
 from schema.registry import NewShelter, Principal
 from schema.wire import BedTotals, Region
@@ -355,3 +355,48 @@ async def test_a_reload_makes_due_only_regions_where_shelters_reported(
     await conn.execute("update shelters set last_report_at = now() where id = $1", first)
     live.load(b, await events.load_board(conn))
     assert b.due == {"OH"}
+
+
+def test_registered_beds_of_a_type_never_reported_count_for_nothing() -> None:
+    """A shelter registered with single and family beds that reports only single adds no
+    family beds (neither total nor available) until a report names family."""
+    clock, feed = Clock(), Feed()
+    b = board(clock)
+    b.apply(feed("s00001", "OH", {"single": (10, 0, 0), "family": (2, 0, 0)}, kind="shelter"))
+    b.apply(feed("s00001", "OH", {"single": (10, 4, 0)}))
+    beds = b.region("OH", "admin").beds
+    assert beds == {"single": BedTotals(total=10, available=6)}
+    b.apply(feed("s00001", "OH", {"family": (2, 1, 0)}))
+    beds = b.region("OH", "admin").beds
+    assert beds is not None and beds["family"] == BedTotals(total=2, available=1)
+
+
+async def test_a_board_loaded_knows_which_types_were_reported(
+    conn: asyncpg.Connection[Any],
+) -> None:
+    """A report marks the types it names as reported in the database: a board loaded
+    from it counts a registered but never reported type for nothing, as a fed one does."""
+    [(sid, _)] = await registry.add_shelters(
+        conn,
+        [NewShelter(name="S", region="OH", lat=40, lon=-83, beds={"single": 10, "family": 2})],
+    )
+    async with events.committing(conn) as outbox:
+        states = await events.lock_states(conn, [sid])
+        beds = {"single": BedState(total=10, occupied=4, out_of_service=0)}
+        report = NewEvent(shelter_id=sid, kind="report", beds=beds, report_seq=1)
+        states[sid] = ShelterState(shelter_id=sid, last_seq=1, beds={**states[sid].beds, **beds})
+        await events.write_reports(conn, outbox, states, [report])
+    reported = await conn.fetch(
+        "select bed_type, reported from beds where shelter_id = $1 order by bed_type", sid
+    )
+    assert [(r["bed_type"], r["reported"]) for r in reported] == [
+        ("family", False),
+        ("single", True),
+    ]
+    loaded = live.Board(stale_after=timedelta(hours=8), min_shelters=1)
+    live.load(loaded, await events.load_board(conn))
+    fed = live.Board(stale_after=timedelta(hours=8), min_shelters=1)
+    for e in await events.since(conn, 0):
+        fed.apply(e)
+    only_single = {"single": BedTotals(total=10, available=6)}
+    assert loaded.region("OH", "admin").beds == fed.region("OH", "admin").beds == only_single

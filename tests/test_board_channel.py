@@ -77,9 +77,10 @@ async def report(
     async with conn.transaction():
         for bed_type, (total, occupied, oos) in beds.items():
             await conn.execute(
-                "insert into beds (shelter_id, bed_type, total, occupied, out_of_service)"
-                " values ($1, $2, $3, $4, $5) on conflict (shelter_id, bed_type) do update"
-                " set total = $3, occupied = $4, out_of_service = $5",
+                "insert into beds (shelter_id, bed_type, total, occupied, out_of_service,"
+                " reported) values ($1, $2, $3, $4, $5, true)"
+                " on conflict (shelter_id, bed_type) do update"
+                " set total = $3, occupied = $4, out_of_service = $5, reported = true",
                 shelter_id,
                 bed_type,
                 total,

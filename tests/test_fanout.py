@@ -41,7 +41,8 @@ async def report(
     """Beds and event in one transaction; NOTIFY only after commit (as the writer does)."""
     async with conn.transaction():
         await conn.execute(
-            "update beds set occupied = $2 where shelter_id = $1 and bed_type = 'single'",
+            "update beds set occupied = $2, reported = true"
+            " where shelter_id = $1 and bed_type = 'single'",
             shelter_id,
             occupied,
         )

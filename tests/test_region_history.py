@@ -30,6 +30,7 @@ async def shelters(conn: asyncpg.Connection[Any], fresh: int, stale: int = 0) ->
     )
     ids = [i for i, _ in added]
     await conn.execute("update shelters set last_report_at = now() where id = any($1)", ids[:fresh])
+    await conn.execute("update beds set reported = true where shelter_id = any($1)", ids[:fresh])
 
 
 async def test_each_day_keeps_its_last_figures_and_views_see_them_by_the_rules(
@@ -81,3 +82,22 @@ async def test_a_thin_day_is_suppressed_for_viewers_and_a_confidential_one_for_p
     shown = history.shown(row, "planner", 3)
     assert shown.suppressed and shown.demand is None and shown.shelters is None
     assert not history.shown(row, "admin", 3).suppressed
+
+
+async def test_a_bed_type_never_reported_is_not_supply(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any]
+) -> None:
+    """Registered beds of a type no report named are neither total nor available in the
+    day's figures, as on the live board."""
+    await shelters(conn, fresh=3)
+    await registry.add_shelters(
+        conn,
+        [NewShelter(name="F", region="OH", lat=40, lon=-83, beds={"single": 2, "family": 5})],
+    )
+    await conn.execute(
+        "update shelters set last_report_at = now() where name = 'F';"
+        " update beds set reported = true where bed_type = 'single'"
+    )
+    assert await schedule.release_sweep(pool, SETTINGS)
+    [row] = await store.days(conn, "OH", dt.date.today() - dt.timedelta(days=1))
+    assert history.shown(row, "admin", 3).beds == {"single": BedTotals(total=14, available=14)}

@@ -69,6 +69,9 @@ class BoardShelter(msgspec.Struct, frozen=True, kw_only=True):
     confidential: bool
     reported_at: datetime | None
     beds: dict[str, BedState]
+    reported: set[str] = msgspec.field(default_factory=set)
+    """The bed types a report of this shelter ever named (registered totals of the others
+    are no statement of vacancy)."""
 
 
 class BoardLoad(msgspec.Struct, frozen=True, kw_only=True):

@@ -170,7 +170,8 @@ for update of s, b
 # event log, numbered by the same CTE as `append`.
 _WRITE = f"""
 with bed_rows as (
-    update beds b set total = u.total, occupied = u.occupied, out_of_service = u.out_of_service
+    update beds b set total = u.total, occupied = u.occupied, out_of_service = u.out_of_service,
+                      reported = true
     from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[])
          as u (shelter_id, bed_type, total, occupied, out_of_service)
     where b.shelter_id = u.shelter_id and b.bed_type = u.bed_type
@@ -449,7 +450,7 @@ async def shelter_beds(
 
 _LOAD_SHELTERS = """
 select s.id, s.region, s.confidential, s.last_report_at,
-       b.bed_type, b.total, b.occupied, b.out_of_service, b.held
+       b.bed_type, b.total, b.occupied, b.out_of_service, b.held, b.reported
 from shelters s left join beds b on b.shelter_id = s.id
 order by s.id, b.bed_type
 """
@@ -485,6 +486,8 @@ async def load_board(conn: Conn) -> BoardLoad:
                 out_of_service=r["out_of_service"],
                 held=r["held"],
             )
+            if r["reported"]:
+                s.reported.add(r["bed_type"])
     return BoardLoad(
         head=head_seq, oldest=oldest_seq, shelters=list(shelters.values()), changed=changed
     )

@@ -11,7 +11,9 @@ Figures (rules 1 and 2):
   when it has never reported (its registered beds are not a statement of vacancy). The
   others are the region's **contributing** shelters, and a region's `beds` (total and
   available) and `as_of` come from them alone; `shelters` counts the registered ones and
-  `stale` those not contributing.
+  `stale` those not contributing. For the same reason a contributing shelter's bed type
+  counts only once a report has named it: registered beds of a type it never reported
+  are neither total nor available.
 - Where a contributing shelter is confidential, planners and viewers see `as_of` rounded
   down to `interval` (aligned to the epoch, as the hub's updates are): a report's time is
   no more exact than the update that carries it.
@@ -43,7 +45,7 @@ passes, a publication) are stamped with the board's current sequence number.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -76,6 +78,8 @@ class _Shelter:
     beds: dict[str, BedState]
     reported_at: datetime | None
     stale: bool = True
+    reported: set[str] = field(default_factory=set)
+    """The bed types its reports have named."""
 
 
 class Board:
@@ -137,12 +141,14 @@ class Board:
         confidential: bool,
         beds: dict[str, BedState],
         reported_at: datetime | None,
+        reported: Iterable[str] = (),
         changed: int = 0,
     ) -> None:
         """Place a shelter as loaded from the database."""
         self._place(shelter_id, region, confidential)
         s = self._shelters[shelter_id]
         s.beds = dict(beds)
+        s.reported = set(reported)
         s.reported_at = reported_at
         s.stale = self._is_stale(reported_at, self.clock())
         self._touch(region, max(changed, self._changed.get(region, 0)))
@@ -161,6 +167,7 @@ class Board:
         s.beds.update(event.beds)
         if event.kind == "report":
             s.reported_at = event.at
+            s.reported.update(event.beds)
         s.stale = self._is_stale(s.reported_at, self.clock())
         touched.add(event.region)
         for region in touched:
@@ -229,6 +236,8 @@ class Board:
         totals: dict[str, list[int]] = {}
         for s in fresh:
             for bed_type, state in s.beds.items():
+                if bed_type not in s.reported:
+                    continue
                 t = totals.setdefault(bed_type, [0, 0])
                 t[0] += state.total
                 t[1] += state.available
@@ -388,6 +397,7 @@ def load(board: Board, loaded: BoardLoad) -> set[str]:
             confidential=s.confidential,
             beds=s.beds,
             reported_at=s.reported_at,
+            reported=s.reported,
             changed=loaded.changed.get(s.region, 0),
         )
         old = before.get(s.id)

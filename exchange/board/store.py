@@ -1,7 +1,8 @@
 """The regions' daily history in SQL: the last figures of each day, per region.
 
 Supply is counted as the live board counts it (`board.board`): contributing shelters are
-those whose last report is newer than the stale age; demand as the dashboards count it.
+those whose last report is newer than the stale age, and of theirs only the bed types a
+report has named; demand as the dashboards count it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ _BEDS = """
 select s.region, b.bed_type, sum(b.total)::int as total,
        sum(greatest(0, b.total - b.occupied - b.out_of_service - b.held))::int as available
 from shelters s join beds b on b.shelter_id = s.id
-where s.last_report_at >= $1
+where s.last_report_at >= $1 and b.reported
 group by s.region, b.bed_type
 """
 _DEMAND = """
