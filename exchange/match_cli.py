@@ -19,6 +19,30 @@ from matching.load import ProblemError, decode_plan, decode_problem
 from matching.solve import solve
 from schema.problem import Plan
 
+PLAN_FIELDS = """\
+The plan (format version 1, ../shared/spec/match-problem.md), and what Haven adds:
+  status                 optimal only when both levels are proven; else feasible
+  objective              placed_weight, then total_km (each placement's km, rounded)
+  bound.placed_weight    proven upper bound on the placed weight
+  bound.total_km         (added) proven lower bound on the km of any plan placing
+                         bound.placed_weight; given only when this plan places that
+                         much (level 1 proven), so the km gap is total_km - this
+  assignments[].km       her distance cost: km from home, else from her release point
+  assignments[].alternatives
+                         (added) how many other shelters passed rules 1-6 for her
+                         alone and had not declined her: 0 means no other choice
+  unplaced[].reason      the first step of the rule chain no shelter got past:
+                         no_bed_of_type, not_eligible, out_of_range,
+                         safety_exclusion, capacity
+  unplaced[].detail      the counts, then her 3 nearest shelters that got that far
+                         and what stopped each ("s00017, 12 km: children 4 > max 2");
+                         never a contact token
+  moved                  (added, with --previous) placements this plan changed
+  cut_by_time_limit      (added, only when true) the clock, not a fixed work budget,
+                         ended a step: the plan keeps every rule, a re-run may differ
+Without cut_by_time_limit, a re-run with the same problem and options gives the same
+plan bit for bit (solve_seconds aside)."""
+
 
 def add_parser(sub: Any) -> None:
     """Register `match` on the `haven` subcommands."""
@@ -26,12 +50,22 @@ def add_parser(sub: Any) -> None:
         "match",
         help="place women in beds (match-problem.md), or --check a plan",
         description="Solve PROBLEM.json into a plan, or with --check verify PLAN.json.",
+        epilog=PLAN_FIELDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("problem", metavar="PROBLEM.json")
     p.add_argument("plan", metavar="PLAN.json", nargs="?", help="the plan to verify (--check)")
     p.add_argument("-o", "--output", metavar="PLAN.json", help="write the plan here, not stdout")
-    p.add_argument("--time-limit", type=float, default=60.0, metavar="S")
-    p.add_argument("--workers", type=int, default=2, metavar="N")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="a safety net: the best plan so far after S seconds (default 60)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=2, metavar="N", help="threads for regions (default 2)"
+    )
     p.add_argument("--previous", metavar="PLAN.json", help="keep its placements where possible")
     p.add_argument("--check", action="store_true", help="verify PLAN.json against PROBLEM.json")
     p.add_argument("--json", action="store_true", help="the plan as JSON even on a terminal")

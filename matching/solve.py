@@ -35,8 +35,10 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    as before, sent women to regions far from their support: 6 % more km.
 6. If time runs out first, the plan is `feasible` with the certified bounds.
 
-`bound.total_km` (an extension) is a lower bound on the km of any plan placing
-`bound.placed_weight`; it is given when the plan places that much.
+Plan fields beyond the spec (listed in `haven match --help`): `bound.total_km`, a lower
+bound on the km of any plan placing `bound.placed_weight`, given when the plan places
+that much; `alternatives` per assignment; `moved`; `cut_by_time_limit`. Each unplaced
+woman's detail names what stopped each of her nearest shelters (`matching.explain`).
 
 State-size shape sweep (300 shelters × 3000 women, beds 0.3–1.5× demand, 10–90 % of
 women carrying contact tokens; `python -m bench.matching --sweep`): 11 of 16 shapes
@@ -60,9 +62,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from matching import candidates, conflicts, flow, greedy, master
+from matching import candidates, conflicts, explain, flow, greedy, master
 from matching.candidates import Bools, Floats, Ints
-from schema.problem import Assignment, Bound, Objective, Plan, Problem, Request, Unplaced
+from schema.problem import (
+    Assignment,
+    Bound,
+    Objective,
+    Plan,
+    Problem,
+    Reason,
+    Request,
+    Unplaced,
+)
 
 NEAREST = 8
 """Columns per woman in the first LP: her nearest candidate shelters."""
@@ -163,7 +174,7 @@ def solve(
         outcome = _large(problem, cands, cl, costs, clock, workers)
     else:
         outcome = _exact(cands, cl, costs, keep > 0, clock)
-    return _plan(problem, cands, outcome, weight, kept_before, started, clock)
+    return _plan(problem, cands, cl, outcome, weight, kept_before, started, clock)
 
 
 class _Clock:
@@ -244,6 +255,8 @@ def _exact(
     chosen = greedy.take(cands, cl, order)
     chosen = greedy.take(cands, cl, np.lexsort((np.arange(len(folded)), folded)), chosen)
     chosen, proven = _settle(cands, cl, costs, chosen, lower, reduced, weight_bound, clock)
+    if not proven:  # a MIP over some arcs can leave a bed that an arc outside them fills
+        chosen = greedy.take(cands, cl, np.lexsort((np.arange(len(folded)), folded)), chosen)
     placed = int(-costs.weight[chosen].sum())
     km_bound = None
     if placed == weight_bound:
@@ -459,6 +472,7 @@ def _per_request(req: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
 def _plan(
     problem: Problem,
     cands: candidates.Candidates,
+    cl: conflicts.Cliques,
     outcome: Outcome,
     weight: np.ndarray,
     kept_before: dict[str, str],
@@ -473,6 +487,7 @@ def _plan(
     km[cands.req[chosen]] = cands.km[chosen]
     assignments: list[Assignment] = []
     unplaced: list[Unplaced] = []
+    explainer = explain.Explainer(problem, cands, cl, chosen)
     moved = 0
     for i, r in enumerate(problem.requests):
         j = int(where[i])
@@ -489,7 +504,7 @@ def _plan(
             )
         else:
             sid = ""
-            unplaced.append(_unplaced(r, cands, i))
+            unplaced.append(_unplaced(r, cands, i, explainer))
         if r.id in kept_before and kept_before[r.id] != sid:
             moved += 1
     placed = int(weight[where >= 0].sum())
@@ -513,8 +528,11 @@ def _plan(
     )
 
 
-def _unplaced(r: Request, cands: candidates.Candidates, i: int) -> Unplaced:
-    """The first reason that holds, with the counts a planner can act on."""
+def _unplaced(
+    r: Request, cands: candidates.Candidates, i: int, explainer: explain.Explainer
+) -> Unplaced:
+    """The first reason that holds, with the counts and, for her nearest shelters, the
+    rule that stopped each (`matching.explain`)."""
     bed, elig, rng, safe = (
         int(cands.n_bed[i]),
         int(cands.n_eligible[i]),
@@ -522,48 +540,39 @@ def _unplaced(r: Request, cands: candidates.Candidates, i: int) -> Unplaced:
         int(cands.n_safe[i]),
     )
     beds = f"a free {r.bed_type} bed"
-    if bed == 0:
-        return Unplaced(
-            request=r.id, reason="no_bed_of_type", detail=f"No shelter has {beds} right now."
-        )
     lead = f"{_n(bed, 'shelter')} with {beds}"
-    if elig == 0:
-        return Unplaced(
-            request=r.id,
-            reason="not_eligible",
-            detail=f"{lead}, but none accepts her (rule 2: children, MAT, age, offenses, "
-            "language or a needed service).",
+    reason: Reason
+    if bed == 0:
+        reason, detail = "no_bed_of_type", f"No shelter has {beds} right now."
+    elif elig == 0:
+        reason = "not_eligible"
+        detail = f"{lead}, but none accepts her (rule 2)."
+    elif rng == 0:
+        reason = "out_of_range"
+        detail = (
+            f"{lead}; {elig} {_verb(elig, 'accepts', 'accept')} her, but none is within her "
+            f"{r.max_km:g} km travel limit from her release point (rule 3)."
         )
-    if rng == 0:
-        return Unplaced(
-            request=r.id,
-            reason="out_of_range",
-            detail=f"{lead}; {elig} {_verb(elig, 'accepts', 'accept')} her, but none is "
-            f"within her {r.max_km:g} km "
-            "travel limit from her release point (rule 3).",
-        )
-    if safe == 0:
-        why = (
-            f"each is flagged for one of her contacts, within {r.avoid_km:g} km of a "
-            "contact's last known location, or houses someone she must be kept apart from "
-            "(rules 4–6)"
-        )
+    elif safe == 0:
+        reason = "safety_exclusion"
+        why = "rules 4–6: a flagged contact, a contact's location or a resident"
         if r.avoid_shelters:  # said only where it can apply: older plans read as before
-            why += ", or has already declined her"
-        return Unplaced(
-            request=r.id,
-            reason="safety_exclusion",
-            detail=f"{lead}; {rng} {_verb(rng, 'accepts', 'accept')} her within "
-            f"{r.max_km:g} km, but {why}.",
+            why += ", or a decline"
+        detail = (
+            f"{lead}; {rng} {_verb(rng, 'accepts', 'accept')} her within {r.max_km:g} km, "
+            f"but {'it is' if rng == 1 else 'each is'} closed to her ({why})."
         )
-    return Unplaced(
-        request=r.id,
-        reason="capacity",
-        detail=f"{_n(safe, 'shelter')} {_verb(safe, 'passes', 'pass')} every rule for her "
-        "alone, but their "
-        f"{r.bed_type} beds went to more urgent or closer placements, or to a woman she "
-        "must be kept apart from (rule 7).",
-    )
+    else:
+        reason = "capacity"
+        detail = (
+            f"{_n(safe, 'shelter')} {_verb(safe, 'passes', 'pass')} every rule for her alone, "
+            f"but {'its' if safe == 1 else 'their'} {r.bed_type} beds went to more urgent or "
+            "closer placements, or to a woman she must be kept apart from (rule 7)."
+        )
+    nearest = explainer.nearest(i, reason)
+    if nearest:
+        detail += f" Nearest: {nearest}."
+    return Unplaced(request=r.id, reason=reason, detail=detail)
 
 
 def _n(n: int, noun: str) -> str:

@@ -77,3 +77,12 @@ def test_json_syntax_error_is_reported_by_line(
     bad.write_text('{\n  "version": 1,\n  "shelters": [,]\n}')
     assert main(["match", str(bad)]) == 2
     assert "at line 3, column" in capsys.readouterr().err
+
+
+def test_help_documents_the_plan_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    """`haven match --help` explains the fields Haven adds to the plan."""
+    with pytest.raises(SystemExit):
+        main(["match", "--help"])
+    said = capsys.readouterr().out
+    for field in ("bound.total_km", "alternatives", "cut_by_time_limit", "moved", "detail"):
+        assert field in said, field
