@@ -14,7 +14,6 @@ from typing import Any
 import msgspec
 from litestar import Request, WebSocket, put, websocket
 from litestar.exceptions import WebSocketDisconnect
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Response
 
@@ -24,7 +23,8 @@ from exchange.access.store import Executor
 from exchange.beds import report as core
 from exchange.beds import store
 from exchange.errors import DB_ERRORS, HavenError, Unavailable, refuse, status
-from exchange.ops.openapi import json_body, refusals
+from exchange.ops import examples
+from exchange.ops.openapi import TOKEN, json_body, refusals, success
 from exchange.placements import offers, rules
 from exchange.services import Services, services
 from schema.registry import Principal
@@ -183,12 +183,26 @@ async def _answer_frame(
 @put(
     "/api/shelters/{shelter_id:str}/beds",
     status_code=200,
-    operation_class=json_body(Report, "One report: the same body as on /ws/shelter"),
+    summary="Report a shelter's beds",
+    operation_class=json_body(
+        Report, examples.REPORT, "One report: the same body as on /ws/shelter"
+    ),
     responses={
-        200: ResponseSpec(
-            data_container=Ack, description="The ack, after commit", generate_examples=False
+        **success(Ack, examples.ACK, "The ack, after commit (`applied`, `duplicate`, `stale`)"),
+        **refusals(
+            Error,
+            "invalid_json",
+            "invalid_message",
+            "unknown_type",
+            *TOKEN,
+            "wrong_shelter",
+            "unknown_shelter",
+            "frame_too_large",
+            "invalid_report",
+            "unknown_bed_type",
+            "internal",
+            "unavailable",
         ),
-        **refusals(Error, 400, 401, 403, 404, 413, 422, 500, 503),
     },
 )
 async def put_beds(request: Request[Any, Any, Any], shelter_id: FromPath[str]) -> Response[bytes]:

@@ -15,7 +15,6 @@ from typing import Any
 
 import msgspec
 from litestar import Request, WebSocket, get, websocket
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Response
 
@@ -26,7 +25,8 @@ from exchange.board import history, store
 from exchange.board.board import view_of
 from exchange.board.hub import parse_since, serve
 from exchange.errors import DB_ERRORS, AuthError, HavenError, Unavailable, refuse
-from exchange.ops.openapi import refusals
+from exchange.ops import examples
+from exchange.ops.openapi import SESSION, refusals, success
 from exchange.services import services
 from schema.wire import Error, RegionHistory, Snapshot
 
@@ -68,11 +68,10 @@ async def dashboard_ws(socket: WebSocket[Any, Any, Any]) -> None:
 
 @get(
     "/api/regions",
+    summary="Read the dashboard snapshot",
     responses={
-        200: ResponseSpec(
-            data_container=Snapshot, description="The snapshot", generate_examples=False
-        ),
-        **refusals(Error, 401, 403, 503),
+        **success(Snapshot, examples.SNAPSHOT, "Every region this token sees"),
+        **refusals(Error, *SESSION, "unavailable"),
     },
 )
 async def regions(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -100,11 +99,10 @@ HISTORY_DAYS = 366
 
 @get(
     "/api/regions/{region:str}/history",
+    summary="Read a region's daily history",
     responses={
-        200: ResponseSpec(
-            data_container=RegionHistory, description="Daily figures", generate_examples=False
-        ),
-        **refusals(Error, 400, 401, 403, 503),
+        **success(RegionHistory, examples.HISTORY, "Daily figures, oldest first"),
+        **refusals(Error, "invalid_request", *SESSION, "forbidden_region", "unavailable"),
     },
 )
 async def region_history(request: Request[Any, Any, Any], region: FromPath[str]) -> Response[Any]:

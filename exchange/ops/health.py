@@ -113,6 +113,8 @@ def openapi_config() -> OpenAPIConfig:
         "dashboards) are described in AsyncAPI 3: [read them](/asyncapi), or fetch "
         "[/asyncapi.json](/asyncapi.json).",
         path="/schema",
+        # Each operation's description is its handler's docstring (exchange/ops/openapi.py).
+        use_handler_docstrings=True,
         render_plugins=[
             SwaggerRenderPlugin(
                 js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",

@@ -32,7 +32,8 @@ from exchange.access.revocation import WS_REVOKED
 from exchange.audit import store as audit
 from exchange.board.hub import parse_since, serve
 from exchange.errors import DB_ERRORS, AuthError, HavenError, Unavailable, refuse
-from exchange.ops.openapi import json_body, refusals
+from exchange.ops import examples
+from exchange.ops.openapi import TOKEN, json_body, refusals, success
 from exchange.placements import offers, requests, rules, runs, store
 from exchange.placements.requests import InvalidRequest
 from exchange.services import Services, services
@@ -48,6 +49,7 @@ from schema.placements import (
     RunRequest,
     RunResult,
 )
+from schema.problem import Plan, Problem
 from schema.registry import Principal, Role
 from schema.wire import Offer
 
@@ -113,8 +115,21 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
 @post(
     "/api/requests",
     status_code=201,
-    operation_class=json_body(NewRequest, "One woman's request for one bed"),
-    responses=refusals(ApiError, 400, 401, 403, 409, 413, 503),
+    summary="Create a request",
+    operation_class=json_body(NewRequest, examples.NEW_REQUEST, "One woman's request for one bed"),
+    responses={
+        **success(RequestView, examples.REQUEST, "The request, `open`", status_code=201),
+        **refusals(
+            ApiError,
+            "invalid_request",
+            *TOKEN,
+            "forbidden_region",
+            "duplicate_ref",
+            "conflict",
+            "frame_too_large",
+            "unavailable",
+        ),
+    },
 )
 async def create_request(request: Request[Any, Any, Any]) -> RequestView:
     """Create one request for one woman (planner). Nothing is stored on refusal."""
@@ -132,7 +147,14 @@ async def create_request(request: Request[Any, Any, Any]) -> RequestView:
 Status = Literal["open", "offered", "accepted", "arrived", "withdrawn", "no_show"]
 
 
-@get("/api/requests", responses=refusals(ApiError, 400, 401, 403, 503))
+@get(
+    "/api/requests",
+    summary="List the agency's requests",
+    responses={
+        **success(list[RequestView], [examples.REQUEST], "The agency's requests"),
+        **refusals(ApiError, "invalid_request", *TOKEN, "unavailable"),
+    },
+)
 async def list_requests(
     request: Request[Any, Any, Any], status: FromQuery[Status | None] = None
 ) -> list[RequestView]:
@@ -153,7 +175,14 @@ async def _own(request: Request[Any, Any, Any], request_id: str) -> tuple[Princi
     return principal, views[0]
 
 
-@get("/api/requests/{request_id:str}", responses=refusals(ApiError, 400, 401, 403, 404, 503))
+@get(
+    "/api/requests/{request_id:str}",
+    summary="Read one request",
+    responses={
+        **success(RequestView, examples.REQUEST, "The request"),
+        **refusals(ApiError, "invalid_request", *TOKEN, "not_found", "unavailable"),
+    },
+)
 async def get_request(request: Request[Any, Any, Any], request_id: FromPath[str]) -> RequestView:
     """One of the agency's requests, with its live offer (no shelter before acceptance)."""
     _, view = await _own(request, request_id)
@@ -163,7 +192,19 @@ async def get_request(request: Request[Any, Any, Any], request_id: FromPath[str]
 @delete(
     "/api/requests/{request_id:str}",
     status_code=200,
-    responses=refusals(ApiError, 400, 401, 403, 404, 409, 503),
+    summary="Withdraw a request",
+    responses={
+        **success(RequestView, examples.WITHDRAWN, "The request, `withdrawn`"),
+        **refusals(
+            ApiError,
+            "invalid_request",
+            *TOKEN,
+            "not_found",
+            "already_ended",
+            "conflict",
+            "unavailable",
+        ),
+    },
 )
 async def withdraw_request(
     request: Request[Any, Any, Any], request_id: FromPath[str]
@@ -183,7 +224,11 @@ async def withdraw_request(
 
 @get(
     "/api/requests/{request_id:str}/placement",
-    responses=refusals(ApiError, 400, 401, 403, 404, 503),
+    summary="Read where she goes",
+    responses={
+        **success(Placement, examples.PLACEMENT, "The accepted placement"),
+        **refusals(ApiError, "invalid_request", *TOKEN, "no_placement", "unavailable"),
+    },
 )
 async def get_placement(request: Request[Any, Any, Any], request_id: FromPath[str]) -> Placement:
     """Where she goes: the shelter's name, address and intake phone, for the owning agency
@@ -197,8 +242,23 @@ async def get_placement(request: Request[Any, Any, Any], request_id: FromPath[st
 @put(
     "/api/requests/{request_id:str}/pickup",
     status_code=200,
-    operation_class=json_body(NewPickup, "Who meets her at the gate, and when"),
-    responses=refusals(ApiError, 400, 401, 403, 404, 409, 413, 503),
+    summary="Arrange her pickup at the gate",
+    operation_class=json_body(
+        NewPickup, examples.NEW_PICKUP, "Who meets her at the gate, and when"
+    ),
+    responses={
+        **success(PickupSet, examples.PICKUP_SET, "The pickup as arranged"),
+        **refusals(
+            ApiError,
+            "invalid_request",
+            *TOKEN,
+            "not_found",
+            "already_ended",
+            "conflict",
+            "frame_too_large",
+            "unavailable",
+        ),
+    },
 )
 async def put_pickup(request: Request[Any, Any, Any], request_id: FromPath[str]) -> PickupSet:
     """Arrange or change her pickup at the gate (owning agency): `who` is `shelter`,
@@ -214,7 +274,14 @@ async def put_pickup(request: Request[Any, Any, Any], request_id: FromPath[str])
     return PickupSet(request=request_id, pickup=pickup)
 
 
-@get("/api/readiness", responses=refusals(ApiError, 400, 401, 403, 503))
+@get(
+    "/api/readiness",
+    summary="Read the release-day readiness board",
+    responses={
+        **success(Readiness, examples.READINESS, "The board, most at risk first"),
+        **refusals(ApiError, "invalid_request", *TOKEN, "unavailable"),
+    },
+)
 async def get_readiness(request: Request[Any, Any, Any], days: FromQuery[int] = 14) -> Readiness:
     """The agency's release-day readiness board (planner): every request releasing within
     `days` (1-90; and those already released without a bed), with its status, days left
@@ -271,8 +338,21 @@ async def planner_ws(socket: WebSocket[Any, Any, Any]) -> None:
 @post(
     "/api/matching/runs",
     status_code=201,
-    operation_class=json_body(RunRequest, "The regions to match now"),
-    responses=refusals(ApiError, 400, 401, 403, 409, 413, 503),
+    summary="Run the matcher now",
+    operation_class=json_body(RunRequest, examples.RUN_REQUEST, "The regions to match now"),
+    responses={
+        **success(RunResult, examples.RUN, "The run's summary", status_code=201),
+        **refusals(
+            ApiError,
+            "invalid_request",
+            *TOKEN,
+            "forbidden_region",
+            "run_in_progress",
+            "conflict",
+            "frame_too_large",
+            "unavailable",
+        ),
+    },
 )
 async def create_run(request: Request[Any, Any, Any]) -> RunResult:
     """Run the matcher now for these regions (admin, or a planner for her regions)."""
@@ -292,7 +372,14 @@ async def create_run(request: Request[Any, Any, Any]) -> RunResult:
     return result
 
 
-@get("/api/matching/runs/{run_id:int}", responses=refusals(ApiError, 400, 401, 403, 404, 503))
+@get(
+    "/api/matching/runs/{run_id:int}",
+    summary="Read a matching run",
+    responses={
+        **success(RunResult, examples.RUN, "The run's summary"),
+        **refusals(ApiError, "invalid_request", *TOKEN, "not_found", "unavailable"),
+    },
+)
 async def get_run(request: Request[Any, Any, Any], run_id: FromPath[int]) -> RunResult:
     """A run's summary (admin)."""
     await _principal(request, "admin")
@@ -304,7 +391,16 @@ async def get_run(request: Request[Any, Any, Any], run_id: FromPath[int]) -> Run
 
 @get(
     "/api/matching/runs/{run_id:int}/{which:str}",
-    responses=refusals(ApiError, 400, 401, 403, 404, 503),
+    summary="Read a run's problem or plan file",
+    responses={
+        **success(
+            Problem | Plan,
+            examples.PROBLEM,
+            "`problem`: the problem as the matcher read it; `plan`: its answer",
+            more={"plan": examples.PLAN},
+        ),
+        **refusals(ApiError, "invalid_request", *TOKEN, "not_found", "unavailable"),
+    },
 )
 async def get_run_file(
     request: Request[Any, Any, Any], run_id: FromPath[int], which: FromPath[str]
@@ -325,7 +421,14 @@ async def get_run_file(
 # -- offers, at the shelter -------------------------------------------------------------------
 
 
-@get("/api/shelters/{shelter_id:str}/offers", responses=refusals(ApiError, 400, 401, 403, 503))
+@get(
+    "/api/shelters/{shelter_id:str}/offers",
+    summary="List the shelter's offers",
+    responses={
+        **success(list[Offer], [examples.OFFER], "Its unanswered and accepted offers"),
+        **refusals(ApiError, "invalid_request", *TOKEN, "wrong_shelter", "unavailable"),
+    },
+)
 async def shelter_offers(request: Request[Any, Any, Any], shelter_id: FromPath[str]) -> list[Offer]:
     """This shelter's unanswered and accepted offers (shelter token)."""
     principal = await _principal(request, "shelter")
@@ -360,7 +463,20 @@ async def _act(request: Request[Any, Any, Any], offer_id: str, action: rules.Act
 @post(
     "/api/offers/{offer_id:str}/accept",
     status_code=200,
-    responses=refusals(ApiError, 400, 401, 403, 404, 409, 503),
+    summary="Accept an offer",
+    responses={
+        **success(Offer, examples.OFFER, "The offer, `accepted`"),
+        **refusals(
+            ApiError,
+            "invalid_request",
+            *TOKEN,
+            "unknown_offer",
+            "already_decided",
+            "offer_expired",
+            "conflict",
+            "unavailable",
+        ),
+    },
 )
 async def accept_offer(request: Request[Any, Any, Any], offer_id: FromPath[str]) -> Offer:
     """Accept an offer: the bed stays held for her until she arrives."""
@@ -370,8 +486,22 @@ async def accept_offer(request: Request[Any, Any, Any], offer_id: FromPath[str])
 @post(
     "/api/offers/{offer_id:str}/decline",
     status_code=200,
-    operation_class=json_body(Decision, "Optional: why"),
-    responses=refusals(ApiError, 400, 401, 403, 404, 409, 413, 503),
+    summary="Decline an offer",
+    operation_class=json_body(Decision, examples.DECISION, "Optional: why"),
+    responses={
+        **success(Offer, examples.DECLINED, "The offer, `declined`"),
+        **refusals(
+            ApiError,
+            "invalid_request",
+            *TOKEN,
+            "unknown_offer",
+            "already_decided",
+            "offer_expired",
+            "conflict",
+            "frame_too_large",
+            "unavailable",
+        ),
+    },
 )
 async def decline_offer(request: Request[Any, Any, Any], offer_id: FromPath[str]) -> Offer:
     """Decline an offer (optional body `{"reason": "full"}`): the bed is released and
@@ -382,7 +512,21 @@ async def decline_offer(request: Request[Any, Any, Any], offer_id: FromPath[str]
 @post(
     "/api/offers/{offer_id:str}/arrived",
     status_code=200,
-    responses=refusals(ApiError, 400, 401, 403, 404, 409, 503),
+    summary="Record her arrival",
+    responses={
+        **success(Offer, examples.ARRIVED, "The offer, `arrived`"),
+        **refusals(
+            ApiError,
+            "invalid_request",
+            *TOKEN,
+            "unknown_offer",
+            "not_accepted",
+            "already_decided",
+            "offer_expired",
+            "conflict",
+            "unavailable",
+        ),
+    },
 )
 async def offer_arrived(request: Request[Any, Any, Any], offer_id: FromPath[str]) -> Offer:
     """She arrived: the hold becomes an occupied bed."""
