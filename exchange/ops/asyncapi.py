@@ -1,24 +1,32 @@
 """The AsyncAPI 3.0 document of Haven's websocket channels, generated from the msgspec
-types of `schema.wire` (the same types that decode and encode every frame).
+types of `schema.wire` and `schema.placements` (the same types that decode and encode
+every frame).
 
-Which message travels on which channel, and in which direction, is said once here
-(`CHANNELS`); a test checks that every member of `ClientMessage` and `ServerMessage` is
-in the document, so a new message type cannot go undocumented. There is no planner
-channel yet: planners use the HTTP API at /schema.
+Which message travels on which channel, and in which direction, is read from the unions
+the code decodes and encodes with: a shelter agent sends `ClientMessage`; the planner
+channel sends `PlannerMessage` and `status`; the dashboard channel sends `snapshot`,
+`update` and `status`; every other member of `ServerMessage` goes to shelters. A type added
+to one of those unions is in the document with no change here but its example in
+`EXAMPLES`, and a test fails until it has one.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+import re
+from typing import Any, get_args
 
 import msgspec
 
+from exchange.access.revocation import WS_REVOKED
 from exchange.access.sessions import COOKIE
+from exchange.ops import examples
+from schema.placements import PlannerMessage, PlannerSnapshot, RequestChanged, RequestRemoved
 from schema.wire import (
     Ack,
     BedCounts,
     BedTotals,
+    ClientMessage,
     Decide,
     Decided,
     Error,
@@ -27,12 +35,25 @@ from schema.wire import (
     OfferClosed,
     Region,
     Report,
+    ServerMessage,
     Snapshot,
     Status,
     Update,
 )
 
 VERSION = "3.0.0"
+
+
+_SINCE = {
+    "type": "object",
+    "properties": {
+        "since": {
+            "type": "string",
+            "pattern": "^[0-9]{1,19}$",
+            "description": "Resume after this seq instead of a snapshot",
+        }
+    },
+}
 
 
 class Channel(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +68,12 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     query: dict[str, Any] | None = None
 
 
+DASHBOARD: tuple[type[msgspec.Struct], ...] = (Snapshot, Update, Status)
+"""What the dashboard channel sends (exchange.board)."""
+
+PLANNER: tuple[type[msgspec.Struct], ...] = (*get_args(PlannerMessage), Status)
+"""What the planner channel sends (exchange.placements.feed)."""
+
 CHANNELS = {
     "shelter": Channel(
         address="/ws/shelter",
@@ -57,9 +84,9 @@ CHANNELS = {
         "`ack` or an `error`, and `decide`s offers, answered by `decided` or an `error`. "
         "Offers that can no longer be answered are announced with `offer_closed`. A "
         "frame larger than HAVEN_MAX_FRAME_BYTES closes the connection with 1009; a "
-        "revoked token closes it with 4001.",
-        receives=(Report, Decide),
-        sends=(Hello, Ack, Error, Offer, Decided, OfferClosed),
+        f"revoked token closes it with {WS_REVOKED}.",
+        receives=get_args(ClientMessage),
+        sends=tuple(t for t in get_args(ServerMessage) if t not in DASHBOARD),
         security=("shelterToken",),
     ),
     "dashboard": Channel(
@@ -72,18 +99,25 @@ CHANNELS = {
         "may be out of date. Clients send nothing. A region with too few shelters is "
         "`suppressed` for viewers.",
         receives=(),
-        sends=(Snapshot, Update, Status),
+        sends=DASHBOARD,
         security=("bearerToken", "sessionCookie"),
-        query={
-            "type": "object",
-            "properties": {
-                "since": {
-                    "type": "string",
-                    "pattern": "^[0-9]{1,19}$",
-                    "description": "Resume after this update seq instead of a snapshot",
-                }
-            },
-        },
+        query=_SINCE,
+    ),
+    "planner": Channel(
+        address="/ws/planner",
+        title="Planner channel",
+        description="An agency's requests, live, for planner tokens (bearer or the sign-in "
+        "session cookie). The exchange sends a `snapshot` of the agency's live requests "
+        "and no-shows, most at risk first (or, with `?since=N`, the changes after N when "
+        "it still has them), then a `request` each time one changes (status, offer, "
+        "pickup or `at_risk`), `removed` when one leaves the picture, and `status` when "
+        "its picture may be out of date. Every message is absolute: applying one twice "
+        "is harmless. Never another agency's requests, a ref or a contact token. Clients "
+        f"send nothing; a revoked token closes the connection with {WS_REVOKED}.",
+        receives=(),
+        sends=PLANNER,
+        security=("bearerToken", "sessionCookie"),
+        query=_SINCE,
     ),
 }
 
@@ -95,6 +129,9 @@ _REGION = Region(
     as_of="2026-12-01T10:03:00Z",
     beds={"single": BedTotals(total=80, available=7), "family": BedTotals(total=9, available=0)},
 )
+_ROW = msgspec.structs.replace(examples.READINESS.requests[0], ref=None)
+"""A readiness row as the planner channel sends it: never her ref."""
+
 EXAMPLES: dict[type[msgspec.Struct], msgspec.Struct] = {
     Report: Report(
         seq=17,
@@ -124,12 +161,16 @@ EXAMPLES: dict[type[msgspec.Struct], msgspec.Struct] = {
     Snapshot: Snapshot(seq=1042, regions=[_REGION]),
     Update: Update(seq=1043, region=_REGION),
     Status: Status(degraded=True),
+    PlannerSnapshot: PlannerSnapshot(seq=5120, as_of=examples.READINESS.as_of, requests=[_ROW]),
+    RequestChanged: RequestChanged(seq=5121, request=_ROW),
+    RequestRemoved: RequestRemoved(seq=5122, request="r000042", status="arrived"),
 }
 """One valid instance of each message, shown as its example (a test validates each
 against its payload schema)."""
 
 
 def tag(t: type[msgspec.Struct]) -> str:
+    """The message's `type`."""
     value = t.__struct_config__.tag
     assert isinstance(value, str), t
     return value
@@ -140,11 +181,20 @@ def documented() -> set[type[msgspec.Struct]]:
     return {t for c in CHANNELS.values() for t in (*c.receives, *c.sends)}
 
 
+def key(t: type[msgspec.Struct]) -> str:
+    """The message's name in the document: its `type`, or where two channels use one
+    `type` for different messages (the dashboard's and the planner's `snapshot`), its class
+    name in snake case."""
+    if sum(tag(u) == tag(t) for u in documented()) == 1:
+        return tag(t)
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", t.__name__).lower()
+
+
 @functools.cache
 def _base() -> dict[str, Any]:
     types = sorted(documented(), key=lambda t: t.__name__)
     _, schemas = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
-    messages = {tag(t): _message(t) for t in types}
+    messages = {key(t): _message(t) for t in types}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for name, c in CHANNELS.items():
@@ -153,7 +203,7 @@ def _base() -> dict[str, Any]:
             "title": c.title,
             "description": c.description,
             "messages": {
-                tag(t): {"$ref": f"#/components/messages/{tag(t)}"} for t in (*c.receives, *c.sends)
+                key(t): {"$ref": f"#/components/messages/{key(t)}"} for t in (*c.receives, *c.sends)
             },
         }
         if c.query is not None:
@@ -161,19 +211,19 @@ def _base() -> dict[str, Any]:
         channels[name] = channel
         security = [{"$ref": f"#/components/securitySchemes/{s}"} for s in c.security]
         for t in c.receives:
-            operations[f"receive_{tag(t)}"] = {
+            operations[f"receive_{key(t)}"] = {
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{name}"},
                 "summary": f"The exchange receives `{tag(t)}` from a client",
-                "messages": [{"$ref": f"#/channels/{name}/messages/{tag(t)}"}],
+                "messages": [{"$ref": f"#/channels/{name}/messages/{key(t)}"}],
                 "security": security,
             }
         for t in c.sends:
-            operations[f"send_{name}_{tag(t)}"] = {
+            operations[f"send_{name}_{key(t)}"] = {
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{name}"},
                 "summary": f"The exchange sends `{tag(t)}` on the {name} channel",
-                "messages": [{"$ref": f"#/channels/{name}/messages/{tag(t)}"}],
+                "messages": [{"$ref": f"#/channels/{name}/messages/{key(t)}"}],
                 "security": security,
             }
     return {
@@ -181,9 +231,10 @@ def _base() -> dict[str, Any]:
         "info": {
             "title": "Haven exchange websockets",
             "version": "1",
-            "description": "Live bed reports and offers from shelters, and live regional "
-            "capacity for dashboards: JSON text frames, one object per frame, each with a "
-            "`type`. The HTTP API is described in OpenAPI at /schema.",
+            "description": "Live bed reports and offers from shelters, live regional "
+            "capacity for dashboards, and each agency's requests live for its planners: JSON "
+            "text frames, one object per frame, each with a `type`. The HTTP API is "
+            "described in OpenAPI at /schema.",
         },
         "defaultContentType": "application/json",
         "channels": channels,
@@ -221,8 +272,9 @@ def _message(t: type[msgspec.Struct]) -> dict[str, Any]:
         "title": t.__name__,
         "contentType": "application/json",
         "payload": {"$ref": f"#/components/schemas/{t.__name__}"},
-        "examples": [{"name": tag(t), "payload": msgspec.to_builtins(EXAMPLES[t])}],
     }
+    if t in EXAMPLES:  # a new message type is documented at once; a test asks for its example
+        message["examples"] = [{"name": key(t), "payload": msgspec.to_builtins(EXAMPLES[t])}]
     if doc:
         message["summary"] = " ".join(doc.split("\n\n")[0].split())
     return message

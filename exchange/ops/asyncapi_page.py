@@ -57,22 +57,23 @@ def render(document: dict[str, Any]) -> str:
                 continue
             for ref in op["messages"]:
                 key = ref["$ref"].rsplit("/", 1)[1]
-                parts.append(_message(messages[key], op["action"], schemas))
+                parts.append(_message(f"{name}-{key}", messages[key], op["action"], schemas))
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
 
-def _message(message: dict[str, Any], action: str, schemas: dict[str, Any]) -> str:
+def _message(anchor: str, message: dict[str, Any], action: str, schemas: dict[str, Any]) -> str:
+    """One message of a channel, at `#message-{channel}-{key}`."""
     e = html.escape
     who = "the exchange receives (clients send)" if action == "receive" else "the exchange sends"
     payload = schemas[message["payload"]["$ref"].rsplit("/", 1)[1]]
-    example = json.dumps(message["examples"][0]["payload"], indent=2)
+    shown = [json.dumps(x["payload"], indent=2) for x in message.get("examples", [])]
     return (
-        f"<h3 id='message-{e(message['name'])}'><code>{e(message['name'])}</code> "
+        f"<h3 id='message-{e(anchor)}'><code>{e(message['name'])}</code> "
         f"<span class='dir {e(action)}'>{e(who)}</span></h3>"
         + (f"<p>{_prose(message['summary'])}</p>" if message.get("summary") else "")
         + _fields(payload, schemas)
-        + f"<p>Example:</p><pre>{e(example)}</pre>"
+        + "".join(f"<p>Example:</p><pre>{e(x)}</pre>" for x in shown)
     )
 
 
