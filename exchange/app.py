@@ -78,6 +78,7 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
                     requests.policy(settings),
                     horizon_days=settings.match_horizon_days,
                     on_demand=hub.demand,
+                    on_requests=feed.on_requests,
                 ).running()
             )
             await stack.enter_async_context(

@@ -176,6 +176,16 @@ class OfferClosed(msgspec.Struct, frozen=True, kw_only=True, tag="offer_closed")
     status: OfferStatus
 
 
+class PickupChanged(msgspec.Struct, frozen=True, kw_only=True, tag="pickup"):
+    """Who meets her at the gate, for an offer this shelter accepted: sent when the agency
+    arranges or changes it, and after `hello` for each accepted offer that has one.
+    Absolute (receiving it twice is harmless); an agent that does not know the type
+    ignores it, as the contract lets servers add types."""
+
+    offer: str
+    pickup: Pickup
+
+
 class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
     """Whether dashboards' numbers may be out of date: `degraded` while the exchange cannot
     read bed events from its database, then `false` once it can again."""
@@ -183,4 +193,6 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
     degraded: bool
 
 
-ServerMessage = Hello | Ack | Error | Snapshot | Update | Status | Offer | Decided | OfferClosed
+ServerMessage = (
+    Hello | Ack | Error | Snapshot | Update | Status | Offer | Decided | OfferClosed | PickupChanged
+)

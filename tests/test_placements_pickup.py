@@ -4,15 +4,20 @@ arrangement is audited with who only."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
+import test_placements_api as api
 from test_placements import SETTINGS, live_offer, planner, request, shelters
+from websockets.asyncio.client import connect
 
 from exchange.audit import store as audit
 from exchange.errors import HavenError
@@ -132,3 +137,58 @@ def test_a_pickup_time_needs_its_offset() -> None:
 
 def _utc(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_the_accepting_shelter_hears_of_its_pickup_live(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """Over a real /ws/shelter: a pickup arranged before acceptance follows `decided`; one
+    arranged or changed after reaches the connected shelter as `pickup` (in this process
+    or another); a reconnect gets the current one after `hello`. The other shelter hears
+    nothing, and no message carries her ref or contact token."""
+    t = await api.setup(conn)
+    first = serve(env=api.ENV)
+    second = serve(env=api.ENV)  # another process, for the shelter's second connection
+    put = {"who": "shelter", "at": release_morning().isoformat()}
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as http:
+        planner, admin = api.bearer(t["planner"]), api.bearer(t["admin"])
+        rid = (await http.post("/api/requests", headers=planner, json=api.body())).json()["id"]
+        r = await http.put(f"/api/requests/{rid}/pickup", headers=planner, json=put)
+        assert r.status_code == 200, r.text
+        await http.post("/api/matching/runs", headers=admin, json={"regions": ["OH"]})
+        oid, at = await conn.fetchrow("select id, shelter_id from offers")
+        mine = next(tok for sid, tok in t["shelters"] if sid == at)
+        other = next(tok for sid, tok in t["shelters"] if sid != at)
+        async with (
+            connect(first.ws_url + "/ws/shelter", additional_headers=api.bearer(mine)) as ws,
+            connect(second.ws_url + "/ws/shelter", additional_headers=api.bearer(mine)) as ws2,
+            connect(first.ws_url + "/ws/shelter", additional_headers=api.bearer(other)) as ows,
+        ):
+            assert [(await _frame(w))["type"] for w in (ws, ws2, ows)] == ["hello"] * 3
+            offered = await _frame(ws)
+            assert offered["type"] == "offer" and "pickup" not in offered
+            assert (await _frame(ws2))["type"] == "offer"
+            await ws.send(json.dumps({"type": "decide", "offer": oid, "decision": "accept"}))
+            assert await _frame(ws) == {"type": "decided", "offer": oid, "status": "accepted"}
+            shelter = {"who": "shelter", "at": _utc(release_morning()), "flagged": False}
+            assert await _frame(ws) == {"type": "pickup", "offer": oid, "pickup": shelter}
+            assert await _frame(ws2) == {"type": "pickup", "offer": oid, "pickup": shelter}
+            family = {**put, "who": "verified_family"}
+            r = await http.put(f"/api/requests/{rid}/pickup", headers=planner, json=family)
+            assert r.status_code == 200, r.text
+            flagged = {**shelter, "who": "verified_family", "flagged": True}
+            for w in (ws, ws2):
+                got = await _frame(w)
+                assert got == {"type": "pickup", "offer": oid, "pickup": flagged}
+                assert api.REF not in json.dumps(got) and api.CONTACT not in json.dumps(got)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(ows.recv(), 1.0)
+        async with connect(
+            second.ws_url + "/ws/shelter", additional_headers=api.bearer(mine)
+        ) as ws:
+            assert (await _frame(ws))["type"] == "hello"
+            assert await _frame(ws) == {"type": "pickup", "offer": oid, "pickup": flagged}
+
+
+async def _frame(ws: Any) -> dict[str, Any]:
+    return dict(json.loads(await asyncio.wait_for(ws.recv(), 10)))

@@ -143,6 +143,8 @@ async def shelter_channel(socket: WebSocket[Any, Any, Any]) -> None:
             await outlet.send(_ENCODER.encode(reply).decode())
             if not isinstance(reply, Decided):
                 app.metrics.answered(reply, time.perf_counter() - started)
+            elif reply.status == "accepted":
+                await app.offers.push(outlet)  # a pickup arranged before she was accepted
     except (WebSocketDisconnect, OSError):
         pass  # the peer left
     except RuntimeError as exc:

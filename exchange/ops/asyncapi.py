@@ -33,6 +33,8 @@ from schema.wire import (
     Hello,
     Offer,
     OfferClosed,
+    Pickup,
+    PickupChanged,
     Region,
     Report,
     ServerMessage,
@@ -82,7 +84,9 @@ CHANNELS = {
         "The exchange says `hello` (with the last applied report seq), then every "
         "unanswered offer; the agent sends absolute bed `report`s, each answered by an "
         "`ack` or an `error`, and `decide`s offers, answered by `decided` or an `error`. "
-        "Offers that can no longer be answered are announced with `offer_closed`. A "
+        "Offers that can no longer be answered are announced with `offer_closed`. Who "
+        "meets a woman at the gate reaches the shelter that accepted her as `pickup` "
+        "(when the agency arranges or changes it, and after `hello`). A "
         "frame larger than HAVEN_MAX_FRAME_BYTES closes the connection with 1009; a "
         f"revoked token closes it with {WS_REVOKED}.",
         receives=get_args(ClientMessage),
@@ -158,6 +162,10 @@ EXAMPLES: dict[type[msgspec.Struct], msgspec.Struct] = {
     ),
     Decided: Decided(offer="o000123", status="declined"),
     OfferClosed: OfferClosed(offer="o000123", status="expired"),
+    PickupChanged: PickupChanged(
+        offer="o000123",
+        pickup=Pickup(who="verified_family", at="2026-12-11T14:00:00Z", flagged=True),
+    ),
     Snapshot: Snapshot(seq=1042, regions=[_REGION]),
     Update: Update(seq=1043, region=_REGION),
     Status: Status(degraded=True),

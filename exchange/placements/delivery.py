@@ -5,6 +5,12 @@ is a `hold` bed event that the fan-out reads in every process. When one concerns
 shelter connected here, its offers are read again and each connection gets what it has
 not been sent: new `offer`s, and `offer_closed` for one it was sent that can no longer be
 answered (expired, withdrawn). After `hello` a connection gets every unanswered offer.
+
+A pickup moves no bed: the planner channel's feed, which reads every change of a request
+from the audit log in every process, tells `on_requests` of the requests it read again,
+and a shelter connected here that was sent one of their offers is pushed again. Each
+connection gets `pickup` for each accepted offer whose arrangement it has not been sent
+(so after `hello`, every accepted offer's current one).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import msgspec
 from exchange.beds.model import Event
 from exchange.errors import DB_ERRORS
 from exchange.placements import store
-from schema.wire import Offer, OfferClosed
+from exchange.placements.readiness import Facts
+from schema.wire import OfferClosed, Pickup, PickupChanged
 
 log = logging.getLogger("haven.offers")
 
@@ -36,6 +43,8 @@ class Outlet:
         self.shelter_id = shelter_id
         self._send = send
         self.sent: set[str] = set()
+        self.accepted: dict[str, Pickup | None] = {}
+        """Accepted offers, with the pickup last sent for each (None: none yet)."""
         self.lock = asyncio.Lock()
         """Held while sending, so pushes never interleave with the channel's replies."""
 
@@ -68,11 +77,24 @@ class OfferFeed:
     def on_events(self, events: list[Event]) -> None:
         """Fan-out hook: push offers to connected shelters whose holds changed."""
         for shelter_id in {e.shelter_id for e in events if e.kind == "hold"}:
-            if shelter_id in self._outlets and shelter_id not in self._pending:
-                self._pending.add(shelter_id)
-                task = asyncio.create_task(self._push_shelter(shelter_id))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._schedule(shelter_id)
+
+    def on_requests(self, facts: list[Facts]) -> None:
+        """Planner-feed hook: push shelters connected here that were sent an offer of one
+        of these requests now accepted (its pickup may have changed)."""
+        accepted = {f.offer for f in facts if f.offer is not None and f.offer_status == "accepted"}
+        if not accepted:
+            return
+        for shelter_id, outlets in list(self._outlets.items()):
+            if any(not accepted.isdisjoint(o.sent | set(o.accepted)) for o in outlets):
+                self._schedule(shelter_id)
+
+    def _schedule(self, shelter_id: str) -> None:
+        if shelter_id in self._outlets and shelter_id not in self._pending:
+            self._pending.add(shelter_id)
+            task = asyncio.create_task(self._push_shelter(shelter_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _push_shelter(self, shelter_id: str) -> None:
         self._pending.discard(shelter_id)
@@ -80,9 +102,12 @@ class OfferFeed:
             await self.push(outlet)
 
     async def push(self, outlet: Outlet) -> None:
-        """Send this connection the offers it lacks and close the ones gone."""
+        """Send this connection the offers it lacks, close the ones gone, and send the
+        pickups of accepted offers it lacks."""
         try:
-            offers = await store.shelter_offers(self._pool, outlet.shelter_id, ("offered",))
+            found = await store.shelter_offers(self._pool, outlet.shelter_id)
+            offers = [o for o in found if o.status == "offered"]
+            accepted = [o for o in found if o.status == "accepted"]
             live = {o.offer for o in offers}
             gone = sorted(outlet.sent - live)
             statuses = await store.offer_statuses(self._pool, gone) if gone else {}
@@ -95,6 +120,11 @@ class OfferFeed:
                 status = statuses.get(offer_id)
                 if status in ("expired", "withdrawn", "no_show"):
                     await outlet.send(encode(OfferClosed(offer=offer_id, status=status)))
+            outlet.accepted = {o.offer: outlet.accepted.get(o.offer) for o in accepted}
+            for offer in accepted:
+                if offer.pickup is not None and offer.pickup != outlet.accepted[offer.offer]:
+                    outlet.accepted[offer.offer] = offer.pickup
+                    await outlet.send(encode(PickupChanged(offer=offer.offer, pickup=offer.pickup)))
         except DB_ERRORS as exc:
             log.warning("offer push failed", extra={"error": type(exc).__name__})
         except Exception as exc:  # the socket closed under us: the connection is ending
@@ -106,5 +136,5 @@ class OfferFeed:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def encode(message: Offer | OfferClosed | msgspec.Struct) -> str:
+def encode(message: msgspec.Struct) -> str:
     return _ENCODE.encode(message).decode()

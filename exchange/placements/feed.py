@@ -34,6 +34,7 @@ from exchange.board.hub import QUEUE_LIMIT, WS_TOO_SLOW, Subscriber
 from exchange.errors import DB_ERRORS
 from exchange.placements import planners, readiness, store
 from exchange.placements.planners import Gone, Item, Picture, Shown
+from exchange.placements.readiness import Facts
 from schema.placements import PlannerSnapshot, RequestChanged, RequestRemoved
 from schema.registry import Principal
 from schema.wire import Demand, Status
@@ -74,12 +75,16 @@ class PlannerFeed:
         clock: Callable[[], dt.datetime] = _utcnow,
         horizon_days: int = 21,
         on_demand: Callable[[dict[str, Demand]], None] | None = None,
+        on_requests: Callable[[list[Facts]], None] | None = None,
     ) -> None:
         """Args:
         on_demand: told every region's demand (the dashboards' `demand`) after each
             change, and at least once a minute (the horizon moves with the date).
+        on_requests: told the facts of the requests each batch of changes read again
+            (the offer feed pushes pickups to the shelters that accepted them).
         """
         self._dsn, self._pool, self._policy = dsn, pool, policy
+        self._on_requests = on_requests
         self._horizon_days, self._on_demand = horizon_days, on_demand
         self._demand_at = float("-inf")
         self._poll_s, self._limit, self._clock = poll_s, queue_limit, clock
@@ -114,6 +119,8 @@ class PlannerFeed:
             found = await store.facts_of(self._pool, [t.request for t in touched])
             items = self.picture.apply(touched, {f.request: f for f in found}, upto=records[-1].id)
             self._send(items)
+            if self._on_requests is not None and found:
+                self._on_requests(found)
             sent += len(items)
             if len(records) < BATCH:
                 if sent:
