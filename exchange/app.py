@@ -29,6 +29,7 @@ from exchange.placements import channel as placements
 from exchange.placements import requests, schedule
 from exchange.placements.delivery import OfferFeed
 from exchange.placements.feed import PlannerFeed
+from exchange.placements.solver import lower_priority
 from exchange.services import Services
 from exchange.settings import Settings, from_env
 from exchange.webhooks.delivery import Sender
@@ -133,11 +134,14 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
 @contextmanager
 def solver_executor(settings: Settings) -> Iterator[Executor]:
     """Where matching runs solve: one worker process (spawned, so it shares no threads or
-    sockets with this one) or one worker thread, per HAVEN_MATCH_EXECUTOR."""
+    sockets with this one; niced, so it never starves the event loop) or one worker
+    thread, per HAVEN_MATCH_EXECUTOR."""
     executor: Executor
     if settings.match_executor == "process":
         executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=lower_priority,
         )
     else:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matching")

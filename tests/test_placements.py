@@ -3,6 +3,7 @@ expiry and no-shows move offers, requests and holds together, with an audit reco
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -124,6 +125,55 @@ async def test_a_run_makes_offers_that_hold_beds_with_events_and_audit(
     ]
     problem = await store.run_file(pool, result.id, "problem")
     assert problem is not None and TOKEN_A.encode() in problem
+    assert (await audit.verify(conn)).ok
+
+
+async def _waiting_for_a_lock(conn: asyncpg.Connection[Any]) -> None:
+    """Until another session of this database waits for a row lock."""
+    for _ in range(500):
+        waiting = await conn.fetchval(
+            "select count(*) from pg_stat_activity where datname = current_database()"
+            " and wait_event_type = 'Lock' and pid <> pg_backend_pid()"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no session waited for a lock")
+
+
+@pytest.mark.parametrize("lowered", [True, False])
+async def test_a_report_during_the_write_is_decided_against_the_beds_under_lock(
+    conn: asyncpg.Connection[Any],
+    pool: asyncpg.Pool[Any],
+    dsn: str,
+    solver: ThreadPoolExecutor,
+    lowered: bool,
+) -> None:
+    """The run decides its offers on an unlocked read and locks the beds last. A report
+    that lands between the two and takes the bed sends the write back to lock first: no
+    offer, no hold, no half-written run. One that leaves the bed free changes nothing."""
+    [sid] = await shelters(conn, 1)
+    woman = await request(conn, await planner(conn), "A-1")
+    other = await asyncpg.connect(dsn)
+    try:
+        report = other.transaction()
+        await report.start()
+        await other.execute("select * from beds where shelter_id = $1 for update", sid)
+        running = asyncio.create_task(runs.run(pool, SETTINGS, solver, ["OH"], token_id=None))
+        await _waiting_for_a_lock(conn)
+        await other.execute(
+            "update beds set occupied = $2 where shelter_id = $1", sid, 1 if lowered else 0
+        )
+        await report.commit()
+        result = await running
+    finally:
+        await other.close()
+    assert result.placed == 1 and result.offers == (0 if lowered else 1)
+    assert await beds(conn, sid) == ((0, 1) if lowered else (1, 0))
+    assert await status(conn, woman) == ("open" if lowered else "offered")
+    assert await conn.fetchval("select count(*) from matching_runs") == 1
+    assert await conn.fetchval("select offers from matching_runs") == result.offers
+    assert await conn.fetchval("select count(*) from offers") == result.offers
     assert (await audit.verify(conn)).ok
 
 

@@ -3,7 +3,8 @@
 Rows hold ids and kinds only — never a token, a contact token, a ref or an address.
 Each row's hash is sha256(previous hash || payload), computed by the database function
 `audit_append` (schema/migrations/004); `verify` recomputes every hash with the same
-`audit_payload` function and walks the chain.
+`audit_payload` function and walks the chain. Many records at once go through
+`audit_append_many` (migration 009), which chains them the same way with one head update.
 """
 
 from __future__ import annotations
@@ -17,11 +18,7 @@ import msgspec
 Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 
 _APPEND = "select audit_append($1, $2, $3, $4)"
-_APPEND_MANY = """
-select audit_append($1, $2, s.subject, s.detail)
-from unnest($3::text[], $4::text[]) with ordinality as s (subject, detail, n)
-order by s.n
-"""
+_APPEND_MANY = "select audit_append_many($1, $2, $3::text[], $4::text[])"
 _WALK = """
 select id, token_id, kind, subject, detail, prev_hash, hash,
        sha256(prev_hash || audit_payload(id, at, token_id, kind, subject, detail)) as computed
@@ -39,7 +36,10 @@ async def append(
 async def append_many(
     conn: Conn, token_id: int | None, kind: str, subjects: Sequence[str], details: Sequence[str]
 ) -> None:
-    """Append one record per subject, in order, in the caller's transaction."""
+    """Append one record per subject, in order, in the caller's transaction: one call
+    that locks and moves the chain's head once (`audit_append_many`, migration 009)."""
+    if len(subjects) != len(details):
+        raise ValueError(f"{len(subjects)} subjects but {len(details)} details")
     if subjects:
         await conn.execute(_APPEND_MANY, token_id, kind, list(subjects), list(details))
 

@@ -159,13 +159,13 @@ async def ping(conn: Conn) -> None:
 
 # Lock the batch's shelters and their beds in one fixed order (shelter id, bed type), so
 # concurrent batches — in this process or another — queue behind each other, never deadlock.
-_LOCK = """
+_STATES = """
 select s.id, s.last_seq, b.bed_type, b.total, b.occupied, b.out_of_service, b.held
 from shelters s join beds b on b.shelter_id = s.id
 where s.id = any($1::text[])
 order by s.id, b.bed_type
-for update of s, b
 """
+_LOCK = _STATES + "for update of s, b\n"
 # Every write of a batch in one statement (one round trip): beds, shelters, and the
 # event log, numbered by the same CTE as `append`.
 _WRITE = f"""
@@ -191,8 +191,17 @@ from clock
 
 async def lock_states(conn: Conn, shelter_ids: Sequence[str]) -> dict[str, ShelterState]:
     """The shelters' last seq and beds, row-locked until the caller's transaction ends."""
+    return _states(await conn.fetch(_LOCK, sorted(set(shelter_ids))))
+
+
+async def read_states(conn: Conn, shelter_ids: Sequence[str]) -> dict[str, ShelterState]:
+    """The shelters' last seq and beds, not locked: a report may change them at once."""
+    return _states(await conn.fetch(_STATES, sorted(set(shelter_ids))))
+
+
+def _states(rows: Sequence[asyncpg.Record]) -> dict[str, ShelterState]:
     states: dict[str, ShelterState] = {}
-    for r in await conn.fetch(_LOCK, sorted(set(shelter_ids))):
+    for r in rows:
         state = states.get(r["id"]) or ShelterState(
             shelter_id=r["id"], last_seq=r["last_seq"], beds={}
         )
@@ -388,7 +397,7 @@ def _shelter(r: asyncpg.Record) -> Shelter:
 
 _COUNTS = """
 select s.id, s.name, s.last_seq, s.last_report_at,
-       b.bed_type, b.total, b.occupied, b.out_of_service, b.held
+       b.bed_type, b.total, b.occupied, b.out_of_service, b.held, b.reported
 from shelters s join beds b on b.shelter_id = s.id
 where s.id = $1
 order by b.bed_type
@@ -415,6 +424,7 @@ async def shelter_counts(conn: Executor, shelter_id: str) -> ShelterCounts | Non
             )
             for r in rows
         },
+        reported={r["bed_type"] for r in rows if r["reported"]},
     )
 
 

@@ -168,6 +168,15 @@ class Resident(msgspec.Struct, frozen=True, kw_only=True):
     exclude_with: list[str]
 
 
+class MatchingInput(msgspec.Struct, frozen=True, kw_only=True):
+    """What a run reads from the database at one instant, to build its problem from."""
+
+    shelters: list[ShelterInfo]
+    requests: list[OpenRequest]
+    residents: list[Resident]
+    now: dt.datetime
+
+
 def fresh(reported_at: dt.datetime | None, now: dt.datetime, stale_after: dt.timedelta) -> bool:
     """Not stale: reported, and not longer ago than `stale_after` (exchange-protocol.md)."""
     return reported_at is not None and now - reported_at <= stale_after

@@ -7,6 +7,7 @@ deadlock with each other or with the ingest writer, which locks shelters and bed
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ import msgspec
 
 from exchange.beds.model import BedState
 from exchange.placements import planners, readiness
-from exchange.placements.rules import OpenRequest, Resident, ShelterInfo, pickup
+from exchange.placements.rules import MatchingInput, OpenRequest, Resident, ShelterInfo, pickup
 from schema import problem as p
 from schema.placements import NewRequest, OfferSummary, Placement, RequestView, RunResult
 from schema.registry import Rules
@@ -601,13 +602,6 @@ order by r.id
 """
 
 
-class MatchingInput(msgspec.Struct, frozen=True, kw_only=True):
-    shelters: list[ShelterInfo]
-    requests: list[OpenRequest]
-    residents: list[Resident]
-    now: dt.datetime
-
-
 async def matching_input(conn: Conn, regions: Sequence[str], horizon: dt.date) -> MatchingInput:
     """Shelters, open requests releasing by `horizon`, and residents, at one instant."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -643,7 +637,11 @@ async def matching_input(conn: Conn, regions: Sequence[str], horizon: dt.date) -
             held=r["held"],
         )
     requests = []
-    for r in request_rows:
+    for n, r in enumerate(request_rows, 1):
+        if n % 500 == 0:
+            # Thousands of rows become structs here, on the event loop: let the shelters'
+            # reports in between, so a matching run does not show up as report latency.
+            await asyncio.sleep(0)
         locations = msgspec.json.decode(r["contact_locations"])
         requests.append(
             OpenRequest(
@@ -723,6 +721,11 @@ async def insert_run(
             plan.decode(),
         )
     )
+
+
+async def set_run_offers(conn: Conn, run_id: int, offers: int) -> None:
+    """The number of offers a run made, known once its assignments are re-checked."""
+    await conn.execute("update matching_runs set offers = $2 where id = $1", run_id, offers)
 
 
 _INSERT_OFFERS = """
