@@ -23,6 +23,7 @@ def counts(reported: dt.datetime | None, name: str = "Casa Esperanza") -> Shelte
         last_seq=16,
         reported_at=reported,
         beds={"single": BedState(total=10, occupied=2, out_of_service=1, held=1)},
+        reported={"single"},
     )
 
 
@@ -93,3 +94,25 @@ def test_an_accepted_offer_shows_the_pickup_her_agency_arranged() -> None:
     assert "Pickup at the gate: someone else, 11 Dec, 14:00 UTC (flagged" in html
     es = operator.render_offers(Translator("es"), [picked])
     assert "Recogida a la salida: otra persona, 11 dic, 14:00 UTC" in es
+
+
+def test_a_bed_type_never_reported_says_haven_counts_none_of_it() -> None:
+    """A registered type her reports never named is marked as not reported (the dashboard
+    counts none of it); a reported one is not."""
+    state = ShelterCounts(
+        id="s00001",
+        name="Casa Esperanza",
+        last_seq=16,
+        reported_at=NOW,
+        beds={
+            "family": BedState(total=2, occupied=0, out_of_service=0),
+            "single": BedState(total=10, occupied=2, out_of_service=1),
+        },
+        reported={"single"},
+    )
+    html = operator.render_page(Translator("en"), state, [], now=NOW, stale_after=STALE)
+    family, single = html.split('data-bed="family"')[1].split('data-bed="single"')
+    assert "Not reported yet: Haven counts none of these beds" in family
+    assert "Not reported yet" not in single
+    spanish = operator.render_page(Translator("es"), state, [], now=NOW, stale_after=STALE)
+    assert "Not reported yet" not in spanish and 'class="unreported"' in spanish

@@ -2,7 +2,9 @@
 
 Thin shells around the sans-I/O core: authenticate, decode with `report.decode`, submit
 to the ingest writer, send its answer. The handshake is refused (HTTP 401/403, never
-accepted) unless the bearer token is a live shelter token; the shelter is the token's.
+accepted) unless the bearer token is a live shelter token, or the browser's session
+cookie is of one (the operator's page listens here; a cross-site Origin is refused, as on
+the dashboard channel); the shelter is the token's. The PUT takes the bearer token only.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 from litestar.response import Response
 
-from exchange.access import tokens
+from exchange.access import sessions, tokens
+from exchange.access.origin import origin_allowed
 from exchange.access.revocation import WS_REVOKED
 from exchange.access.store import Executor
 from exchange.beds import report as core
 from exchange.beds import store
-from exchange.errors import DB_ERRORS, HavenError, Unavailable, refuse, status
+from exchange.errors import DB_ERRORS, AuthError, HavenError, Unavailable, refuse, status
 from exchange.ops import examples
 from exchange.ops.openapi import TOKEN, json_body, refusals, success
 from exchange.placements import offers, rules
@@ -105,7 +108,10 @@ async def shelter_channel(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.close(code=WS_REVOKED, reason="token revoked")
 
     try:
-        principal = await _shelter_principal(app.pool, socket.headers.get("authorization"))
+        if not origin_allowed(socket.headers, app.settings.allowed_origins):
+            raise AuthError("forbidden_origin", "cross-site websocket refused: origin not allowed")
+        principal = await sessions.resolve(app.pool, socket.headers, socket.cookies)
+        tokens.require_role(principal, "shelter")
         shelter_id = principal.shelter_id
         assert shelter_id is not None
         last_seq = await store.last_seq(app.pool, shelter_id)

@@ -94,3 +94,5 @@ class ShelterCounts(msgspec.Struct, frozen=True, kw_only=True):
     last_seq: int
     reported_at: datetime | None
     beds: dict[str, BedState]
+    reported: set[str] = msgspec.field(default_factory=set)
+    """The bed types its reports have named; the others' counts are only registered."""

@@ -65,6 +65,14 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         (r"^must be one of her contacts", N_("must be one of her contact tokens")),
         (r"^lists the same request twice$", N_("lists the same request twice")),
         (r"^no request (?P<id>r\d+) of your agency$", N_("your agency has no request {id}")),
+        (
+            r"^must be between (?P<early>\d+) days? before and (?P<late>\d+) days after her "
+            r"release on (?P<release>[\d-]+), got (?P<got>[\d-]+)$",
+            N_(
+                "must be from {early} day before to {late} days after her release on "
+                "{release} (it says {got})"
+            ),
+        ),
         # pages.forms (a CSV upload)
         (r"^is larger than (?P<n>\d+) bytes$", N_("is larger than {n} bytes")),
         (r"^is not UTF-8 text", N_("is not UTF-8 text: save it as “CSV UTF-8”")),

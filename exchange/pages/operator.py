@@ -71,6 +71,7 @@ DONE = {
     "declined": N_("Offer declined. Haven will not offer her to you again."),
     "arrived": N_("Marked arrived. The held bed is now an occupied bed."),
 }
+UNREPORTED = N_("Not reported yet: Haven counts none of these beds until you save their counts.")
 SCRIPT_MESSAGES = [
     N_("Not saved yet: tap Save."),
     N_("A new offer arrived."),
@@ -140,6 +141,8 @@ def render_counts(
             )
             + "</p>"
         )
+        if bed_type not in counts.reported and counts.reported_at is not None:
+            parts.append(f'<p class="unreported">{escape(_(UNREPORTED))}</p>')
         if problem:
             parts.append(f'<p class="field-error" id="{key}-error">{escape(problem)}</p>')
         for field, label in (("occupied", _("Occupied")), ("out_of_service", _("Out of service"))):
@@ -449,11 +452,15 @@ async def still_accurate(request: Request[Any, Any, Any]) -> Response[str] | Red
         assert principal.shelter_id is not None
         form = await request.form()
         counts, _offers = await _state(app, principal.shelter_id)
+        # The last report again: the types it named (all of them before a first report, when
+        # what the page shows is all there is to restate).
+        named = counts.reported or set(counts.beds)
         body = {
             "seq": "next",
             "beds": {
                 t: {"total": b.total, "occupied": b.occupied, "out_of_service": b.out_of_service}
                 for t, b in counts.beds.items()
+                if t in named
             },
         }
         decoded = core.decode(msgspec.json.encode(body))

@@ -12,14 +12,21 @@ Contact tokens are explained on the page, which can also derive one in the brows
 Crypto HMAC-SHA-256 of the person's identity under the agency's passphrase: neither ever
 leaves the browser; their inputs have no `name` and sit outside every form).
 
-`static/planner.js` keeps the list current: it polls `/planner/live` with the version it
-has (a count and a time, no request data, not audited) and gets the list again, audited
-like any read, only when something changed. The readiness board and the pickup form
-come with the release-day work, not here.
+The release-day board (`pages.readiness`: the API's `GET /api/readiness`, at-risk women
+first, each reason in a sentence) carries a plain pickup form per woman, the API's
+`PUT /api/requests/{id}/pickup`.
+
+`static/planner.js` keeps the list and the board current. It listens on `/ws/planner`
+(the session cookie signs it in), which says that one of the agency's requests changed
+without saying who she is; it then gets both again from `/planner/live` (an audited read,
+made only on a change). When the channel cannot be had it falls back to polling
+`/planner/live` with the version it has (a count and a time, no request data, not
+audited), which re-reads only when the version moved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -31,6 +38,7 @@ from litestar.response import Redirect, Response
 
 from exchange.errors import DB_ERRORS, HavenError
 from exchange.pages import forms, i18n
+from exchange.pages import readiness as ready
 from exchange.pages.explanations import explain, refusal
 from exchange.pages.i18n import N_, Translator
 from exchange.pages.pickups import pickup_text
@@ -48,21 +56,14 @@ from exchange.pages.shell import (
 )
 from exchange.placements import offers, requests, store
 from exchange.placements.requests import InvalidRequest
-from exchange.services import services
-from schema.placements import Placement, RequestView
+from exchange.services import Services, services
+from schema.placements import Placement, ReadinessRow, RequestView
 from schema.registry import Principal
 
 HERE = "/planner"
 OPTIONAL_FROM = 8
 """The form's fields after the first eight (those the API requires) fold away."""
-STATUS = {
-    "open": N_("waiting for a bed"),
-    "offered": N_("offered to a shelter"),
-    "accepted": N_("accepted"),
-    "arrived": N_("arrived"),
-    "withdrawn": N_("withdrawn"),
-    "no_show": N_("did not arrive"),
-}
+STATUS = ready.STATUS
 LABELS = {
     "ref": N_("Reference"),
     "region": N_("Region"),
@@ -90,6 +91,9 @@ SCRIPT_MESSAGES = [
     N_("Token made. It is not sent anywhere until you add it and send the request."),
     N_("Added to contacts."),
     N_("The list changed."),
+    N_("Not connected to Haven: this page may be out of date. Reconnecting…"),
+    N_("Haven cannot reach its database right now: this page may be out of date."),
+    *ready.SCRIPT_MESSAGES,
 ]
 
 
@@ -159,6 +163,10 @@ def render_list(_: Translator, views: list[RequestView]) -> str:
     )
 
 
+READY_HELP = N_(
+    "Women of your agency released in the next {n} days, those at risk first. Arrange "
+    "who meets each one at the gate here."
+)
 PLACEMENT_NOTE = N_(
     "Where she goes is shown only when you ask, and every look is recorded in the audit log."
 )
@@ -388,6 +396,11 @@ def render_page(
     notice: str = "",
     alert: str = "",
     placement: Placement | None = None,
+    board: list[ReadinessRow] | None = None,
+    feed_seq: int = 0,
+    pickup_for: str = "",
+    pickup_values: dict[str, str] | None = None,
+    pickup_error: tuple[str, str] | None = None,
 ) -> str:
     messages = msgspec.json.encode(_.table(SCRIPT_MESSAGES)).decode().replace("<", "\\u003c")
     body = (
@@ -397,10 +410,19 @@ def render_page(
             here=HERE,
             role="planner",
         )
-        + f'<main class="planner" data-version="{escape(version)}">'
+        + f'<main class="planner" data-version="{escape(version)}" data-seq="{feed_seq}">'
         + f'<div id="notice" role="status">{f"<p>{escape(notice)}</p>" if notice else ""}</div>'
         + f'<div id="alert" role="alert">{f"<p>{escape(alert)}</p>" if alert else ""}</div>'
+        + '<div id="offline" role="alert"></div>'
         + (render_placement(_, placement) if placement else "")
+        + '<section aria-labelledby="ready-h">'
+        + f'<h2 id="ready-h">{escape(_("Release days: who needs attention"))}</h2>'
+        + f'<p class="hint">{escape(_(READY_HELP, n=ready.BOARD_DAYS))}</p>'
+        + '<div id="readiness">'
+        + ready.render_board(
+            _, board or [], pickup_for=pickup_for, values=pickup_values, error=pickup_error
+        )
+        + "</div></section>"
         + '<section aria-labelledby="requests-h">'
         + f'<h2 id="requests-h">{escape(_("Your agency’s requests"))}</h2>'
         + f'<div id="request-list">{render_list(_, views)}</div></section>'
@@ -418,16 +440,41 @@ def render_page(
 # -- handlers -------------------------------------------------------------------------------
 
 
+async def _read(
+    app: Services, principal: Principal
+) -> tuple[str, list[RequestView], list[ReadinessRow]]:
+    """The list's version, the list, and the release-day board (both reads audited)."""
+    async with app.pool.acquire() as conn:
+        version = await store.agency_version(conn, requests.agency_of(principal))
+        async with conn.transaction():
+            views = await requests.views(conn, principal)
+            board = await requests.readiness_board(
+                conn,
+                principal,
+                now=dt.datetime.now(dt.UTC),
+                days=ready.BOARD_DAYS,
+                policy=requests.policy(app.settings),
+            )
+    return version, views, board.requests
+
+
 async def _show(
     request: Request[Any, Any, Any], principal: Principal, status_code: int = 200, **extra: Any
 ) -> Response[str]:
     app = services(request)
     _ = i18n.translator(request.cookies, request.headers)
-    async with app.pool.acquire() as conn:
-        version = await store.agency_version(conn, requests.agency_of(principal))
-        async with conn.transaction():
-            views = await requests.views(conn, principal)
-    return html_response(render_page(_, principal, views, version, **extra), status_code)
+    # The channel's position first: a change after it (and so after this read) reaches the
+    # page's script as a change, never lost between the read and the connection.
+    feed_seq = app.planners.picture.seq
+    version, views, board = await _read(app, principal)
+    document = render_page(_, principal, views, version, board=board, feed_seq=feed_seq, **extra)
+    return html_response(document, status_code)
+
+
+async def _wake(app: Services) -> None:
+    """Tell every process's planner channel of a committed change (as the API does)."""
+    with contextlib.suppress(*DB_ERRORS):
+        await store.notify(app.pool)
 
 
 @get(HERE, include_in_schema=False)
@@ -446,6 +493,8 @@ async def planner_page(request: Request[Any, Any, Any]) -> Response[str] | Redir
             notice = _("{n} requests imported.", n=query["imported"][:6])
         elif query.get("withdrawn"):
             notice = _("Request {id} withdrawn.", id=query["withdrawn"][:16])
+        elif query.get("pickup"):
+            notice = _("Pickup for request {id} saved.", id=query["pickup"][:16])
         error = query.get("error")
         return await _show(
             request, principal, notice=notice, alert=refusal(_, error) if error else ""
@@ -487,6 +536,7 @@ async def create(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
         try:
             async with app.pool.acquire() as conn, conn.transaction():
                 request_id = await requests.create(conn, principal, parsed, today=dt.date.today())
+            await _wake(app)
         except InvalidRequest as exc:
             errors = _problem(_, exc.field, exc.reason)
             return await _show(
@@ -549,6 +599,7 @@ async def upload(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
                                 refusal(_, exc.code, exc.message),
                             ) from None
                         created += 1
+                await _wake(app)
             except _Line as bad:
                 problem = forms.Problem(field=bad.field, message=bad.message, line=bad.line)
         if problem is not None:
@@ -614,7 +665,50 @@ async def withdraw(
                 )
         except HavenError as exc:
             return Redirect(path=f"{HERE}?error={exc.code}", status_code=303)
+        await _wake(app)
         return Redirect(path=f"{HERE}?withdrawn={request_id}", status_code=303)
+    except DB_ERRORS:
+        return unavailable(_)
+
+
+@post("/planner/requests/{request_id:str}/pickup", include_in_schema=False, status_code=303)
+async def pickup(
+    request: Request[Any, Any, Any], request_id: FromPath[str]
+) -> Response[str] | Redirect:
+    """Arrange or change her pickup at the gate (`requests.arrange_pickup`, as the API's
+    PUT), or the page again with the problem next to the field at fault."""
+    app = services(request)
+    _ = i18n.translator(request.cookies, request.headers)
+    try:
+        principal = await signed_in(request, "planner")
+        if principal is None or not form_allowed(request.headers, app.settings.allowed_origins):
+            return to_sign_in(HERE)
+        form = await request.form()
+        values = {k: str(form.get(k) or "") for k in ("who", "date", "time", "offset")}
+        parsed = ready.parse_pickup(values)
+        error: tuple[str, str] | None = None
+        if isinstance(parsed, tuple):
+            error = (parsed[0], _(parsed[1]))
+        else:
+            try:
+                async with app.pool.acquire() as conn, conn.transaction():
+                    await requests.arrange_pickup(conn, principal, request_id, parsed)
+            except InvalidRequest as exc:
+                error = ("date" if exc.field == "at" else exc.field, explain(_, exc.reason))
+            except HavenError as exc:
+                return Redirect(path=f"{HERE}?error={exc.code}", status_code=303)
+        if error is not None:
+            return await _show(
+                request,
+                principal,
+                400,
+                alert=_(N_("The pickup was not saved: see the form below.")),
+                pickup_for=request_id,
+                pickup_values=values,
+                pickup_error=error,
+            )
+        await _wake(app)
+        return Redirect(path=f"{HERE}?pickup={request_id}#ready-h", status_code=303)
     except DB_ERRORS:
         return unavailable(_)
 
@@ -622,31 +716,37 @@ async def withdraw(
 class Live(msgspec.Struct, frozen=True, kw_only=True):
     version: str
     html: str | None
-    """The list again (an audited read), only when the version moved."""
+    """The list again (an audited read), only when the version moved or `changed` says
+    the planner channel told of a change."""
+    board: str | None = None
+    """The release-day board again, with the list."""
 
 
 @get("/planner/live", include_in_schema=False)
 async def live(request: Request[Any, Any, Any]) -> Response[Any]:
-    """The list's version; the list itself only when it changed since `v`."""
+    """The list's version; the list and the board only when they changed since `v` (or
+    `changed=1`: the planner channel said so; a pickup or an at-risk reason moves no
+    version)."""
     app = services(request)
     _ = i18n.translator(request.cookies, request.headers)
     try:
         principal = await session_principal(request)
         if principal is None or principal.role != "planner":
             return live_refusal(principal)
-        async with app.pool.acquire() as conn:
-            version = await store.agency_version(conn, requests.agency_of(principal))
+        if request.query_params.get("changed") != "1":
+            async with app.pool.acquire() as conn:
+                version = await store.agency_version(conn, requests.agency_of(principal))
             if version == request.query_params.get("v"):
                 return Response(
                     Live(version=version, html=None), headers={"cache-control": "no-store"}
                 )
-            async with conn.transaction():
-                views = await requests.views(conn, principal)
+        version, views, board = await _read(app, principal)
     except DB_ERRORS:
         return Response({"code": "unavailable"}, status_code=503)
     return Response(
-        Live(version=version, html=render_list(_, views)), headers={"cache-control": "no-store"}
+        Live(version=version, html=render_list(_, views), board=ready.render_board(_, board)),
+        headers={"cache-control": "no-store"},
     )
 
 
-ROUTES = [planner_page, create, upload, show_placement, withdraw, live]
+ROUTES = [planner_page, create, upload, show_placement, withdraw, pickup, live]

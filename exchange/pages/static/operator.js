@@ -1,5 +1,9 @@
-// The shelter operator's page, live: −/+ change the count at once (Save still saves), the
-// offers and counts follow /shelter/live. Without this script every button is a plain form.
+// The shelter operator's page, live: −/+ change the count at once (Save still saves). The
+// page listens on /ws/shelter (signed in by the session cookie), the channel her agent
+// uses: every offer, closed offer or pickup it pushes brings the counts and offers again
+// from /shelter/live. Counts reported elsewhere (the agent, another phone) come with the
+// next message, a slow refresh, or when the page is shown again; without the channel the
+// page polls. Without this script every button is a plain form.
 "use strict";
 (() => {
   const messages = JSON.parse(document.getElementById("messages").textContent);
@@ -76,5 +80,41 @@
       lastOffers = state.offers;
     }
   }
-  setInterval(refresh, 4000);
+  // The age of the last report moves with the clock, not only with messages.
+  setInterval(() => { ageNode.textContent = ago(ageNode.dataset.reportedAt); }, 30000);
+
+  let pending = false;
+  function changed() {
+    if (pending) return;
+    pending = true;
+    setTimeout(() => { pending = false; refresh(); }, 200);
+  }
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) changed(); });
+
+  let poll = null, backoff = 500, failures = 0;
+  function polling(every) {
+    if (poll !== null) clearInterval(poll);
+    poll = setInterval(refresh, every);
+  }
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${proto}//${location.host}/ws/shelter`);
+    socket.onopen = () => { backoff = 500; failures = 0; polling(60000); };
+    // Only listens: reports and decisions go through the page's forms.
+    socket.onmessage = () => changed();
+    socket.onclose = async (event) => {
+      failures += 1;
+      if (failures >= 2) polling(4000);
+      if (event.code === 4401 || failures >= 3) {
+        // Revoked, or refused at the handshake: if the session is gone, show the sign-in form.
+        try {
+          const r = await fetch("/shelter/live", { credentials: "same-origin", cache: "no-store" });
+          if (r.status === 401 || r.status === 403) { location.reload(); return; }
+        } catch (_) { /* offline: keep trying */ }
+      }
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 15000);
+    };
+  }
+  if ("WebSocket" in window) connect(); else polling(4000);
 })();
