@@ -82,16 +82,51 @@ def test_swagger_ui_and_the_asyncapi_page_render_every_operation(serve: Any) -> 
             expect(tab.get_by_role("link", name="read them")).to_have_attribute("href", "/asyncapi")
             tab.screenshot(path=str(ARTIFACTS / "swagger.png"), full_page=False)
 
-            # One operation opens and shows its responses, errors included.
-            first = blocks.first
-            first.locator(".opblock-summary").click()
-            expect(first.locator(".responses-wrapper")).to_be_visible()
+            # Each operation shows its summary; opened, its description, its answer with
+            # an example, each documented error status with its codes, and the example body.
+            for block in blocks.all():
+                method = block.locator(".opblock-summary-method").inner_text().strip()
+                path = block.locator(".opblock-summary-path").get_attribute("data-path")
+                op = spec["paths"][path][method.lower()]
+                expect(block.locator(".opblock-summary-description")).to_have_text(op["summary"])
+                block.locator(".opblock-summary").click()
+                first_line = op["description"].splitlines()[0].split("`")[0]
+                expect(block.locator(".opblock-description-wrapper").first).to_contain_text(
+                    first_line
+                )
+                for code, response in op["responses"].items():
+                    row = block.locator(f"tr.response[data-code='{code}']")
+                    expect(row).to_be_visible()
+                    examples = response["content"]["application/json"]["examples"].values()
+                    names = [e["summary"] for e in examples]
+                    expect(row.locator(".examples-select-element option")).to_have_text(names)
+                    if code[0] in "45":
+                        described = row.locator(".response-col_description__inner")
+                        for name in names:
+                            expect(described).to_contain_text(name)
+                        expect(row.locator(".highlight-code")).to_contain_text(f'"{names[0]}"')
+                    else:
+                        expect(row.locator(".highlight-code")).to_be_visible()
+                if "requestBody" in op:
+                    body = op["requestBody"]["content"]["application/json"]["examples"]
+                    first_key = next(iter(body["example"]["value"]))
+                    expect(block.locator(".opblock-section-request-body")).to_contain_text(
+                        first_key
+                    )
+                block.locator(".opblock-summary").click()
+            opened = blocks.filter(
+                has=tab.locator(".opblock-summary-path[data-path='/api/requests']")
+            ).filter(has=tab.locator(".opblock-summary-method", has_text="POST"))
+            opened.locator(".opblock-summary").click()
+            expect(opened.locator("tr.response[data-code='409']")).to_contain_text("duplicate_ref")
+            opened.locator("tr.response[data-code='201']").scroll_into_view_if_needed()
+            tab.screenshot(path=str(ARTIFACTS / "swagger-operation.png"), full_page=False)
 
             tab.goto(server.url + "/asyncapi")
             for name, channel in asyncapi.CHANNELS.items():
                 expect(tab.locator(f"#channel-{name}")).to_contain_text(channel.address)
-            for t in asyncapi.documented():
-                expect(tab.locator(f"#message-{asyncapi.tag(t)}").first).to_be_visible()
+                for t in (*channel.receives, *channel.sends):
+                    expect(tab.locator(f"#message-{name}-{asyncapi.key(t)}")).to_be_visible()
             tab.screenshot(path=str(ARTIFACTS / "asyncapi.png"), full_page=False)
             assert errors == []
         finally:

@@ -90,6 +90,10 @@ REQUEST = RequestView(
     ),
 )
 
+CREATED = msgspec.structs.replace(
+    REQUEST, status="open", offer=None, updated_at="2026-11-27T14:02:11Z"
+)
+
 WITHDRAWN = msgspec.structs.replace(
     REQUEST, status="withdrawn", offer=None, updated_at="2026-11-28T09:30:00Z"
 )

@@ -118,7 +118,7 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
     summary="Create a request",
     operation_class=json_body(NewRequest, examples.NEW_REQUEST, "One woman's request for one bed"),
     responses={
-        **success(RequestView, examples.REQUEST, "The request, `open`", status_code=201),
+        **success(RequestView, examples.CREATED, "The request, `open`", status_code=201),
         **refusals(
             ApiError,
             "invalid_request",
