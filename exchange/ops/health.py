@@ -109,8 +109,9 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Haven",
         version="1",
-        description="The exchange's HTTP API. Its websocket channels (shelter agents, "
-        "dashboards) are described in AsyncAPI 3: [read them](/asyncapi), or fetch "
+        description="The exchange's HTTP API. Each operation lists its refusals by error "
+        "`code`, each with an example. Its websocket channels (shelter agents, dashboards, "
+        "planners) are described in AsyncAPI 3: [read them](/asyncapi), or fetch "
         "[/asyncapi.json](/asyncapi.json).",
         path="/schema",
         # Each operation's description is its handler's docstring (exchange/ops/openapi.py).
