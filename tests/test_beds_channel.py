@@ -89,7 +89,8 @@ async def test_report_is_applied_after_commit_and_hello_resumes(
             r["bed_type"]: tuple(r)[2:]
             for r in await conn.fetch("select * from beds where shelter_id = $1", sid)
         }
-        assert beds == {"single": (12, 9, 1, 0), "family": (3, 3, 0, 0)}
+        # total, occupied, out of service, held, and reported (a report names its types)
+        assert beds == {"single": (12, 9, 1, 0, True), "family": (3, 3, 0, 0, True)}
         event = await conn.fetchrow("select * from bed_events order by seq desc limit 1")
         assert (event["kind"], event["report_seq"], event["shelter_id"]) == ("report", 17, sid)
         assert json.loads(event["beds"])["single"] == {
@@ -328,3 +329,39 @@ async def test_two_connections_of_one_shelter_agree(
         )
         assert sorted(r["status"] for r in replies) == ["applied", "duplicate"]
     assert await conn.fetchval("select count(*) from bed_events where kind = 'report'") == 1
+
+
+async def test_an_operators_signed_in_browser_listens_on_the_channel(
+    conn: asyncpg.Connection[Any], serve: Callable[..., Any]
+) -> None:
+    """The operator's page opens the channel with its session cookie (no bearer token):
+    from the same site it gets its shelter's hello; from another site, or with a planner's
+    session, the handshake is refused before accept."""
+    shelter_id, token = await add_shelter(conn, single=12)
+    _, planner = await auth.create_token(conn, "planner", agency="DRC")
+    server = serve()
+
+    async def session(of: str) -> str:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            signed = await http.post("/session", data={"token": of})
+            return str(signed.cookies["haven_session"])
+
+    own, other = await session(token), await session(planner)
+    here = server.url
+
+    def browser(cookie: str, origin: str) -> Any:
+        headers = {"Cookie": f"haven_session={cookie}", "Origin": origin}
+        return connect(server.ws_url + "/ws/shelter", additional_headers=headers)
+
+    async with browser(own, here) as ws:
+        first = await hello(ws)
+        assert first["type"] == "hello" and first["shelter"] == shelter_id
+    for cookie, origin, code in (
+        (own, "https://evil.example", "forbidden_origin"),
+        (other, here, "forbidden_role"),
+    ):
+        with pytest.raises(InvalidStatus) as refused:
+            async with browser(cookie, origin):
+                pass
+        assert refused.value.response.status_code == 403
+        assert json.loads(refused.value.response.body)["code"] == code
