@@ -581,7 +581,7 @@ def one_executor(
     admin = json.loads(haven("token", "create", "--role", "admin", dsn=dsn)[1])["token"]
 
     env = {
-        "HAVEN_LOG_LEVEL": "WARNING",
+        "HAVEN_LOG_LEVEL": "INFO",  # as deployed; the run's write logs its bed-lock time
         "HAVEN_MATCH_EXECUTOR": executor,
         "HAVEN_MATCH_EVERY_S": "0",  # the bench's run is the only one
         "HAVEN_MATCH_TIME_LIMIT_S": str(settings.match_time_limit_s),
@@ -619,6 +619,7 @@ def one_executor(
             Path(args.keep).mkdir(parents=True, exist_ok=True)
             shutil.copy(log, Path(args.keep) / log.name)
     result["load"] = (load_before, os.getloadavg()[0])
+    result["written"] = _run_written(log, result["run"]["id"])
 
     # The offline solve, on the quiet machine: the same problem, limit and workers.
     offline = tmp / f"offline-{executor}.json"
@@ -665,11 +666,27 @@ def one_executor(
     return result
 
 
+def _run_written(log: Path, run_id: int) -> dict[str, Any] | None:
+    """The server's "matching run written" record of this run: write and bed-lock times."""
+    for line in log.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if record.get("msg") == "matching run written" and record.get("run") == run_id:
+                return record
+    return None
+
+
 def _p(d: dict[str, Any]) -> str:
     return f"p50/p99 {d['p50']}/{d['p99']} ms (max {d['max']}, n {d['samples']})"
 
 
 def _print_ack(r: dict[str, Any]) -> None:
+    written = r.get("written")
+    if written:
+        print(
+            f"  the write held the assigned shelters' bed rows {written['beds_locked_ms']} ms "
+            f"of its {written['write_ms']} ms (a report to one of them waits at most that long)"
+        )
     print(f"  ack idle {_p(r['ack_idle'])}; during the run {_p(r['ack_run'])}")
     done = r["write_acks_done_s"]
     print(

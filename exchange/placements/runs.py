@@ -102,12 +102,21 @@ async def _run_locked(
     )
     try:
         async with beds.committing(conn) as outbox:
-            run_id, kept = await _write(conn, outbox, settings, facts, lock_first=False)
+            run_id, kept, locked = await _write(conn, outbox, settings, facts, lock_first=False)
     except _BedsMoved:
         log.info("a report changed an assigned shelter's beds during the write; locking first")
         async with beds.committing(conn) as outbox:
-            run_id, kept = await _write(conn, outbox, settings, facts, lock_first=True)
+            run_id, kept, locked = await _write(conn, outbox, settings, facts, lock_first=True)
     written = time.perf_counter()
+    log.info(
+        "matching run written",
+        extra={
+            "run": run_id,
+            "offers": len(kept),
+            "write_ms": round(1000 * (written - written_from), 1),
+            "beds_locked_ms": round(1000 * (written - locked), 1),
+        },
+    )
     return RunResult(
         id=run_id,
         status=plan.status,
@@ -143,9 +152,9 @@ class _Written(msgspec.Struct, frozen=True, kw_only=True):
 
 async def _write(
     conn: store.Conn, outbox: Outbox, settings: Settings, run: _Written, *, lock_first: bool
-) -> tuple[int, list[tuple[str, str, str, int]]]:
-    """Write the run, its offers, their holds and audit records; the run id and the
-    offers made (request, shelter, bed type, km).
+) -> tuple[int, list[tuple[str, str, str, int]], float]:
+    """Write the run, its offers, their holds and audit records; the run id, the offers
+    made (request, shelter, bed type, km) and when the bed rows were locked.
 
     Reports to a shelter wait while its bed rows are locked, so by default they are
     locked last: the offers are decided on an unlocked read, written, and the beds then
@@ -169,6 +178,7 @@ async def _write(
     requests = await store.lock_requests(conn, [a.request for a in run.assignments])
     shelter_ids = sorted({a.shelter for a in run.assignments})
     fresh = await store.fresh_shelters(conn, shelter_ids, settings.stale_after_s)
+    locked = time.perf_counter()
     read = beds.lock_states if lock_first else beds.read_states
     states = await read(conn, shelter_ids)
     kept, changes = _still_possible(run.assignments, requests, states, fresh)
@@ -186,12 +196,13 @@ async def _write(
         [f"request={r},shelter={s},run={run_id}" for r, s, *_ in kept],
     )
     if not lock_first:
+        locked = time.perf_counter()
         states = await beds.lock_states(conn, shelter_ids)
         if _still_possible(run.assignments, requests, states, fresh)[0] != kept:
             raise _BedsMoved
     held = {s: dict(states[s].beds) for s in states}
     await beds.write_holds(conn, outbox, rules.apply_holds(held, changes))
-    return run_id, kept
+    return run_id, kept, locked
 
 
 def _still_possible(
