@@ -272,7 +272,12 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
         await _migrate(url)
         pool = await db.create_pool(url, min_size=1, max_size=2)
         try:
-            return await purge.purge(pool, days=settings.retention_days, dry_run=args.dry_run)
+            return await purge.purge(
+                pool,
+                days=settings.retention_days,
+                stay_days=settings.stay_days,
+                dry_run=args.dry_run,
+            )
         finally:
             await pool.close()
 
@@ -435,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
         "purge",
         help="forget requests HAVEN_RETENTION_DAYS after they ended (the exchange does it too)",
         description="Delete every request that arrived, was withdrawn or was a no-show "
-        "HAVEN_RETENTION_DAYS (30) or more days ago: the request, its offers, pickup and "
+        "HAVEN_RETENTION_DAYS (30) or more days ago, one that arrived no sooner than "
+        "HAVEN_STAY_DAYS (730) after she arrived (she may still live at the shelter, and "
+        "her contacts keep others away): the request, its offers, pickup and "
         "alerts, its webhook deliveries, and its traces in stored matching runs. The audit "
         "log keeps ids and kinds; the regions' daily figures keep their counts. Prints the "
         "ids and counts (never a ref).",

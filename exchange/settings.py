@@ -76,6 +76,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Attempts per delivery (backoff 5 s doubling to at most 1 h) before giving up."""
     retention_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
     """A request that ended (arrived, withdrawn, no-show) is purged this many days later."""
+    stay_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 730
+    """The longest stay a shelter allows: an arrived woman counts as a resident (her
+    contacts keep others apart, rule 6) this long, so her request is purged no sooner than
+    this many days after she arrived (or `retention_days`, if longer). 730 is HUD's
+    24-month limit on transitional housing."""
 
 
 _ENV: dict[str, str] = {
@@ -113,6 +118,7 @@ _ENV: dict[str, str] = {
     "HAVEN_WEBHOOK_TIMEOUT_S": "webhook_timeout_s",
     "HAVEN_WEBHOOK_ATTEMPTS": "webhook_attempts",
     "HAVEN_RETENTION_DAYS": "retention_days",
+    "HAVEN_STAY_DAYS": "stay_days",
 }
 
 

@@ -73,6 +73,10 @@ def test_shelter_add_prints_id_and_token(db_env: str, capsys: pytest.CaptureFixt
     ("args", "message"),
     [
         (["--beds", "single=x"], "beds: 'single=x' is not type=count"),
+        (
+            ["--beds", "single=3;family=1"],
+            "beds: separate bed types with ',' as in single=12,family=3, not ';'",
+        ),
         (["--beds", "single=1", "--region", "ohio"], "region"),
         (["--beds", "single=1", "--lat", "95"], "lat"),
         (["--beds", "single=1", "--max-age", "10", "--min-age", "30"], "max_age"),

@@ -122,6 +122,11 @@ def test_parse_csv_reads_rules_and_lists() -> None:
             "A,OH,41.5,-81.7,single=3;family=1",
             "line 2: beds: separate bed types with ',' as in single=12,family=3, not ';'",
         ),
+        (
+            "A,OH,41.5,-81.7,single=12,family=3",
+            "line 2: beds: bed types are separated by ',' here too, so quote the cell: "
+            '"single=12,family=3"',
+        ),
     ],
 )
 def test_parse_csv_rejects_bad_rows(row: str, expected: str) -> None:

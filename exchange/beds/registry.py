@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,8 +68,22 @@ def parse_csv(text: str) -> list[NewShelter]:
     return out
 
 
+_BED_ITEM = re.compile(r"^\s*[a-z][a-z0-9_]*\s*=\s*-?[0-9]+\s*$")
+
+
 def _csv_record(row: dict[str | Any, str | Any]) -> dict[str, Any]:
     if None in row:
+        extra = row[None]
+        if (
+            "beds" in row
+            and _BED_ITEM.match(row["beds"] or "")
+            and all(_BED_ITEM.match(v or "") for v in extra)
+        ):
+            # `single=12,family=3` unquoted: the cell's `,` split it into columns.
+            cell = ",".join([row["beds"], *extra])
+            raise ValueError(
+                f"beds: bed types are separated by ',' here too, so quote the cell: \"{cell}\""
+            )
         raise ValueError("more values than columns")
     record: dict[str, Any] = {}
     rules: dict[str, Any] = {}

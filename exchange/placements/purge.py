@@ -1,4 +1,5 @@
-"""The retention purge: forget requests `HAVEN_RETENTION_DAYS` after they ended.
+"""The retention purge: forget requests `HAVEN_RETENTION_DAYS` after they ended (arrived
+ones no sooner than `HAVEN_STAY_DAYS` after she arrived: `retention`).
 
 One process at a time (the release sweeps' advisory lock). Each batch is one transaction:
 lock the requests still due (the placements lock order: requests first), scrub them out
@@ -41,24 +42,26 @@ async def purge(
     pool: asyncpg.Pool[Any],
     *,
     days: int,
+    stay_days: int,
     now: dt.datetime | None = None,
     dry_run: bool = False,
     limit: int = 10_000,
 ) -> Purged | None:
-    """Purge (or with `dry_run` list) requests ended `days` or more ago; None when another
-    process holds the sweeps' lock."""
-    before = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
+    """Purge (or with `dry_run` list) requests ended `days` or more ago, arrived ones also
+    `stay_days` or more after she arrived; None when another process holds the sweeps'
+    lock."""
+    before, arrived = retention.cutoffs(now or dt.datetime.now(dt.UTC), days, stay_days)
     done = Purged(requests=[], offers=0, pickups=0, alerts=0, runs=0, unlinked=[], dry_run=dry_run)
     async with pool.acquire() as conn, store.advisory(conn, alerts.LOCK) as taken:
         if not taken:
             return None
-        due = [e.id for e in await store.ended_before(conn, before, limit)]
+        due = [e.id for e in await store.ended_before(conn, before, limit, arrived_before=arrived)]
         for start in range(0, len(due), BATCH):
             batch = due[start : start + BATCH]
             if dry_run:
                 part = await _describe(conn, batch)
             else:
-                part = await _purge(conn, batch, before)
+                part = await _purge(conn, batch, before, arrived)
             done = _add(done, part)
         if done.requests and not dry_run:
             await store.notify(conn)
@@ -78,9 +81,11 @@ async def _describe(conn: store.Conn, ids: list[str]) -> Purged:
     )
 
 
-async def _purge(conn: store.Conn, ids: list[str], before: dt.datetime) -> Purged:
+async def _purge(
+    conn: store.Conn, ids: list[str], before: dt.datetime, arrived: dt.datetime
+) -> Purged:
     async with conn.transaction():
-        locked = await store.lock_ended(conn, ids, before)
+        locked = await store.lock_ended(conn, ids, before, arrived_before=arrived)
         ids = [e.id for e in locked]
         if not ids:
             return Purged(

@@ -75,7 +75,13 @@ async def release_sweep(
             fresh_since=now - dt.timedelta(seconds=settings.stale_after_s),
             horizon=now.date() + dt.timedelta(days=settings.match_horizon_days),
         )
-    purged = await purge.purge(pool, days=settings.retention_days, now=now, limit=purge.BATCH)
+    purged = await purge.purge(
+        pool,
+        days=settings.retention_days,
+        stay_days=settings.stay_days,
+        now=now,
+        limit=purge.BATCH,
+    )
     if purged is not None and purged.requests:
         log.info("requests purged", extra={"requests": len(purged.requests)})
     return True

@@ -484,12 +484,13 @@ class Ended(msgspec.Struct, frozen=True, kw_only=True):
 _ENDED = """
 select id, agency, status, updated_at as ended_at from requests
 where status in ('arrived', 'withdrawn', 'no_show') and updated_at <= $1
+  and (status <> 'arrived' or updated_at <= $3)
 order by id limit $2
 """
 _LOCK_ENDED = """
 select id, agency, status, updated_at as ended_at from requests
 where id = any($1::text[]) and status in ('arrived', 'withdrawn', 'no_show')
-  and updated_at <= $2
+  and updated_at <= $2 and (status <> 'arrived' or updated_at <= $3)
 order by id for update
 """
 _RUNS_NAMING = "select id from matching_runs where problem @> $1::jsonb or problem @> $2::jsonb"
@@ -510,14 +511,20 @@ _DELIVERIES_NAMING = "delete from webhook_deliveries where body like any($1::tex
 _DELETE_REQUESTS = "delete from requests where id = any($1::text[])"
 
 
-async def ended_before(conn: Executor, before: dt.datetime, limit: int) -> list[Ended]:
-    """Requests that ended (arrived, withdrawn, no-show) no later than `before`."""
-    return [msgspec.convert(dict(r), Ended) for r in await conn.fetch(_ENDED, before, limit)]
+async def ended_before(
+    conn: Executor, before: dt.datetime, limit: int, *, arrived_before: dt.datetime
+) -> list[Ended]:
+    """Requests that ended no later than `before`, and arrived ones no later than
+    `arrived_before` too (`retention.cutoffs`)."""
+    rows = await conn.fetch(_ENDED, before, limit, arrived_before)
+    return [msgspec.convert(dict(r), Ended) for r in rows]
 
 
-async def lock_ended(conn: Conn, ids: Sequence[str], before: dt.datetime) -> list[Ended]:
-    """Lock those of these requests still ended no later than `before` (in id order)."""
-    rows = await conn.fetch(_LOCK_ENDED, sorted(ids), before)
+async def lock_ended(
+    conn: Conn, ids: Sequence[str], before: dt.datetime, *, arrived_before: dt.datetime
+) -> list[Ended]:
+    """Lock those of these requests still ended as `ended_before` says (in id order)."""
+    rows = await conn.fetch(_LOCK_ENDED, sorted(ids), before, arrived_before)
     return [msgspec.convert(dict(r), Ended) for r in rows]
 
 
