@@ -102,10 +102,18 @@ def test_the_build_context_leaves_out_local_state() -> None:
     assert {".venv", ".haven", ".git", "**/__pycache__"} <= set(ignored)
 
 
+def test_compose_takes_the_proxy_and_the_origin_from_the_environment() -> None:
+    """What the README's TLS section says to set reaches the container: neither the
+    proxy's address nor the site's origin is fixed in docker-compose.yml."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert re.search(r"FORWARDED_ALLOW_IPS: \$\{HAVEN_PROXY_IP:-[^}]+\}", compose)
+    assert re.search(r"HAVEN_ALLOWED_ORIGINS: \$\{HAVEN_ALLOWED_ORIGINS:-[^}]+\}", compose)
+
+
 def test_the_readme_starts_with_what_a_bare_machine_needs() -> None:
     """Python 3.11+ and uv, with the one command that installs uv, before the two commands."""
     readme = (ROOT / "README.md").read_text()
     head = readme[: readme.index("## The two commands")]
-    assert "Python 3.11" in head and "python3 -m pip install --user uv" in head
+    assert "Python 3.11" in head and "curl -LsSf https://astral.sh/uv/install.sh | sh" in head
     for needed in ("token create --role admin", "X-Forwarded-Proto", "FORWARDED_ALLOW_IPS"):
         assert needed in readme
