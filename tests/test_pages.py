@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+import screens
 from dashboards import dashboard_token
 from timing import within
 
@@ -28,9 +29,7 @@ from exchange.pages.i18n import Translator
 from schema.registry import NewShelter
 from schema.wire import BedTotals, Region, Snapshot
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
 
 NOW = datetime(2026, 12, 1, 10, 15, tzinfo=UTC)
 
@@ -276,7 +275,6 @@ def test_the_page_in_a_headless_browser(dsn: str, serve: Any) -> None:
         else:
             route.continue_()
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -322,7 +320,7 @@ def test_the_page_in_a_headless_browser(dsn: str, serve: Any) -> None:
             with events_locked(dsn):
                 expect(alert).to_have_text(page.DEGRADED, timeout=15000)
                 expect(alert).to_be_visible()
-                tab.screenshot(path=str(ARTIFACTS / "dashboard-degraded.png"), full_page=True)
+                screens.save(tab, "dashboard-degraded")
             expect(alert).to_have_text("", timeout=10000)
 
             # A dropped connection resumes: restart the server, report meanwhile, see it arrive.
@@ -331,7 +329,6 @@ def test_the_page_in_a_headless_browser(dsn: str, serve: Any) -> None:
             server.start()
             _report(server.url, shelters[1], 2, 10)  # OH: 13 - 7 = 6
             expect(single).to_have_text("6", timeout=15000)
-            tab.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             assert "Shelter " not in tab.content()  # regions only, never a shelter
             assert errors == []
         finally:

@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,14 +20,13 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+import screens
 
 from exchange.access import tokens as auth
 from exchange.beds import registry
 from schema.registry import NewShelter
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 ARGS = [
@@ -195,12 +195,7 @@ def axe_check(tab: Any, name: str) -> None:
     assert bad == [], f"{name}: {bad}"
 
 
-def shot(tab: Any, name: str) -> None:
-    """Save what the page looks like, after checking nothing spills off the side."""
-    width = tab.viewport_size["width"]
-    assert tab.evaluate("document.documentElement.scrollWidth") <= width, f"{name} is too wide"
-    ARTIFACTS.mkdir(exist_ok=True)
-    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+shot = screens.save
 
 
 def sign_in(tab: Any, url: str, token: str, page: str) -> None:
@@ -226,10 +221,14 @@ def fill_request(tab: Any, ref: str, age: str) -> None:
     [("desktop", True), ("phone", True), ("phone", False), ("desktop", False)],
 )
 def test_an_operator_and_a_planner_place_a_woman(dsn: str, serve: Any, size: str, js: bool) -> None:
-    """The planner asks for a bed (a refused age shown next to its field first); a run
-    offers it; the operator updates a count in three taps at most and the dashboard shows
-    it; she accepts and the planner's page says accepted (live, with JavaScript); the
-    planner reads the address after one deliberate, audited click; she arrives."""
+    """The planner asks for a bed (a refused age shown next to its field first) and the
+    release-day board puts her at risk; a run offers it; the operator updates a count in
+    three taps at most and the dashboard shows it; she accepts and the planner's page says
+    accepted (live, with JavaScript: over /ws/planner), the risk cleared; the planner
+    arranges the pickup on the board (a missing time refused next to its field; a pickup by
+    family flagged, then her agency), typed in her own time zone with JavaScript and in UTC
+    without, and the shelter sees it (live over /ws/shelter with JavaScript); the planner
+    reads the address after one deliberate, audited click; she arrives."""
     from playwright.sync_api import expect
 
     world = asyncio.run(_seed(dsn))
@@ -238,8 +237,19 @@ def test_an_operator_and_a_planner_place_a_woman(dsn: str, serve: Any, size: str
     _report_all(url, world, dsn)
     viewport = PHONE if size == "phone" else DESKTOP
     tag = f"{size}{'' if js else '-nojs'}"
+
+    def shot(tab: Any, name: str) -> None:
+        # Without JavaScript the pages look as with it: the phone's pictures are enough.
+        if js or size == "phone":
+            screens.save(tab, name)
+
     with browser(url) as (context, foreign):
-        options = {"viewport": viewport, "java_script_enabled": js, "locale": "en-US"}
+        options = {
+            "viewport": viewport,
+            "java_script_enabled": js,
+            "locale": "en-US",
+            "timezone_id": "America/Chicago",
+        }
         planner_ctx, shelter_ctx, board_ctx = (
             context(**options),
             context(**options),
@@ -276,6 +286,15 @@ def test_an_operator_and_a_planner_place_a_woman(dsn: str, serve: Any, size: str
         expect(planner.locator("#notice")).to_contain_text("sent")
         status = planner.locator("tr[data-request] .status")
         expect(status).to_have_attribute("data-status", "open")
+        request_id = planner.locator("tr[data-request]").get_attribute("data-request")
+        assert request_id is not None
+
+        # The release-day board: released in four days with no bed yet, she is at risk.
+        card = planner.locator(f'li.ready[data-ready="{request_id}"]')
+        expect(card).to_have_attribute("data-risk", "no_bed")
+        expect(card.locator(".risk-badge")).to_have_text("At risk")
+        expect(card).to_contain_text("No shelter has accepted her yet.")
+        expect(card).to_contain_text("released in 4 days")
 
         # Matching offers her to the only shelter with a single bed.
         assert _run(url, world)["offers"] == 1
@@ -324,7 +343,7 @@ def test_an_operator_and_a_planner_place_a_woman(dsn: str, serve: Any, size: str
         expect(shelter.locator("#notice")).to_have_text("Saved.")
         expect(shelter.locator("#age")).to_have_text("Last report 0 min ago")
 
-        # She accepts; the planner's page says so (live with JavaScript).
+        # She accepts; the planner's page says so, and the risk clears (live with JavaScript).
         offer.get_by_role("button", name="Accept").click()
         expect(shelter.locator("#notice")).to_contain_text("Offer accepted")
         if js:
@@ -332,21 +351,53 @@ def test_an_operator_and_a_planner_place_a_woman(dsn: str, serve: Any, size: str
         else:
             planner.reload()
             expect(status).to_have_attribute("data-status", "accepted")
+        expect(card.locator(".status")).to_have_attribute("data-status", "accepted")
+        expect(card).to_have_attribute("data-risk", "")
+        expect(card).to_contain_text("Nothing needs doing now.")
         expect(planner.locator("body")).not_to_contain_text("12 Elm St")
+
+        # Her agency arranges the pickup on the board: a time left out is refused next to
+        # its field (what she chose is kept), then saved; family meeting her is flagged.
+        release = dt.date.today() + dt.timedelta(days=4)
+        card.get_by_text("Arrange the pickup…").click()
+        card.get_by_label("Who meets her at the gate").select_option("verified_family")
+        card.get_by_label("Day", exact=True).fill(release.isoformat())
+        card.get_by_role("button", name="Save the pickup").click()
+        expect(card.locator(f"#{request_id}-time-error")).to_have_text("must be a time, like 09:30")
+        expect(card.get_by_label("Who meets her at the gate")).to_have_value("verified_family")
+        expect(planner.locator("#alert")).to_contain_text("The pickup was not saved")
+        if js:
+            expect(card.locator(f"#{request_id}-time-zone")).to_have_text(
+                re.compile(r"your computer’s time \(UTC−0[56]:00\)")
+            )
+            axe_check(planner, f"planner pickup error {tag}")
+        card.get_by_label("Time", exact=True).fill("09:00")
+        card.get_by_role("button", name="Save the pickup").click()
+        expect(planner.locator("#notice")).to_contain_text(f"Pickup for request {request_id}")
+        expect(card).to_have_attribute("data-risk", "pickup_flagged")
+        expect(card).to_contain_text("check who it is")
+        # 09:00 in Chicago with JavaScript (15:00 UTC in winter), 09:00 UTC without.
+        utc = "15:00 UTC" if js else "09:00 UTC"
+        expect(card.locator(".pickup")).to_contain_text(f"verified family, {release.day} ")
+        expect(card.locator(".pickup")).to_contain_text(utc)
+        if js:
+            expect(offer).to_contain_text("Pickup at the gate: verified family", timeout=8000)
+        else:
+            shelter.reload()
+            expect(offer).to_contain_text("Pickup at the gate: verified family")
+        expect(offer).to_contain_text(utc)
+        card.get_by_text("Change the pickup…").click()
+        card.get_by_label("Who meets her at the gate").select_option("agency")
+        card.get_by_role("button", name="Save the pickup").click()
+        expect(card).to_have_attribute("data-risk", "")
         if js:
             axe_check(planner, f"planner {tag}")
         shot(planner, f"planner-{tag}")
-
-        # Her agency arranges the pickup (the API); the shelter sees it on the offer.
-        request_id = planner.locator("tr[data-request]").get_attribute("data-request")
-        arranged = httpx.put(
-            f"{url}/api/requests/{request_id}/pickup",
-            json={"who": "agency", "at": f"{dt.date.today() + dt.timedelta(days=4)}T09:00:00Z"},
-            headers={"Authorization": f"Bearer {world.tokens['planner']}"},
-        )
-        assert arranged.status_code == 200, arranged.text
-        shelter.reload()
-        expect(offer).to_contain_text("Pickup at the gate: her agency")
+        if js:
+            expect(offer).to_contain_text("Pickup at the gate: her agency", timeout=8000)
+        else:
+            shelter.reload()
+            expect(offer).to_contain_text("Pickup at the gate: her agency")
 
         # One deliberate click shows the address, and the read is audited.
         planner.get_by_role("button", name="Show where she goes").click()
@@ -407,6 +458,10 @@ def test_a_decline_with_a_reason_and_a_csv_upload(dsn: str, serve: Any) -> None:
         tab.get_by_role("button", name="Import").click()
         expect(tab.locator("#notice")).to_have_text("2 requests imported.")
         expect(tab.locator("tr[data-request]")).to_have_count(2)
+        # Released in six days without a bed: both at risk on the release-day board.
+        expect(tab.locator('li.ready.at-risk[data-risk="no_bed"]')).to_have_count(2)
+        expect(tab.locator(".risk-summary")).to_have_text("2 of 2 need attention.")
+        shot(tab, "planner-release-day-phone")
 
         assert _run(url, world)["offers"] == 2
         operator = context(viewport=PHONE).new_page()
@@ -442,6 +497,8 @@ def test_the_pages_in_spanish(dsn: str, serve: Any) -> None:
             tab.goto(f"{url}/shelter")
             expect(tab.locator("html")).to_have_attribute("lang", "es")
             expect(tab.get_by_role("button", name="Entrar")).to_be_visible()
+            axe_check(tab, f"sign-in es {size}")
+            shot(tab, f"sign-in-es-{size}")
             tab.fill("#token", world.tokens["shelter"])
             tab.get_by_role("button", name="Entrar").click()
             tab.wait_for_url(f"{url}/shelter")
@@ -462,8 +519,15 @@ def test_the_pages_in_spanish(dsn: str, serve: Any) -> None:
             fill_request(planner, f"ES-{size}", "ciento")
             planner.get_by_role("button", name="Enviar solicitud").click()
             expect(planner.locator("#f-age-error")).to_have_text("debe ser un número entero")
+            expect(planner.locator("#ready-h")).to_have_text(
+                "Días de salida: quién necesita atención"
+            )
             axe_check(planner, f"planner es {size}")
             shot(planner, f"planner-es-{size}")
+            planner.goto(f"{url}/")
+            expect(planner.get_by_role("heading", level=1)).to_have_text("Camas por región")
+            axe_check(planner, f"dashboard es {size}")
+            shot(planner, f"dashboard-es-{size}")
 
             # The switch: English now, and still English on the next page load.
             tab.get_by_role("button", name="English").click()
