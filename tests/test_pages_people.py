@@ -603,3 +603,66 @@ def test_the_operator_page_works_with_the_keyboard_alone(dsn: str, serve: Any) -
         tab.keyboard.press("Enter")
         expect(tab.locator("#notice")).to_have_text("Saved.")
     assert foreign == []
+
+
+def test_the_pages_listen_on_the_channels_and_poll_only_without_them(dsn: str, serve: Any) -> None:
+    """With its channel the planner's page re-reads only when /ws/planner tells of a
+    change (no polling); with the channels refused, both pages say they are not connected
+    and still follow changes by polling: a request made elsewhere reaches the planner's
+    list and board, an offer the operator's page."""
+    from playwright.sync_api import expect
+
+    world = asyncio.run(_seed(dsn))
+    server = serve(env={"HAVEN_MATCH_EVERY_S": "0", "HAVEN_MATCH_EXECUTOR": "thread"})
+    url = server.url
+    _report_all(url, world, dsn)
+    headers = {"Authorization": f"Bearer {world.tokens['planner']}"}
+    release = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+
+    def create(ref: str) -> None:
+        body = {
+            "ref": ref,
+            "region": "OH",
+            "release_date": release,
+            "origin": {"lat": 39.96, "lon": -83.0},
+            "bed_type": "single",
+            "age": 30,
+            "max_km": 150,
+        }
+        made = httpx.post(f"{url}/api/requests", json=body, headers=headers)
+        assert made.status_code == 201, made.text
+
+    with browser(url) as (context, foreign):
+        live: list[str] = []
+        tab = context(viewport=PHONE).new_page()
+        tab.on("request", lambda r: live.append(r.url) if "/planner/live" in r.url else None)
+        sign_in(tab, url, world.tokens["planner"], "/planner")
+        tab.wait_for_timeout(1000)  # connected, and whatever the connection brought read
+        live.clear()
+        create("LIVE-1")
+        expect(tab.locator("tr[data-request]")).to_have_count(1, timeout=8000)
+        expect(tab.locator('li.ready[data-risk="no_bed"]')).to_have_count(1)
+        tab.wait_for_timeout(6000)  # longer than the fallback's poll
+        assert live and all("changed=1" in u for u in live), live
+        expect(tab.locator("#offline")).to_have_text("")
+
+        refused = context(viewport=PHONE)
+        refused.route_web_socket("**/ws/*", lambda ws: ws.close())
+        planner = refused.new_page()
+        sign_in(planner, url, world.tokens["planner"], "/planner")
+        expect(planner.locator("#offline")).to_contain_text("Not connected to Haven", timeout=8000)
+        create("POLL-2")
+        expect(planner.locator("tr[data-request]")).to_have_count(2, timeout=12000)
+        expect(planner.locator('li.ready[data-risk="no_bed"]')).to_have_count(2)
+        axe_check(planner, "planner not connected")
+
+        other = context(viewport=PHONE)
+        other.route_web_socket("**/ws/*", lambda ws: ws.close())
+        shelter = other.new_page()
+        sign_in(shelter, url, world.tokens["shelter"], "/shelter")
+        expect(shelter.locator("li.offer")).to_have_count(0)
+        shelter.wait_for_timeout(2000)  # refused twice: polling
+        assert _run(url, world)["offers"] >= 1
+        expect(shelter.locator("li.offer").first).to_be_visible(timeout=12000)
+        expect(shelter.locator("#notice")).to_have_text("A new offer arrived.")
+    assert foreign == []
