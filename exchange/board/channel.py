@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, WebSocket, get, websocket
@@ -26,7 +26,7 @@ from exchange.board.board import view_of
 from exchange.board.hub import parse_since, serve
 from exchange.errors import DB_ERRORS, AuthError, HavenError, Unavailable, refuse
 from exchange.ops import examples
-from exchange.ops.openapi import SESSION, refusals, success
+from exchange.ops.openapi import SESSION, query_parameter, refusals, success
 from exchange.services import services
 from schema.wire import Error, RegionHistory, Snapshot
 
@@ -100,6 +100,9 @@ HISTORY_DAYS = 366
 @get(
     "/api/regions/{region:str}/history",
     summary="Read a region's daily history",
+    operation_class=query_parameter(
+        "days", Annotated[int, msgspec.Meta(ge=1, le=HISTORY_DAYS)], "How many days (default 30)"
+    ),
     responses={
         **success(RegionHistory, examples.HISTORY, "Daily figures, oldest first"),
         **refusals(Error, "invalid_request", *SESSION, "forbidden_region", "unavailable"),

@@ -5,7 +5,8 @@ Every operation in the document at /schema says, declaratively on its route hand
 
 - what it does: `summary=` on the decorator, and its docstring as the description;
 - its body, when it reads one itself (to name the field at fault in a 400, with msgspec's
-  strict decoding): `operation_class=json_body(T, example)`;
+  strict decoding): `operation_class=json_body(T, example)`; a query parameter it reads
+  itself: `operation_class=query_parameter(name, T, "...")`;
 - its answer: `responses={**success(T, example, "...")}`;
 - its refusals, by the error codes it can raise: `**refusals(ApiError, *TOKEN, ...)`; the
   HTTP status of each code comes from `errors.STATUS`, so the two cannot disagree.
@@ -126,6 +127,25 @@ def json_body(type_: Any, example: Any, description: str = "") -> type[Operation
             self.request_body = body  # type: ignore[assignment]
 
     return WithBody
+
+
+def query_parameter(name: str, type_: Any, description: str) -> type[Operation]:
+    """An operation class documenting a query parameter of msgspec type `type_` that the
+    handler reads itself (to refuse a bad one in its own error shape)."""
+    parameter = {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": msgspec.json.schema(type_),
+    }
+
+    @dataclass
+    class WithQuery(Operation):
+        def __post_init__(self) -> None:
+            self.parameters = [*(self.parameters or []), parameter]  # type: ignore[list-item]
+
+    return WithQuery
 
 
 def success(
