@@ -1,14 +1,21 @@
-"""The release-day board on the planner's page and its pickup form, without a server:
-the order the API gives, each reason in a sentence in English and Spanish, the form's
-reading of a day and time in the reader's zone, its refusals next to their fields."""
+"""The release-day board on the planner's page and its pickup form: without a server, the
+order the API gives, each reason in a sentence in English and Spanish, the form's reading
+of a day and time in the reader's zone, its refusals next to their fields; against a real
+server, that the form acts for her own agency only."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+from collections.abc import AsyncIterator
+from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 
+from exchange.access import tokens as auth
 from exchange.pages import readiness as ready
 from exchange.pages.explanations import explain
 from exchange.pages.i18n import Translator
@@ -155,3 +162,64 @@ def test_a_refused_pickup_keeps_what_was_typed_and_says_why_next_to_the_field() 
     assert 'value="other" selected' in form and 'value="07:45"' in form
     assert 'aria-describedby="r000002-time-zone r000002-time-error" aria-invalid="true"' in form
     assert 'id="r000002-time-error">must be a time, like 09:30<' in form
+
+
+@pytest.mark.slow
+async def test_the_pickup_form_acts_for_her_own_agency_only(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """Her agency's planner arranges the pickup with the page's form (the API's rules, a
+    refusal in her language next to its field); another agency's planner, or a form posted
+    from another site, changes nothing."""
+    _, drc = await auth.create_token(conn, "planner", regions=["OH"], agency="DRC")
+    _, other = await auth.create_token(conn, "planner", regions=["OH"], agency="OTHER")
+    server = serve()
+    release = dt.date.today() + dt.timedelta(days=3)
+    body = {
+        "ref": "OH-1",
+        "region": "OH",
+        "release_date": release.isoformat(),
+        "origin": {"lat": 39.96, "lon": -83.0},
+        "bed_type": "single",
+        "age": 30,
+        "max_km": 150,
+    }
+    async with httpx.AsyncClient(base_url=server.url) as api:
+        made = await api.post(
+            "/api/requests", json=body, headers={"Authorization": f"Bearer {drc}"}
+        )
+        assert made.status_code == 201, made.text
+    rid = made.json()["id"]
+    form = {"who": "agency", "date": release.isoformat(), "time": "09:30", "offset": "-300"}
+
+    @contextlib.asynccontextmanager
+    async def signed(token: str, **headers: str) -> AsyncIterator[httpx.AsyncClient]:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            await client.post("/session", data={"token": token})
+            client.headers.update(headers)
+            yield client
+
+    async def stored() -> list[tuple[str, dt.datetime]]:
+        rows = await conn.fetch("select who, at from pickups where request_id = $1", rid)
+        return [(r["who"], r["at"]) for r in rows]
+
+    async with signed(other) as elsewhere:
+        refused = await elsewhere.post(f"/planner/requests/{rid}/pickup", data=form)
+        assert refused.status_code == 303
+        assert refused.headers["location"] == "/planner?error=not_found"
+    async with signed(drc, origin="https://evil.example") as forged:
+        refused = await forged.post(f"/planner/requests/{rid}/pickup", data=form)
+        assert refused.status_code == 303 and refused.headers["location"].startswith("/?next=")
+    assert await stored() == []
+
+    async with signed(drc, **{"accept-language": "es"}) as own:
+        bad = await own.post(f"/planner/requests/{rid}/pickup", data={**form, "date": "2020-01-01"})
+        assert bad.status_code == 400
+        assert f'id="{rid}-date-error">debe estar entre 1 día antes' in bad.text
+        assert f'id="{rid}-date" name="date" type="date" value="2020-01-01"' in bad.text
+        assert await stored() == []
+        saved = await own.post(f"/planner/requests/{rid}/pickup", data=form)
+        assert saved.status_code == 303
+        assert saved.headers["location"] == f"/planner?pickup={rid}#ready-h"
+    at = dt.datetime.combine(release, dt.time(14, 30), tzinfo=dt.UTC)  # 09:30 at UTC-5
+    assert await stored() == [("agency", at)]

@@ -76,6 +76,7 @@ MATRIX: dict[tuple[str, str], dict[str, int | str]] = {
     ("POST", "/planner/requests"): PUBLIC,
     ("POST", "/planner/upload"): PUBLIC,
     ("POST", "/planner/requests/{request_id:str}/placement"): PUBLIC,
+    ("POST", "/planner/requests/{request_id:str}/pickup"): PUBLIC,
     ("GET", "/planner/live"): only("planner", "planner_elsewhere"),
     ("GET", "/schema"): PUBLIC,
     ("GET", "/schema/swagger"): PUBLIC,
