@@ -40,13 +40,18 @@ from clients.agent import Agent, Backoff, TokenRefused
 from schema.wire import (
     BedCounts,
     Decide,
+    Decided,
     Error,
     Offer,
+    OfferClosed,
     Region,
     ServerMessage,
     Snapshot,
     Update,
 )
+
+RELEASED = frozenset({"declined", "expired", "withdrawn", "no_show"})
+"""Offer statuses that give the bed back (accepted keeps it held, arrived occupies it)."""
 
 Vec = tuple[tuple[str, int, int], ...]
 """A region's totals: (bed type, total, available) for each type, sorted by type."""
@@ -80,6 +85,8 @@ class ShelterModel:
             oos = 1 if total > 5 and rng.random() < 0.15 else 0
             occupied = min(total - oos, round(total * rng.uniform(0.6, 0.95)))
             self.beds[name] = [total, occupied, oos]
+        self.held: Counter[str] = Counter()
+        """Beds the exchange holds for this shelter's open and accepted offers."""
 
     def report(self) -> dict[str, BedCounts]:
         """A full statement of every bed type."""
@@ -89,7 +96,11 @@ class ShelterModel:
         }
 
     def available(self) -> dict[str, tuple[int, int]]:
-        return {t: (v[0], max(0, v[0] - v[1] - v[2])) for t, v in self.beds.items()}
+        """(total, available) of each type, as the exchange counts them: holds deducted."""
+        return {t: (v[0], self.free(t, v)) for t, v in self.beds.items()}
+
+    def free(self, name: str, counts: list[int]) -> int:
+        return max(0, counts[0] - counts[1] - counts[2] - self.held[name])
 
     def propose(self, hour: float) -> tuple[str, list[int]]:
         """One event at this hour of the day: (bed type, new [total, occupied, oos])."""
@@ -239,11 +250,13 @@ class Shelters:
                 backoff=Backoff(initial=0.2, cap=5.0),
                 rng=self.rng,
                 latencies=self.acks,
-                on_message=None if self.accept_odds is None else self._answerer(s.id),
+                on_message=self._listener(s.id),
             )
             for s in self.shelters
         }
         self.offers_seen: set[str] = set()
+        self.offer_beds: dict[str, tuple[str, str]] = {}
+        """Each offer received: (shelter id, bed type), to release its hold."""
         self.sums: dict[str, dict[str, tuple[int, int]]] = {}
         for m in self.models.values():
             region = m.shelter.region
@@ -252,21 +265,49 @@ class Shelters:
         self.recent_count: dict[str, Counter[Vec]] = {r: Counter() for r in self.sums}
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _answerer(self, shelter_id: str) -> Callable[[ServerMessage], None]:
+    def _listener(self, shelter_id: str) -> Callable[[ServerMessage], None]:
+        """Follow the holds of the offers this shelter receives (a new offer holds a bed;
+        a decline, expiry or withdrawal releases it), so the region totals the simulator
+        expects are the exchange's; with `accept_odds`, answer each new offer."""
+
         def on_message(message: ServerMessage) -> None:
             if isinstance(message, Offer) and message.offer not in self.offers_seen:
                 self.offers_seen.add(message.offer)
-                accept = self.rng.random() < (self.accept_odds or 0.0)
-                decision = Decide(
-                    offer=message.offer,
-                    decision="accept" if accept else "decline",
-                    reason=None if accept else "full",
-                )
-                self._tasks.append(asyncio.create_task(self._answer(shelter_id, decision)))
+                self.offer_beds[message.offer] = (shelter_id, message.bed_type)
+                self._hold(shelter_id, message.bed_type, 1)
+                if self.accept_odds is not None:
+                    self._tasks.append(asyncio.create_task(self._answer(shelter_id, message)))
+            elif isinstance(message, Decided | OfferClosed) and message.status in RELEASED:
+                held = self.offer_beds.pop(message.offer, None)
+                if held is not None:
+                    self._hold(*held, -1)
 
         return on_message
 
-    async def _answer(self, shelter_id: str, decision: Decide) -> None:
+    def _hold(self, shelter_id: str, bed_type: str, delta: int) -> None:
+        model = self.models[shelter_id]
+        region = model.shelter.region
+        before = model.available().get(bed_type, (0, 0))
+        model.held[bed_type] += delta
+        after = model.available().get(bed_type, (0, 0))
+        old = self.sums[region].get(bed_type, (0, 0))
+        self.sums[region] = {**self.sums[region], bed_type: (old[0], old[1] - before[1] + after[1])}
+        self._remember(region, _vec(self.sums[region]))
+
+    async def wait_offers(self, n: int, timeout: float) -> bool:
+        """Until this many offers have arrived (their holds are in the region totals)."""
+        deadline = time.monotonic() + timeout
+        while len(self.offers_seen) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return len(self.offers_seen) >= n
+
+    async def _answer(self, shelter_id: str, offer: Offer) -> None:
+        accept = self.rng.random() < (self.accept_odds or 0.0)
+        decision = Decide(
+            offer=offer.offer,
+            decision="accept" if accept else "decline",
+            reason=None if accept else "full",
+        )
         await asyncio.sleep(self.rng.uniform(1.0, 4.0))  # a person reads it first
         await self.agents[shelter_id].decide(decision)
 
@@ -303,7 +344,7 @@ class Shelters:
             region = model.shelter.region
             name, new = model.propose(hour)
             before = model.available()[name]
-            after = (new[0], max(0, new[0] - new[1] - new[2]))
+            after = (new[0], model.free(name, new))
             sums = dict(self.sums[region])
             old = sums.get(name, (0, 0))
             sums[name] = (old[0] - before[0] + after[0], old[1] - before[1] + after[1])
@@ -516,12 +557,14 @@ async def simulate(
     seed: int = 1,
     stop: asyncio.Event | None = None,
     accept_odds: float | None = None,
-    started: Callable[[], Awaitable[None]] | None = None,
+    started: Callable[[], Awaitable[int | None]] | None = None,
 ) -> dict[str, Any]:
     """Run shelters (and dashboards) for `duration` seconds, or until `stop`; the summary.
 
     With `accept_odds`, shelters answer the offers they receive; `started` is awaited
-    once every shelter's first report is answered (the demo runs matching then)."""
+    once every shelter's first report is answered (the demo runs matching then) and
+    returns how many offers it made: measuring starts once they have arrived, so the
+    region totals it starts from include their holds."""
     stop = stop or asyncio.Event()
     rng = random.Random(seed)
     fleet = Shelters(url, shelters, rng, accept_odds=accept_odds)
@@ -532,7 +575,10 @@ async def simulate(
             raise RuntimeError("shelters did not get their first reports answered in 30 s")
         await boards.settle(quiet=0.5, limit=5)
         if started is not None:
-            await started()
+            offers = await started()
+            if offers:
+                await fleet.wait_offers(offers, timeout=10)
+                await boards.settle(quiet=0.5, limit=5)
         fleet.mark_start()
         primed = sum(a.state.outcome.applied for a in fleet.agents.values())
         elapsed = await drive(fleet, rate=rate, duration=duration, stop=stop)

@@ -15,11 +15,19 @@ from typing import Any
 import asyncpg
 import pytest
 
-from clients.simulate import DemoShelter, SendLog, ShelterModel, match_latencies, simulate
+from clients.simulate import (
+    DemoShelter,
+    SendLog,
+    ShelterModel,
+    Shelters,
+    match_latencies,
+    simulate,
+)
 from exchange.access import tokens as auth
 from exchange.demo import seed
 from exchange.demo.simulation import _complete
 from exchange.settings import Settings
+from schema.wire import Decided, Offer, OfferClosed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +55,50 @@ def test_arrivals_outnumber_departures_in_the_evening() -> None:
         return sum(model.propose(hour)[1][1] - 500 for _ in range(3000))
 
     assert net(17.0) > 0 > net(9.0)
+
+
+def _offer(offer: str, bed_type: str = "single") -> Offer:
+    return Offer(
+        offer=offer,
+        status="offered",
+        bed_type=bed_type,
+        children=0,
+        mat=False,
+        language=None,
+        needs=[],
+        age=30,
+        release_date="2026-12-01",
+        expires_at="2026-12-01T00:00:00Z",
+    )
+
+
+def test_offers_hold_beds_in_the_totals_the_simulator_expects() -> None:
+    """A new offer takes a bed from the region's available count until it is declined,
+    expires or is withdrawn; an accepted one keeps it; a repeat changes nothing; and the
+    count never goes below zero, as the exchange's does not."""
+    shelter = DemoShelter(id="s00001", token="hvn_x", region="OH", beds={"single": 4})
+    fleet = Shelters("http://127.0.0.1:1", [shelter], random.Random(1))
+    fleet.models["s00001"].beds["single"] = [4, 2, 0]
+    fleet.sums["OH"] = dict(fleet.models["s00001"].available())
+    hear = fleet._listener("s00001")
+
+    def available() -> int:
+        return fleet.sums["OH"]["single"][1]
+
+    assert available() == 2
+    hear(_offer("o000001"))
+    hear(_offer("o000001"))  # sent again after a reconnect's hello
+    hear(_offer("o000002"))
+    assert available() == 0
+    hear(_offer("o000003"))  # held beyond what is free: still 0, never -1
+    assert available() == 0
+    hear(Decided(offer="o000001", status="accepted"))
+    hear(Decided(offer="o000002", status="declined"))
+    assert available() == 0  # o000003 still holds the bed o000002 gave back
+    hear(OfferClosed(offer="o000003", status="expired"))
+    assert available() == 1
+    hear(OfferClosed(offer="o000003", status="expired"))
+    assert available() == 1 and fleet.models["s00001"].held["single"] == 1
 
 
 def _log(*sends: tuple[float, int]) -> SendLog:

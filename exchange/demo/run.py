@@ -151,7 +151,7 @@ async def _run(
         )
         matching: dict[str, Any] = {}
 
-        async def place_women() -> None:
+        async def place_women() -> int:
             # Every shelter has reported (so none is stale): ask for beds and match.
             requests = seed.demo_requests(requests_n, random.Random(), dt.date.today(), states)
             withdrawn, created, run = await planner.plan(
@@ -173,6 +173,7 @@ async def _run(
                 f"{run.offers} offers to shelters; unplaced: {reasons}. Shelters answer "
                 "offers as they come; declined women are matched again every 20 s."
             )
+            return run.offers
 
         summary = await simulate.simulate(
             base,
@@ -180,7 +181,10 @@ async def _run(
             rate=rate,
             duration=duration,
             dashboards=1,
-            viewer_token=viewer,
+            # The latency dashboard is an admin's: a viewer's regions that have a
+            # confidential shelter update once a minute (exchange-protocol.md, "What a
+            # dashboard may reveal", rule 3), so a short demo would see no update at all.
+            viewer_token=ready.admin,
             stop=stop,
             accept_odds=0.75,
             started=place_women,
