@@ -221,6 +221,24 @@ def test_kept_apart_women_go_to_different_shelters() -> None:
     assert sorted(placed(solved(p)).values()) == ["s1", "s2"]
 
 
+def test_weight_the_lp_promises_but_no_plan_reaches_is_proven_out() -> None:
+    """Two rule-7 triangles: the LP places 1.5 + 1.5, a plan 1 + 1; the plan is proven."""
+    tokens = [["c000001", "c000002"], ["c000002", "c000003"], ["c000003", "c000001"]]
+    east = {"lat": 45.0, "lon": -80.0}
+    women = [request(id=f"w{i}", weight=1, contacts=t, home=None) for i, t in enumerate(tokens)] + [
+        request(id=f"e{i}", weight=1, contacts=[x + "9" for x in t], origin=east, home=None)
+        for i, t in enumerate(tokens)
+    ]
+    p = problem(
+        [shelter(id="west", beds={"single": 3}), shelter(id="east", beds={"single": 3}, **east)],
+        women,
+    )
+    plan = solved(p)
+    assert plan.status == "optimal"
+    assert plan.objective.placed_weight == plan.bound.placed_weight == 2
+    assert plan.bound.total_km == plan.objective.total_km
+
+
 def test_distance_breaks_ties_from_home() -> None:
     """Among equal weights she goes nearest her home, and km is counted from home."""
     p = problem(
