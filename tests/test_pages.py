@@ -116,7 +116,30 @@ def test_the_dashboard_embeds_its_snapshot_safely() -> None:
     hostile = Snapshot(seq=1, regions=[region])
     html = page.render_dashboard(hostile, "viewer</script><script>alert(1)</script>", NOW)
     assert "<script>alert(1)" not in html
-    assert html.count("<script") == 3  # the external script and the two JSON blocks
+    assert html.count("<script") == 4  # the external script and the three JSON blocks
+
+
+def test_bed_types_are_named_in_the_readers_language() -> None:
+    """The server's rows and the script's (from the bed-names block) say "Camas
+    individuales", not the wire's `single`; a type of a shelter's own keeps its name."""
+    region = Region(
+        region="OH",
+        shelters=3,
+        stale=0,
+        suppressed=False,
+        as_of="2026-12-01T10:00:00Z",
+        beds={
+            "single": BedTotals(total=4, available=1),
+            "respite": BedTotals(total=2, available=2),
+        },
+    )
+    html = page.render_dashboard(
+        Snapshot(seq=1, regions=[region]), "viewer", NOW, _=Translator("es")
+    )
+    assert '<tr data-bed="single"><th scope="row">Camas individuales</th>' in html
+    assert '<tr data-bed="respite"><th scope="row">respite</th>' in html
+    names = re.search(r'<script type="application/json" id="bed-names">(.*?)</script>', html)
+    assert names is not None and '"single":"Camas individuales"' in names.group(1)
 
 
 def test_the_dashboard_says_when_its_numbers_may_be_out_of_date() -> None:

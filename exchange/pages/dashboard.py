@@ -30,6 +30,7 @@ from exchange.pages.explanations import refusal
 from exchange.pages.i18n import N_, Translator
 from exchange.pages.shell import HEADERS, STATIC, back_to, escape, header, page
 from exchange.pages.trends import render_trends
+from exchange.pages.words import BED_TYPES, bed_label
 from exchange.services import Services, services
 from schema.registry import Principal
 from schema.wire import Demand, Region, RegionDay, Snapshot
@@ -157,7 +158,7 @@ def render_region(_: Translator, r: Region, top: dict[str, int], now: datetime) 
         body = f'<p class="unknown">{escape(_(UNKNOWN))}</p>'
     else:
         rows = "".join(
-            f'<tr data-bed="{escape(t)}"><th scope="row">{escape(t)}</th>'
+            f'<tr data-bed="{escape(t)}"><th scope="row">{escape(bed_label(_, t))}</th>'
             f'<td class="available" data-region="{key}" data-bed="{escape(t)}">{b.available}</td>'
             f'<td class="total" data-region="{key}" data-bed="{escape(t)}">{b.total}</td>'
             f'<td class="chart">{bar(_, b.available, b.total, top.get(t, b.total))}</td></tr>'
@@ -219,6 +220,8 @@ def render_dashboard(
     # JSON inside <script>: only "<" could end the element early.
     data = encode(initial).replace("<", "\\u003c")
     messages = msgspec.json.encode(_.table(SCRIPT_MESSAGES)).decode().replace("<", "\\u003c")
+    names = {t: bed_label(_, t) for t in BED_TYPES}
+    bed_names = msgspec.json.encode(names).decode().replace("<", "\\u003c")
     status = (
         '<p class="status">'
         f'<span id="updated" data-as-of="{escape(newest or "")}">{escape(ago(newest, now, _))}'
@@ -232,6 +235,7 @@ def render_dashboard(
         + "</main>"
         + f'<script type="application/json" id="initial">{data}</script>'
         + f'<script type="application/json" id="messages">{messages}</script>'
+        + f'<script type="application/json" id="bed-names">{bed_names}</script>'
     )
     return page(
         _("Haven — beds by region"),

@@ -47,6 +47,7 @@ from exchange.pages.shell import (
     to_sign_in,
     unavailable,
 )
+from exchange.pages.words import bed_label
 from exchange.placements import offers, store
 from exchange.services import Services, services
 from schema.placements import Decision
@@ -61,11 +62,6 @@ REASONS = (
     ("safety", N_("A safety concern")),
     ("other", N_("Another reason")),
 )
-BED_TYPES = {
-    "single": N_("Single beds"),
-    "family": N_("Family rooms"),
-    "accessible": N_("Accessible beds"),
-}
 DONE = {
     "accepted": N_("Offer accepted. Her bed stays held until she arrives."),
     "declined": N_("Offer declined. Haven will not offer her to you again."),
@@ -85,10 +81,6 @@ _FIELD_AT = re.compile(r"^beds\.(?P<bed>[a-z][a-z0-9_]{0,31})(?:\.(?P<field>\w+)
 
 Draft = dict[str, dict[str, str]]
 """The counts as the form holds them: bed type → field → what was typed."""
-
-
-def bed_label(_: Translator, bed_type: str) -> str:
-    return _(BED_TYPES[bed_type]) if bed_type in BED_TYPES else bed_type
 
 
 def age(_: Translator, reported_at: dt.datetime | None, now: dt.datetime) -> str:

@@ -54,6 +54,7 @@ from exchange.pages.shell import (
     to_sign_in,
     unavailable,
 )
+from exchange.pages.words import bed_label, status_label
 from exchange.placements import offers, requests, store
 from exchange.placements.requests import InvalidRequest
 from exchange.services import Services, services
@@ -63,7 +64,6 @@ from schema.registry import Principal
 HERE = "/planner"
 OPTIONAL_FROM = 8
 """The form's fields after the first eight (those the API requires) fold away."""
-STATUS = ready.STATUS
 LABELS = {
     "ref": N_("Reference"),
     "region": N_("Region"),
@@ -149,9 +149,9 @@ def render_list(_: Translator, views: list[RequestView]) -> str:
             f'<tr data-request="{key}"><th scope="row" id="{key}-ref">{escape(v.ref)}'
             f'<br><span class="hint">{key}</span></th>'
             f'<td data-label="{labels[1]}">{escape(v.release_date.isoformat())}</td>'
-            f'<td data-label="{labels[2]}">{escape(v.bed_type)}</td>'
+            f'<td data-label="{labels[2]}">{escape(bed_label(_, v.bed_type))}</td>'
             f'<td data-label="{labels[3]}"><span class="status status-{escape(v.status)}" '
-            f'data-status="{escape(v.status)}">{escape(_(STATUS.get(v.status, v.status)))}'
+            f'data-status="{escape(v.status)}">{escape(status_label(_, v.status))}'
             "</span></td>"
             f'<td data-label="{labels[4]}">{escape(offer)}</td><td>{"".join(actions)}</td></tr>'
         )
@@ -177,7 +177,7 @@ def render_placement(_: Translator, found: Placement) -> str:
         (_("Shelter"), found.name),
         (_("Address"), found.address or _("not registered: call the shelter")),
         (_("Intake phone"), found.intake_phone or _("not registered")),
-        (_("Bed"), found.bed_type),
+        (_("Bed"), bed_label(_, found.bed_type)),
         (_("Release date"), found.release_date.isoformat()),
     ]
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)

@@ -21,16 +21,9 @@ import msgspec
 from exchange.pages.i18n import N_, Translator
 from exchange.pages.pickups import BY, pickup_text
 from exchange.pages.shell import escape
+from exchange.pages.words import status_label
 from schema.placements import NewPickup, ReadinessRow
 
-STATUS = {
-    "open": N_("waiting for a bed"),
-    "offered": N_("offered to a shelter"),
-    "accepted": N_("accepted"),
-    "arrived": N_("arrived"),
-    "withdrawn": N_("withdrawn"),
-    "no_show": N_("did not arrive"),
-}
 REASONS = {
     "no_show": N_("She did not arrive at the shelter that accepted her."),
     "no_bed": N_("No shelter has accepted her yet."),
@@ -176,7 +169,7 @@ def render_row(
         f'<span class="hint">{key}</span></h3>'
         f"<p>{escape(row.release_date.isoformat())}, {escape(released(_, row.days_left))} · "
         f'<span class="status status-{escape(row.status)}" data-status="{escape(row.status)}">'
-        f"{escape(_(STATUS.get(row.status, row.status)))}</span></p>"
+        f"{escape(status_label(_, row.status))}</span></p>"
         f"{reasons}"
         f'<p class="pickup">{escape(pickup)}</p>'
         + (render_pickup_form(_, row, values, error) if row.status in LIVE else "")

@@ -10,6 +10,7 @@
   const SVG = "http://www.w3.org/2000/svg";
   const initial = JSON.parse(document.getElementById("initial").textContent);
   const messages = JSON.parse(document.getElementById("messages").textContent);
+  const bedNames = JSON.parse(document.getElementById("bed-names").textContent);
   const t = (m, values = {}) => (messages[m] || m).replace(/\{(\w+)\}/g, (_, k) => String(values[k]));
   const DEGRADED = "Numbers may be out of date: Haven cannot reach its database right now.";
   const OFFLINE = "Not connected to Haven: these numbers may be out of date. Reconnecting…";
@@ -112,7 +113,7 @@
     for (const bed of Object.keys(r.beds).sort()) {
       const b = r.beds[bed];
       const tr = el("tr", { "data-bed": bed });
-      tr.append(el("th", { scope: "row" }, bed),
+      tr.append(el("th", { scope: "row" }, bedNames[bed] || bed),
         el("td", { class: "available", "data-region": key, "data-bed": bed }, b.available),
         el("td", { class: "total", "data-region": key, "data-bed": bed }, b.total));
       const cell = el("td", { class: "chart" }); cell.append(bar(b, top[bed])); tr.append(cell);
