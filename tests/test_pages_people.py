@@ -278,6 +278,7 @@ def test_an_operator_and_a_planner_place_a_woman(dsn: str, serve: Any, size: str
         planner.get_by_role("button", name="Send request").click()
         expect(planner.locator("#f-age-error")).to_have_text("must be at least 16")
         expect(planner.locator("#f-age")).to_have_attribute("aria-invalid", "true")
+        expect(planner.locator('#alert a[href="#f-age"]')).to_have_text("Age: must be at least 16")
         expect(planner.locator("#f-ref")).to_have_value("OH-DRC-4471")
         if js:
             axe_check(planner, f"planner with errors {tag}")

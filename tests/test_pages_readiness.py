@@ -16,11 +16,13 @@ import httpx
 import pytest
 
 from exchange.access import tokens as auth
+from exchange.pages import planner
 from exchange.pages import readiness as ready
 from exchange.pages.explanations import explain
 from exchange.pages.i18n import Translator
 from exchange.placements import readiness, rules
 from schema.placements import NewPickup, ReadinessRow
+from schema.registry import Principal
 
 TODAY = dt.date(2026, 12, 1)
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
@@ -162,6 +164,34 @@ def test_a_refused_pickup_keeps_what_was_typed_and_says_why_next_to_the_field() 
     assert 'value="other" selected' in form and 'value="07:45"' in form
     assert 'aria-describedby="r000002-time-zone r000002-time-error" aria-invalid="true"' in form
     assert 'id="r000002-time-error">must be a time, like 09:30<' in form
+
+
+def test_each_refused_field_is_linked_from_the_alert() -> None:
+    """On a phone the fields are far below the alert: it links to each one refused (the
+    request form's, or the pickup form's on the board)."""
+    who = Principal(token_id=1, role="planner", agency="DRC", regions=("OH",))
+    html = planner.render_page(
+        Translator("es"),
+        who,
+        [],
+        "0",
+        board=board(),
+        errors={"age": "debe ser al menos 16"},
+        alert="Hay campos que revisar.",
+    )
+    assert '<a href="#f-age">Edad: debe ser al menos 16</a>' in html
+    html = planner.render_page(
+        Translator("en"),
+        who,
+        [],
+        "0",
+        board=board(),
+        pickup_for="r000002",
+        pickup_error=("time", "must be a time, like 09:30"),
+    )
+    summary = html.split('class="error-summary">')[1].split("</ul>")[0]
+    assert summary == '<li><a href="#r000002-time">must be a time, like 09:30</a></li>'
+    assert 'id="r000002-time" name="time"' in html
 
 
 @pytest.mark.slow

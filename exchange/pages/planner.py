@@ -385,6 +385,26 @@ def render_upload(_: Translator) -> str:
     )
 
 
+def error_summary(
+    _: Translator,
+    errors: dict[str, str],
+    pickup_for: str = "",
+    pickup_error: tuple[str, str] | None = None,
+) -> str:
+    """Each refused field as a link to it: on a phone the form is far below the alert."""
+    links = [
+        (f"f-{name}", f"{_(LABELS[name])}: {message}")
+        for name, message in errors.items()
+        if name in LABELS
+    ]
+    if pickup_error is not None and pickup_for:
+        links.append((f"{pickup_for}-{pickup_error[0]}", pickup_error[1]))
+    if not links:
+        return ""
+    items = "".join(f'<li><a href="#{escape(i)}">{escape(text)}</a></li>' for i, text in links)
+    return f'<ul class="error-summary">{items}</ul>'
+
+
 def render_page(
     _: Translator,
     principal: Principal,
@@ -412,7 +432,9 @@ def render_page(
         )
         + f'<main class="planner" data-version="{escape(version)}" data-seq="{feed_seq}">'
         + f'<div id="notice" role="status">{f"<p>{escape(notice)}</p>" if notice else ""}</div>'
-        + f'<div id="alert" role="alert">{f"<p>{escape(alert)}</p>" if alert else ""}</div>'
+        + f'<div id="alert" role="alert">{f"<p>{escape(alert)}</p>" if alert else ""}'
+        + error_summary(_, errors or {}, pickup_for, pickup_error)
+        + "</div>"
         + '<div id="offline" role="alert"></div>'
         + (render_placement(_, placement) if placement else "")
         + '<section aria-labelledby="ready-h">'
