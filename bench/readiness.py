@@ -12,7 +12,7 @@ separate process:
 
 1. every agency's `--planners` planners connect to `/ws/planner` (snapshot time);
 2. `--boards` reads of `GET /api/readiness?days=14` for random agencies, 8 at a time
-   (each read audits every row it returns, as in production);
+   (each read is one audit record naming every row it returns, as in production);
 3. `--changes` status changes at `--rate` a second, half pickups arranged
    (`PUT /api/requests/{id}/pickup`, a `request` message) and half withdrawals
    (`DELETE /api/requests/{id}`, a `removed` message): the fan-out latency is from just
@@ -24,13 +24,22 @@ Baseline, same harness as bench/fanout.py: a bare `websockets` server in its own
 that echoes each change frame to its sender (the raw RTT) and sends it at once, encoded
 once, to the planners of its agency. Haven's fan-out over it is the price of HTTP, the
 commit, the audit record, the NOTIFY wake-up and reading the request back.
-Target: channel fan-out p99 <= 250 ms.
+Target: board p99 and channel fan-out p99 <= 250 ms.
 
 Measured 2026-11-29 on the shared 2-core dev VM (load average 7-9 from other sessions),
-defaults (200 planner connections): board p50/p99 119.9/493.0 ms (70.7 rows a read, 8
-reads at a time); change HTTP p50/p99 15.8/49.2 ms; channel fan-out p50/p99 17.8/62.5 ms
-(2,400 of 2,400 seen, 0 leaks); snapshot p99 768 ms (200 connecting at once); baseline
-echo RTT 1.3/57.4 ms, fan-out 1.3/58.0 ms (Haven p99 1.1x). Met.
+defaults (200 planner connections), when a board audited each woman as a record: board
+p50/p99 119.9/493.0 ms (70.7 rows a read, 8 reads at a time); change HTTP p50/p99
+15.8/49.2 ms; channel fan-out p50/p99 17.8/62.5 ms (2,400 of 2,400 seen, 0 leaks);
+snapshot p99 768 ms (200 connecting at once); baseline echo RTT 1.3/57.4 ms, fan-out
+1.3/58.0 ms (Haven p99 1.1x).
+
+A board read is now one audit record (`placements.reads`), committed by itself. Same VM,
+load average 3-5, alternating runs: board p50/p99 26.4/100.2, 56.6/239.5, 48.9/218.2 ms,
+against 44.2/306.0, 78.1/188.9, 42.5/135.7 ms for the record-per-woman board (with the
+set-based `audit_append_many`). The full run is at the mercy of the VM's other load; 400
+boards alone, 8 at a time, against the same server: p50/p99 16-26/73-116 ms (was
+35-48/137-227), 1.1-1.6 ms of PostgreSQL CPU a read (was 2.8-3.1), 260-445 boards/s (was
+140-190).
 """
 
 from __future__ import annotations
@@ -427,9 +436,10 @@ def main() -> None:
                 f"ratio: channel fan-out p50 {f['p50'] / g['p50']:.1f}x, "
                 f"p99 {f['p99'] / g['p99']:.1f}x the baseline"
             )
-        if f["p99"] is not None:
-            verdict = "met" if f["p99"] <= 250 and r["leaks"] == 0 else "MISSED"
-            print(f"target channel fan-out p99 <= 250 ms, no leaks: {verdict}")
+        if f["p99"] is not None and b["p99"] is not None:
+            met = f["p99"] <= 250 and b["p99"] <= 250 and r["leaks"] == 0
+            verdict = "met" if met else "MISSED"
+            print(f"target board p99 and channel fan-out p99 <= 250 ms, no leaks: {verdict}")
         if os.environ.get("DATABASE_URL"):
             asyncio.run(_drop(server_dsn, dsn))
 

@@ -229,7 +229,16 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    result = asyncio.run(_with_conn(settings, audit.verify))
+    from exchange.placements import reads
+
+    async def verify(conn: Any) -> audit.Verified:
+        chain = await audit.verify(conn)
+        if not chain.ok:
+            return chain
+        read = await reads.verify(conn)
+        return chain if read.ok else msgspec.structs.replace(read, rows=chain.rows)
+
+    result = asyncio.run(_with_conn(settings, verify))
     _print(result)
     if not result.ok:
         assert result.broken is not None
@@ -456,7 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="audit", required=True
     )
     auditp.add_parser(
-        "verify", help="walk the hash chain; names the first broken row (exit 1)"
+        "verify",
+        help="walk the hash chain and check each board read's women against its record; "
+        "names the first broken row (exit 1)",
     ).set_defaults(func=cmd_audit_verify)
 
     agent = sub.add_parser(

@@ -13,7 +13,7 @@ import pytest
 from test_placements import SETTINGS, live_offer, planner, request, shelters
 from test_placements_pickup import arrange, principal
 
-from exchange.placements import offers, readiness, requests, runs
+from exchange.placements import offers, readiness, reads, requests, runs
 from exchange.placements.requests import InvalidRequest
 from exchange.settings import Settings
 
@@ -42,7 +42,8 @@ async def test_the_board_shows_the_agencys_women_at_risk_first_and_audits_each(
 ) -> None:
     """Three requests of DRC (one accepted with a pickup, one offered, one far off) and one of
     another agency: DRC's board lists its two within the window, the offered one first
-    (`no_bed`), refs included, and leaves one `request.read` record per row."""
+    (`no_bed`), refs included, and leaves one `readiness.read` record naming both, which
+    `audit_reads` lists."""
     await shelters(conn, 1)
     drc = await planner(conn)
     other = await planner(conn, agency="ELSEWHERE")
@@ -67,13 +68,23 @@ async def test_the_board_shows_the_agencys_women_at_risk_first_and_audits_each(
     assert accepted.offer is not None and accepted.offer.id == offer_id
     assert accepted.pickup is not None and accepted.pickup.who == "agency"
     assert got.requests[0].days_left == 5 and got.days == 14
-    reads = await conn.fetch(
-        "select kind, subject, detail from audit_log where id > $1 order by id", before
+    records = await conn.fetch(
+        "select token_id, kind, subject, detail from audit_log where id > $1 order by id",
+        before,
     )
-    assert [tuple(r) for r in reads] == [
-        ("request.read", f"request:{waiting}", "readiness"),
-        ("request.read", f"request:{placed}", "readiness"),
+    [(read_id,)] = await conn.fetch("select distinct read_id from audit_reads")
+    ids = sorted([waiting, placed])
+    assert [tuple(r) for r in records] == [
+        (
+            drc,
+            "readiness.read",
+            "agency:DRC",
+            f"read={read_id},requests=2,sha256={reads.digest(ids)},days=14",
+        )
     ]
+    shown = await conn.fetch("select request_id from audit_reads order by request_id")
+    assert [r["request_id"] for r in shown] == ids
+    assert (await reads.verify(conn)).ok
     assert (await board(conn, other, now, agency="ELSEWHERE")).requests[0].ref == "B-1"
     wide = await board(conn, drc, now, days=90)
     assert len(wide.requests) == 3

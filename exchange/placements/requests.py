@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from exchange.audit import store as audit
 from exchange.errors import HavenError
-from exchange.placements import readiness, rules, store
+from exchange.placements import readiness, reads, rules, store
 from exchange.placements.store import Conn
 from exchange.settings import Settings
 from schema.placements import NewPickup, NewRequest, Placement, Readiness, RequestView
@@ -155,18 +155,21 @@ async def readiness_board(
     conn: Conn, principal: Principal, *, now: dt.datetime, days: int, policy: readiness.Policy
 ) -> Readiness:
     """The agency's release-day board for the next `days` days, most at risk first; each
-    request on it is a read, audited. InvalidRequest `days` outside 1-90."""
+    request on it is a read, audited as one `readiness.read` record for the board
+    (`reads.record`: in the caller's transaction, or with none, each statement on its
+    own). InvalidRequest `days` outside 1-90."""
     if not 1 <= days <= MAX_BOARD_DAYS:
         raise InvalidRequest("days", f"must be between 1 and {MAX_BOARD_DAYS}, got {days}")
     today = readiness.today(now)
     span = dt.timedelta(days=days)
     facts = await store.board_facts(conn, agency_of(principal), today - span, today + span)
     rows = readiness.board(facts, now, policy, days)
-    await audit.append_many(
-        conn,
-        principal.token_id,
-        "request.read",
-        [f"request:{r.request}" for r in rows],
-        ["readiness" for _ in rows],
-    )
+    if rows:
+        await reads.record(
+            conn,
+            principal.token_id,
+            f"agency:{agency_of(principal)}",
+            [r.request for r in rows],
+            f"days={days}",
+        )
     return Readiness(as_of=readiness.iso(now), days=days, requests=rows)

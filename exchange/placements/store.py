@@ -409,6 +409,46 @@ async def live_facts(conn: Executor, agency: str | None = None) -> list[readines
     return [msgspec.convert(dict(r), readiness.Facts) for r in rows]
 
 
+# -- board reads in the audit log (`reads`) ---------------------------------------------------
+
+_INSERT_READ = """
+with read as (select nextval('audit_read_number') as id),
+     rows as (insert into audit_reads (read_id, request_id)
+              select read.id, u.request_id from read, unnest($1::text[]) as u (request_id))
+select id from read
+"""
+_READS = """
+select a.id, a.detail, count(r.request_id) as requests,
+       encode(sha256(convert_to(coalesce(
+           string_agg(r.request_id, ',' order by r.request_id collate "C"), ''), 'UTF8')),
+           'hex') as digest
+from audit_log a
+left join audit_reads r on r.read_id = substring(a.detail from '^read=([0-9]+),')::bigint
+where a.kind = $1 and a.id > $2
+group by a.id order by a.id limit $3
+"""
+
+
+class ReadRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A read's chained record, with the count and digest of its rows in `audit_reads`."""
+
+    id: int
+    detail: str
+    requests: int
+    digest: str
+
+
+async def insert_read(conn: Executor, request_ids: Sequence[str]) -> int:
+    """A new read's number, with one `audit_reads` row per id (distinct ids)."""
+    return int(await conn.fetchval(_INSERT_READ, list(request_ids)))
+
+
+async def read_records(conn: Executor, kind: str, after: int, limit: int) -> list[ReadRecord]:
+    """Records of `kind` after audit id `after`, each with its rows' count and digest."""
+    rows = await conn.fetch(_READS, kind, after, limit)
+    return [msgspec.convert(dict(r), ReadRecord) for r in rows]
+
+
 # -- the planner channel and alerts ----------------------------------------------------------
 
 CHANNEL = "haven_placements"
