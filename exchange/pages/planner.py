@@ -470,13 +470,15 @@ async def _read(
         version = await store.agency_version(conn, requests.agency_of(principal))
         async with conn.transaction():
             views = await requests.views(conn, principal)
-            board = await requests.readiness_board(
-                conn,
-                principal,
-                now=dt.datetime.now(dt.UTC),
-                days=ready.BOARD_DAYS,
-                policy=requests.policy(app.settings),
-            )
+        # Outside the list's transaction, as the API reads it: its audit record commits by
+        # itself, holding the audit chain's head for that statement only.
+        board = await requests.readiness_board(
+            conn,
+            principal,
+            now=dt.datetime.now(dt.UTC),
+            days=ready.BOARD_DAYS,
+            policy=requests.policy(app.settings),
+        )
     return version, views, board.requests
 
 
