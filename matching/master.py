@@ -230,8 +230,11 @@ def mip(
     *,
     time_limit: float,
     min_weight: tuple[Ints, int] | None = None,
+    fixed: Bools | None = None,
 ) -> MipResult:
     """Solve the restricted problem (every rule) exactly over `cols` with an OR-Tools MIP.
+
+    `fixed` (over `cols`) holds those arcs in the plan.
 
     With `min_weight` = (weight per arc, W), the plan must also place weight ≥ W: the
     distance level is then optimised alone, with small coefficients that SCIP's
@@ -248,6 +251,9 @@ def mip(
     solver.SetNumThreads(1)
     solver.SetSolverSpecificParametersAsString(f"limits/nodes = {NODE_LIMIT}\n")
     x = [solver.BoolVar("") for _ in range(len(cols))]
+    if fixed is not None:  # held at 1: a neighbourhood search, not a proof
+        for j in np.nonzero(fixed)[0].tolist():
+            x[j].SetLb(1.0)
     req, st, members = _rows(cands, cl, cols)
     cap = cands.capacity.reshape(-1)
     req_rows = {int(r): solver.Constraint(0.0, 1.0) for r in np.unique(req)}

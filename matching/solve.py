@@ -89,6 +89,8 @@ PRICING_ROUNDS = 25
 price the same columns); the LP usually converges in 3–7."""
 PRICE_TOLERANCE = 1e-6
 """A reduced cost below minus this is worth a column."""
+REPAIR_TAU = 8
+"""The repair MIP gives the women the LP leaves open their arcs below this reduced cost."""
 TAU_START = 2
 """The first MIP takes the arcs whose reduced cost is below this many distance units."""
 TAU_GROWTH = 4
@@ -277,10 +279,11 @@ def _exact(
             lower_km, reduced = master.bound(cands, cl, costs.km, duals2)
         lower = lower_km - weight_bound * costs.big
 
-    # Step 4: round the LP into a plan.
+    # Step 4: round the LP into a plan, then settle what it left fractional.
     rounded = _round(cands, cl, relaxation, x, folded, by_cost)
     if int(folded[rounded].sum()) < int(folded[chosen].sum()):
         chosen = rounded
+    chosen = _repair(cands, cl, costs, chosen, x, reduced, clock)
     chosen, proven = _settle(cands, cl, costs, chosen, lower, reduced, weight_bound, clock)
     if not proven:  # a MIP over some arcs can leave a bed that an arc outside them fills
         chosen = greedy.take(cands, cl, by_cost, chosen)
@@ -290,6 +293,37 @@ def _exact(
         level2 = lower + weight_bound * costs.big
         km_bound = int(np.ceil(level2 / costs.m - 1e-3))
     return Outcome(chosen, proven, weight_bound, km_bound)
+
+
+def _repair(
+    cands: candidates.Candidates,
+    cl: conflicts.Cliques,
+    costs: Costs,
+    chosen: Bools,
+    x: Floats,
+    reduced: Floats,
+    clock: _Clock,
+) -> Bools:
+    """A better plan from a small MIP: the LP's whole placements held, the women it
+    leaves fractional or out placed over their arcs of small reduced cost."""
+    folded = costs.folded
+    whole = x > 1 - 1e-6
+    settled = np.zeros(len(cands.n_bed), dtype=bool)
+    settled[cands.req[whole]] = True
+    near = ~settled[cands.req] & ((reduced < REPAIR_TAU * costs.m) | (x > 1e-6))
+    part = np.nonzero(whole | near | chosen)[0]
+    if clock.expired() or not near.any() or len(part) > LARGE_ARCS:
+        return chosen
+    clock.say(f"MIP on the {int(near.sum()):,} arcs the LP leaves open")
+    result = master.mip(
+        cands, cl, folded, part, chosen[part], time_limit=clock.left(), fixed=whole[part]
+    )
+    clock.cut |= result.timed_out
+    better = np.zeros_like(chosen)
+    better[part[result.chosen]] = True
+    if result.chosen.any() and int(folded[better].sum()) < int(folded[chosen].sum()):
+        return better
+    return chosen
 
 
 def _round(
@@ -356,13 +390,14 @@ def _settle(
     while value - lower >= 0.5 and not clock.expired():
         placed = int(-costs.weight[chosen].sum())
         level2 = placed >= weight_bound
+        need = value - lower + 0.5
+        if level2 and tau < need and int(((reduced < need) | chosen).sum()) <= MIP_ARCS:
+            tau = need  # the plan is good enough that the proof fits: straight to it
         part = np.nonzero((reduced < tau) | chosen)[0]
         if len(part) > MIP_ARCS:
             break
-        clock.say(
-            f"MIP on {len(part):,} arcs: weight {placed} of ≤ {weight_bound}, "
-            f"gap {(value - lower) / max(1.0, abs(lower)):.4%}"
-        )
+        gap = f"km gap ≤ {(value - lower) / costs.m:,.0f}" if level2 else "weight first"
+        clock.say(f"MIP on {len(part):,} arcs: weight {placed} of ≤ {weight_bound}, {gap}")
         result = master.mip(
             cands,
             cl,
