@@ -11,9 +11,9 @@ offers, the holds with their bed events, the requests' new status and the audit 
 A crash before that commit leaves nothing; after it, everything.
 
 Reports to a shelter wait while the run holds its bed rows, so the transaction locks them
-last (see `_write`): the run's files, offers, request statuses and audit records (one
-call, `audit_append_many`) are written first, and the beds are locked only to confirm
-and write the holds just before the commit.
+late (see `_write`): the run's files, offers and request statuses are written first, and
+the beds are locked only to confirm and write the holds, followed by the audit records
+(one call, `audit_append_many`) and the commit.
 """
 
 from __future__ import annotations
@@ -157,8 +157,9 @@ async def _write(
     made (request, shelter, bed type, km) and when the bed rows were locked.
 
     Reports to a shelter wait while its bed rows are locked, so by default they are
-    locked last: the offers are decided on an unlocked read, written, and the beds then
-    locked and read again just before the holds are written. If a report got in between
+    locked last but for the audit chain's head: the offers are decided on an unlocked
+    read, written, and the beds then locked and read again just before the holds and the
+    audit records are written. If a report got in between
     and the same offers would no longer be made, `_BedsMoved` rolls the transaction back
     and the caller writes again with `lock_first`, the beds locked before deciding."""
     run_id = await store.insert_run(
@@ -185,6 +186,16 @@ async def _write(
     made = await store.insert_offers(conn, run_id, kept, settings.offer_lifetime_s)
     await store.set_run_offers(conn, run_id, len(kept))
     await store.set_request_status(conn, list(made), "offered")
+    if not lock_first:
+        locked = time.perf_counter()
+        states = await beds.lock_states(conn, shelter_ids)
+        if _still_possible(run.assignments, requests, states, fresh)[0] != kept:
+            raise _BedsMoved
+    held = {s: dict(states[s].beds) for s in states}
+    await beds.write_holds(conn, outbox, rules.apply_holds(held, changes))
+    # The audit chain's head is locked last, here as in every transaction that also
+    # locks bed rows (a decision, an expiry): taken before the beds, it would deadlock
+    # with one of those holding a bed and waiting for the head.
     await audit.append(
         conn, run.token_id, "run.created", f"run:{run_id}", f"regions={'.'.join(run.regions)}"
     )
@@ -195,13 +206,6 @@ async def _write(
         [f"offer:{made[r]}" for r, *_ in kept],
         [f"request={r},shelter={s},run={run_id}" for r, s, *_ in kept],
     )
-    if not lock_first:
-        locked = time.perf_counter()
-        states = await beds.lock_states(conn, shelter_ids)
-        if _still_possible(run.assignments, requests, states, fresh)[0] != kept:
-            raise _BedsMoved
-    held = {s: dict(states[s].beds) for s in states}
-    await beds.write_holds(conn, outbox, rules.apply_holds(held, changes))
     return run_id, kept, locked
 
 
