@@ -372,6 +372,7 @@ async def _prepare(server_dsn: str, args: argparse.Namespace) -> tuple[str, dict
         await db.migrate(conn)
         shelters = await seed.register(conn, args.shelters, seed=11)
         await conn.execute("update shelters set last_report_at = now()")
+        await conn.execute("update beds set reported = true")
         states = sorted({s.region for s in shelters})
         today = dt.date.today()
         news = seed.demo_requests(args.requests, random.Random(3), today, states)

@@ -52,6 +52,7 @@ async def shelters(conn: asyncpg.Connection[Any], n: int, beds: int = 1) -> list
     )
     ids = [i for i, _ in added]
     await conn.execute("update shelters set last_report_at = now() where id = any($1)", ids)
+    await conn.execute("update beds set reported = true where shelter_id = any($1)", ids)
     return ids
 
 
@@ -175,6 +176,22 @@ async def test_a_report_during_the_write_is_decided_against_the_beds_under_lock(
     assert await conn.fetchval("select offers from matching_runs") == result.offers
     assert await conn.fetchval("select count(*) from offers") == result.offers
     assert (await audit.verify(conn)).ok
+
+
+async def test_a_bed_type_never_reported_offers_no_bed(
+    conn: asyncpg.Connection[Any], pool: asyncpg.Pool[Any], solver: ThreadPoolExecutor
+) -> None:
+    """A registered total is not a vacancy: until a report names the type, matching offers
+    none of its beds (as dashboards count none); once reported, it does."""
+    [sid] = await shelters(conn, 1)
+    await conn.execute("update beds set reported = false where shelter_id = $1", sid)
+    woman = await request(conn, await planner(conn), "A-1")
+    first = await runs.run(pool, SETTINGS, solver, ["OH"], token_id=None)
+    assert (first.placed, first.offers, first.unplaced) == (0, 0, {"no_bed_of_type": 1})
+    await conn.execute("update beds set reported = true where shelter_id = $1", sid)
+    second = await runs.run(pool, SETTINGS, solver, ["OH"], token_id=None)
+    assert (second.placed, second.offers) == (1, 1)
+    assert await status(conn, woman) == "offered"
 
 
 async def test_decline_releases_the_bed_and_that_shelter_never_offers_her_again(

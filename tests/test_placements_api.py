@@ -71,6 +71,7 @@ async def setup(conn: asyncpg.Connection[Any]) -> dict[str, Any]:
         ],
     )
     await conn.execute("update shelters set last_report_at = now()")
+    await conn.execute("update beds set reported = true")
     return {
         "shelters": added,
         "planner": (await tokens.create_token(conn, "planner", regions=["OH"], agency="DRC"))[1],

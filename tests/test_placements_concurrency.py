@@ -618,6 +618,7 @@ async def test_a_run_survives_an_exclusion_naming_someone_outside_its_problem(
     one that ended: the run still goes through, and places her."""
     await add_shelters(conn, 2, {"single": 2})
     await conn.execute("update shelters set last_report_at = now()")
+    await conn.execute("update beds set reported = true")
     planner_id, _ = await token(conn, "planner", regions=["OH"], agency="DRC")
 
     async def new(ref: str, **kw: Any) -> str:

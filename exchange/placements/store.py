@@ -626,7 +626,7 @@ async def delete_requests(conn: Conn, ids: Sequence[str]) -> None:
 _SHELTERS = """
 select s.id, s.region, s.lat, s.lon, s.max_children, s.mat_ok, s.min_age, s.max_age,
        s.excluded_offenses, s.languages, s.services, s.last_report_at,
-       b.bed_type, b.total, b.occupied, b.out_of_service, b.held
+       b.bed_type, b.total, b.occupied, b.out_of_service, b.held, b.reported
 from shelters s join beds b on b.shelter_id = s.id
 where s.region = any($1::text[])
 order by s.id, b.bed_type
@@ -677,12 +677,15 @@ async def matching_input(conn: Conn, regions: Sequence[str], horizon: dt.date) -
                 "reported_at": r["last_report_at"],
                 "beds": {},
             }
-        s["beds"][r["bed_type"]] = BedState(
-            total=r["total"],
-            occupied=r["occupied"],
-            out_of_service=r["out_of_service"],
-            held=r["held"],
-        )
+        if r["reported"]:
+            # A registered total is not a statement of vacancy: a type the shelter has
+            # never reported offers no bed, as it counts for none on dashboards.
+            s["beds"][r["bed_type"]] = BedState(
+                total=r["total"],
+                occupied=r["occupied"],
+                out_of_service=r["out_of_service"],
+                held=r["held"],
+            )
     requests = []
     for n, r in enumerate(request_rows, 1):
         if n % 500 == 0:

@@ -64,6 +64,7 @@ async def _prepare(dsn: str) -> tuple[dict[str, str], str]:
             conn, [NewShelter(name="F", region="OH", lat=40, lon=-83, beds={"single": 5})]
         )
         await conn.execute("update shelters set last_report_at = now()")
+        await conn.execute("update beds set reported = true")
         made = {"shelter": shelter_token}
         for role, kw in (
             ("planner", {"agency": "FUZZ"}),

@@ -145,6 +145,7 @@ async def callers(conn: asyncpg.Connection[Any]) -> dict[str, Any]:
         ],
     )
     await conn.execute("update shelters set last_report_at = now()")
+    await conn.execute("update beds set reported = true")
     revoked_id, revoked = await tokens.create_token(conn, "planner", agency="DRC")
     await tokens.revoke_token(conn, token_id=revoked_id)
     made = {
