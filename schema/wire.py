@@ -170,7 +170,8 @@ class Decided(msgspec.Struct, frozen=True, kw_only=True, tag="decided"):
 
 
 class OfferClosed(msgspec.Struct, frozen=True, kw_only=True, tag="offer_closed"):
-    """An offer sent earlier can no longer be answered (expired, withdrawn)."""
+    """An offer sent earlier can no longer be answered (expired, withdrawn), or one the
+    shelter accepted ended before she arrived (withdrawn, no_show): she is not coming."""
 
     offer: str
     status: OfferStatus

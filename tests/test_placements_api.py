@@ -272,6 +272,36 @@ async def test_the_placements_contract_end_to_end(
     assert verify.returncode == 0 and json.loads(verify.stdout)["ok"] is True
 
 
+async def test_a_shelter_that_accepted_is_told_when_her_agency_withdraws_her(
+    conn: asyncpg.Connection[Any], serve: Any
+) -> None:
+    """An accepted offer is no longer unanswered, but the shelter expecting her must know
+    she is not coming: withdrawing the request closes it on the shelter's channel."""
+    t = await setup(conn)
+    server = serve(env=ENV)
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        rid = (await http.post("/api/requests", headers=bearer(t["planner"]), json=body())).json()[
+            "id"
+        ]
+        run = await http.post(
+            "/api/matching/runs", headers=bearer(t["admin"]), json={"regions": ["OH"]}
+        )
+        assert run.json()["offers"] == 1
+        oid, at = await conn.fetchrow("select id, shelter_id from offers")
+        tok = next(tok for sid, tok in t["shelters"] if sid == at)
+        async with connect(server.ws_url + "/ws/shelter", additional_headers=bearer(tok)) as ws:
+            await ws.recv()  # hello
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "offer"
+            await ws.send(json.dumps({"type": "decide", "offer": oid, "decision": "accept"}))
+            decided = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert decided == {"type": "decided", "offer": oid, "status": "accepted"}
+            gone = await http.delete(f"/api/requests/{rid}", headers=bearer(t["planner"]))
+            assert gone.status_code == 200
+            closed = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert closed == {"type": "offer_closed", "offer": oid, "status": "withdrawn"}
+        assert await conn.fetchval("select held from beds where shelter_id = $1", at) == 0
+
+
 async def test_offers_expire_and_the_sweeper_releases_the_bed(
     conn: asyncpg.Connection[Any], serve: Any
 ) -> None:

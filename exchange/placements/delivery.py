@@ -4,7 +4,8 @@ The bed events are the outbox: every change of an offer changes a hold, and each
 is a `hold` bed event that the fan-out reads in every process. When one concerns a
 shelter connected here, its offers are read again and each connection gets what it has
 not been sent: new `offer`s, and `offer_closed` for one it was sent that can no longer be
-answered (expired, withdrawn). After `hello` a connection gets every unanswered offer.
+answered (expired, withdrawn) or that it accepted and that ended before she arrived
+(withdrawn, no-show). After `hello` a connection gets every unanswered offer.
 
 A pickup moves no bed: the planner channel's feed, which reads every change of a request
 from the audit log in every process, tells `on_requests` of the requests it read again,
@@ -110,12 +111,16 @@ class OfferFeed:
             accepted = [o for o in found if o.status == "accepted"]
             live = {o.offer for o in offers}
             gone = sorted(outlet.sent - live)
-            statuses = await store.offer_statuses(self._pool, gone) if gone else {}
+            # An accepted offer ends too when her agency withdraws her or she never
+            # arrives: the shelter expecting her is told, as for an unanswered one.
+            ended = sorted(set(outlet.accepted) - {o.offer for o in accepted})
+            asked = gone + ended
+            statuses = await store.offer_statuses(self._pool, asked) if asked else {}
             for offer in offers:
                 if offer.offer not in outlet.sent:
                     outlet.sent.add(offer.offer)
                     await outlet.send(encode(offer))
-            for offer_id in gone:
+            for offer_id in asked:
                 outlet.sent.discard(offer_id)
                 status = statuses.get(offer_id)
                 if status in ("expired", "withdrawn", "no_show"):
