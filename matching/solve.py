@@ -238,6 +238,8 @@ def _exact(
     lp_weight = min(everyone, int(np.floor(-lower1 + 1e-6)))
     weight_bound = lp_weight
     chosen = _round(cands, cl, relaxation, x, folded, by_cost)
+    if int(-costs.weight[chosen].sum()) < weight_bound:
+        chosen = _repair(cands, cl, costs, chosen, x, relaxation.column >= 0, clock)
     if int(-costs.weight[chosen].sum()) < weight_bound and not clock.expired():
         # Is the LP's weight reachable? The MIP on its priced rows alone may say no.
         clock.say(f"MIP on the rows the weight LP prices (weight bound {weight_bound})")
@@ -283,7 +285,8 @@ def _exact(
     rounded = _round(cands, cl, relaxation, x, folded, by_cost)
     if int(folded[rounded].sum()) < int(folded[chosen].sum()):
         chosen = rounded
-    chosen = _repair(cands, cl, costs, chosen, x, reduced, clock)
+    offer = (reduced < REPAIR_TAU * costs.m) | (x > 1e-6)
+    chosen = _repair(cands, cl, costs, chosen, x, offer, clock)
     chosen, proven = _settle(cands, cl, costs, chosen, lower, reduced, weight_bound, clock)
     if not proven:  # a MIP over some arcs can leave a bed that an arc outside them fills
         chosen = greedy.take(cands, cl, by_cost, chosen)
@@ -301,16 +304,16 @@ def _repair(
     costs: Costs,
     chosen: Bools,
     x: Floats,
-    reduced: Floats,
+    offer: Bools,
     clock: _Clock,
 ) -> Bools:
     """A better plan from a small MIP: the LP's whole placements held, the women it
-    leaves fractional or out placed over their arcs of small reduced cost."""
+    leaves fractional or out placed over the arcs in `offer`."""
     folded = costs.folded
     whole = x > 1 - 1e-6
     settled = np.zeros(len(cands.n_bed), dtype=bool)
     settled[cands.req[whole]] = True
-    near = ~settled[cands.req] & ((reduced < REPAIR_TAU * costs.m) | (x > 1e-6))
+    near = ~settled[cands.req] & offer
     part = np.nonzero(whole | near | chosen)[0]
     if clock.expired() or not near.any() or len(part) > LARGE_ARCS:
         return chosen
@@ -390,9 +393,6 @@ def _settle(
     while value - lower >= 0.5 and not clock.expired():
         placed = int(-costs.weight[chosen].sum())
         level2 = placed >= weight_bound
-        need = value - lower + 0.5
-        if level2 and tau < need and int(((reduced < need) | chosen).sum()) <= MIP_ARCS:
-            tau = need  # the plan is good enough that the proof fits: straight to it
         part = np.nonzero((reduced < tau) | chosen)[0]
         if len(part) > MIP_ARCS:
             break
