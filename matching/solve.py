@@ -16,7 +16,11 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    ~1e7 that must resolve to 1 km.) The two dual vectors, combined as BIG·y₁ + y₂,
    certify in numpy over all arcs a lower bound on the folded cost and every arc's
    reduced cost, whatever GLOP's accuracy.
-4. The LP is rounded greedily into a plan (`matching.greedy`). With gap = plan − bound,
+4. The LP is rounded greedily into a plan (`matching.greedy`), then repaired by a small
+   MIP (`_repair`): the LP's whole placements held, the women it leaves fractional or
+   out placed over their arcs of small reduced cost (or, where that cannot keep the
+   weight, holding only what the plan and the LP share: RINS). With
+   gap = plan − bound,
    no cheaper plan uses an arc whose reduced cost is ≥ gap. The exact OR-Tools MIP
    (SCIP) then runs, warm-started, on the arcs below τ: τ = 2 km first (finds the
    weight the LP promises, where it exists), then τ = gap + ½ when that is at most
@@ -239,7 +243,8 @@ def _exact(
     weight_bound = lp_weight
     chosen = _round(cands, cl, relaxation, x, folded, by_cost)
     if int(-costs.weight[chosen].sum()) < weight_bound:
-        chosen = _repair(cands, cl, costs, chosen, x, relaxation.column >= 0, clock)
+        offer = (x > 1e-6) | cols
+        chosen = _repair(cands, cl, costs, chosen, x, offer, weight_bound, clock)
     if int(-costs.weight[chosen].sum()) < weight_bound and not clock.expired():
         # Is the LP's weight reachable? The MIP on its priced rows alone may say no.
         clock.say(f"MIP on the rows the weight LP prices (weight bound {weight_bound})")
@@ -286,7 +291,7 @@ def _exact(
     if int(folded[rounded].sum()) < int(folded[chosen].sum()):
         chosen = rounded
     offer = (reduced < REPAIR_TAU * costs.m) | (x > 1e-6)
-    chosen = _repair(cands, cl, costs, chosen, x, offer, clock)
+    chosen = _repair(cands, cl, costs, chosen, x, offer, weight_bound, clock)
     chosen, proven = _settle(cands, cl, costs, chosen, lower, reduced, weight_bound, clock)
     if not proven:  # a MIP over some arcs can leave a bed that an arc outside them fills
         chosen = greedy.take(cands, cl, by_cost, chosen)
@@ -305,27 +310,47 @@ def _repair(
     chosen: Bools,
     x: Floats,
     offer: Bools,
+    weight_bound: int,
     clock: _Clock,
 ) -> Bools:
     """A better plan from a small MIP: the LP's whole placements held, the women it
-    leaves fractional or out placed over the arcs in `offer`."""
+    leaves fractional or out placed over the arcs in `offer`.
+
+    A plan that places the weight bound already is searched for fewer km at that
+    weight; if the LP's whole placements leave no room for that weight, a second MIP
+    holds only the placements the plan shares with the LP and offers the others the
+    LP's arcs and their own (so that the plan stays a solution: RINS).
+    """
     folded = costs.folded
+    placed = int(-costs.weight[chosen].sum())
+    level2 = placed >= weight_bound
     whole = x > 1 - 1e-6
-    settled = np.zeros(len(cands.n_bed), dtype=bool)
-    settled[cands.req[whole]] = True
-    near = ~settled[cands.req] & offer
-    part = np.nonzero(whole | near | chosen)[0]
-    if clock.expired() or not near.any() or len(part) > LARGE_ARCS:
-        return chosen
-    clock.say(f"MIP on the {int(near.sum()):,} arcs the LP leaves open")
-    result = master.mip(
-        cands, cl, folded, part, chosen[part], time_limit=clock.left(), fixed=whole[part]
-    )
-    clock.cut |= result.timed_out
-    better = np.zeros_like(chosen)
-    better[part[result.chosen]] = True
-    if result.chosen.any() and int(folded[better].sum()) < int(folded[chosen].sum()):
-        return better
+    holds = [(whole, offer)]
+    if level2:
+        holds.append((whole & chosen, (x > 1e-6) | chosen))
+    for held, offered in holds:
+        settled = np.zeros(len(cands.n_bed), dtype=bool)
+        settled[cands.req[held]] = True
+        near = ~settled[cands.req] & offered
+        part = np.nonzero(held | near | chosen)[0]
+        if clock.expired() or not near.any() or len(part) > LARGE_ARCS:
+            return chosen
+        clock.say(f"MIP on the {int(near.sum()):,} arcs the LP leaves open")
+        result = master.mip(
+            cands,
+            cl,
+            costs.km if level2 else folded,
+            part,
+            chosen[part],
+            time_limit=clock.left(),
+            min_weight=(-costs.weight, placed) if level2 else None,
+            fixed=held[part],
+        )
+        clock.cut |= result.timed_out
+        better = np.zeros_like(chosen)
+        better[part[result.chosen]] = True
+        if result.chosen.any() and int(folded[better].sum()) < int(folded[chosen].sum()):
+            return better
     return chosen
 
 
