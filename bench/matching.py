@@ -13,38 +13,45 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
-Sweep, 2026-11-28, this 2-core machine, load ~1.5, seed 1, --no-highs --check (all
-plans pass the checker); "gap" is to the proven bound of that level:
+Sweep, 2026-11-29, this 2-core machine shared with other work (load 1.6–1.9 at the
+start, ~0.2 at the end), seed 1, --no-highs --check (all plans pass the checker);
+"gap" is to the proven bound of that level (`bound.total_km` is given, so the km gap
+shown, whenever the weight is proven):
 
     beds/demand contacts | haven s   status    weight (gap)      km (gap)       cut
-            0.3      0.1 |    0.91 optimal     4014 ( 0.000%)    185223 ( 0.000%)  no
-            0.3      0.3 |    1.61 optimal     3819 ( 0.000%)    169280 ( 0.000%)  no
-            0.3      0.6 |    2.34 optimal     3948 ( 0.000%)    195986 ( 0.000%)  no
-            0.3      0.9 |    7.85 optimal     3884 ( 0.000%)    218906 ( 0.000%)  no
-            0.6      0.1 |    1.17 optimal     5939 ( 0.000%)    387439 ( 0.000%)  no
-            0.6      0.3 |    2.97 optimal     5698 ( 0.000%)    360138 ( 0.000%)  no
-            0.6      0.6 |   33.90 optimal     5770 ( 0.000%)    400518 ( 0.000%)  no
-            0.6      0.9 |   60.20 feasible    5431 ( 0.000%)    387546 ( 0.012%)  yes
-            1.2      0.1 |    1.39 optimal     7364 ( 0.000%)    608197 ( 0.000%)  no
-            1.2      0.3 |    6.91 optimal     7054 ( 0.000%)    594325 ( 0.000%)  no
-            1.2      0.6 |   17.60 feasible    6774 ( 0.030%)    545597 (      —)  no
-            1.2      0.9 |   60.24 feasible    5976 ( 0.000%)    412415 ( 0.023%)  yes
-            1.5      0.1 |    1.12 optimal     7413 ( 0.000%)    571413 ( 0.000%)  no
-            1.5      0.3 |    6.16 optimal     7117 ( 0.000%)    573307 ( 0.000%)  no
-            1.5      0.6 |   16.47 feasible    6807 ( 0.000%)    530767 ( 0.029%)  no
-            1.5      0.9 |   21.98 feasible    6030 ( 0.000%)    415085 ( 0.013%)  no
+            0.3      0.1 |    1.27 optimal     4014 ( 0.000%)    185223 ( 0.000%)  no
+            0.3      0.3 |    1.89 optimal     3819 ( 0.000%)    169280 ( 0.000%)  no
+            0.3      0.6 |    2.61 optimal     3948 ( 0.000%)    195986 ( 0.000%)  no
+            0.3      0.9 |    9.21 optimal     3884 ( 0.000%)    218906 ( 0.000%)  no
+            0.6      0.1 |    1.76 optimal     5939 ( 0.000%)    387439 ( 0.000%)  no
+            0.6      0.3 |    3.48 optimal     5698 ( 0.000%)    360138 ( 0.000%)  no
+            0.6      0.6 |   38.44 optimal     5770 ( 0.000%)    400518 ( 0.000%)  no
+            0.6      0.9 |   60.31 feasible    5431 ( 0.000%)    387554 ( 0.014%)  yes
+            1.2      0.1 |    1.93 optimal     7364 ( 0.000%)    608197 ( 0.000%)  no
+            1.2      0.3 |    8.07 optimal     7054 ( 0.000%)    594325 ( 0.000%)  no
+            1.2      0.6 |   42.77 optimal     6775 ( 0.000%)    544531 ( 0.000%)  no
+            1.2      0.9 |   60.31 feasible    5976 ( 0.000%)    412415 ( 0.023%)  yes
+            1.5      0.1 |    1.39 optimal     7413 ( 0.000%)    571413 ( 0.000%)  no
+            1.5      0.3 |    7.46 optimal     7117 ( 0.000%)    573307 ( 0.000%)  no
+            1.5      0.6 |   19.30 feasible    6807 ( 0.000%)    530726 ( 0.021%)  no
+            1.5      0.9 |   22.71 feasible    6030 ( 0.000%)    415085 ( 0.013%)  no
 
-Not yet: 5 shapes unproven, 6 over 10 s. At 1.2 × 0.6 the weight LP promises 6776
-and HiGHS proves 6775 (weight only: 125 s of CPU, closed at its root by cuts); rule 7
-with popular tokens leaves the LP fractional in weight, and reduced-cost fixing keeps
-every arc. Elsewhere the km LP is 50–150 km below the best plan, and the MIP that
-would prove it (all arcs below that reduced cost) exceeds MIP_ARCS.
+12 of 16 proven optimal (11 on 11-28), the weight level proven on all 16 (15), 10
+within 10 s. 1.2 × 0.6 is now proven: its weight LP says 6776, the MIP on the LP's
+priced rows proves 6775 (~3 s), and the plan reaches it; but the distance LP over
+plans placing 6775 (a dense weight-floor row) takes ~6 s a pricing round in GLOP,
+~28 s in all. Not yet: 4 shapes unproven, 6 over 10 s. Where it stops now is the
+distance level: the km LP is 12–110 km below the best plan, and the MIP that proves
+it (every arc below that reduced cost, 19,000+ arcs) spends ~10 s in SCIP's cold
+root LP, which a few root cuts then close (measured at 0.6 × 0.6: root LP 10.3 s of
+11.3 s, one node); at 1.5 × 0.6 and 0.9 contacts it exceeds MIP_ARCS.
 
-National, 2026-11-28, load ~0.8, `--sizes national --no-highs --check`: 38.47 s
-(47.61 s with --workers 1, the same plan), weight 56462 (flow bound 56470; the weight LP
-with every clique, 39 s of GLOP on its own, bounds it by 56466: gap ≤ 0.007 %), km
-25,439,501: 0.064 % above the folded flow's 25,423,130 (a bound only for plans placing
-56470) and 5.6 % below the old weight-seeded regions' 26,950,373; checker ok.
+National, 2026-11-29, load ~0.2–0.9, `--sizes national --no-highs --check`: 39.18 s,
+weight 56462 against the flow bound 56470 (gap ≤ 0.014 %; the weight LP with every
+clique, 39 s of GLOP on its own, bounds it by 56466), km 25,439,501, checker ok. The
+weight is not proven, so `bound.total_km` is not given: the folded flow's 25,423,130
+bounds only plans placing 56470 (0.064 % below this plan). The same plan as on 11-28
+(5.6 % fewer km than the old weight-seeded regions' 26,950,373).
 
 Sizes, measured 2026-11-28 before the sweep work (the old single folded LP), load ~2–4:
 
