@@ -39,12 +39,20 @@ shown, whenever the weight is proven):
 12 of 16 proven optimal (11 on 11-28), the weight level proven on all 16 (15), 10
 within 10 s. 1.2 × 0.6 is now proven: its weight LP says 6776, the MIP on the LP's
 priced rows proves 6775 (~3 s), and the plan reaches it; but the distance LP over
-plans placing 6775 (a dense weight-floor row) takes ~6 s a pricing round in GLOP,
-~28 s in all. Not yet: 4 shapes unproven, 6 over 10 s. Where it stops now is the
+plans placing 6775 (a dense weight-floor row) took ~6 s a pricing round in GLOP,
+~28 s in all, started from the weight LP's basis; started from the km optimum on the
+weight LP's face (7 s), it converges in 7 s more (41.7 s in all, same plan). Not yet: 4 shapes unproven, 6 over 10 s. Where it stops now is the
 distance level: the km LP is 12–110 km below the best plan, and the MIP that proves
 it (every arc below that reduced cost, 19,000+ arcs) spends ~10 s in SCIP's cold
 root LP, which a few root cuts then close (measured at 0.6 × 0.6: root LP 10.3 s of
 11.3 s, one node); at 1.5 × 0.6 and 0.9 contacts it exceeds MIP_ARCS.
+
+Against HiGHS in the same run (2026-11-29, load ~0.3–1.4, `--sweep --scarcity 1.2,0.6
+--contacts 0.6 --highs-time-limit 120 --check`):
+
+    1.2 × 0.6  haven 36.78 s optimal 6775 / 544531   HiGHS 121.85 s weight 6775 proven,
+                                                     km 899787 (time limit in stage 2)
+    0.6 × 0.6  haven 33.36 s optimal 5770 / 400518   HiGHS 55.29 s optimal 5770 / 400518
 
 National, 2026-11-29, load ~0.2–0.9, `--sizes national --no-highs --check`: 39.18 s,
 weight 56462 against the flow bound 56470 (gap ≤ 0.014 %; the weight LP with every

@@ -158,6 +158,15 @@ class Relaxation:
             self.objective.SetCoefficient(var, float(cost[a]))
         return np.asarray(face)
 
+    def leave_face(self) -> None:
+        """Undo `next_level`'s bounds: every column free again, every row ≤ its bound."""
+        inf = self.solver.infinity()
+        for var in self.x:
+            var.SetUb(inf)
+        for rows in (self.req_rows, self.st_rows, self.clique_rows):
+            for row in rows:
+                row.SetLb(-inf)
+
     def weight_floor(self, weight: Ints, at_least: int, cost: Ints) -> None:
         """Minimise `cost` over plans placing weight ≥ `at_least`: the distance level when
         the weight LP's optimum is not reached by any plan, so its optimal face would

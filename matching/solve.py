@@ -276,6 +276,12 @@ def _exact(
     else:
         # No plan reaches the LP's weight: the distance LP over plans placing the
         # proven bound, every column free. Its bound, folded, holds for every plan.
+        # Started from the optimal face of the weight LP with the km cost: its optimum
+        # is a solution here too, and near this LP's.
+        face = relaxation.next_level(duals1, reduced1, costs.km)
+        clock.say("LP, km level on the weight LP's face (a start)")
+        _price(relaxation, cands, cl, costs.km, face, clock)
+        relaxation.leave_face()
         relaxation.weight_floor(-costs.weight, weight_bound, costs.km)
         clock.say(f"LP, km level (weight proven ≤ {weight_bound} by a MIP)")
         second = _price(relaxation, cands, cl, costs.km, everywhere, clock)
