@@ -203,8 +203,8 @@ async def test_sigkill_during_a_matching_run_leaves_all_of_it_or_nothing(
             await posted  # the kill landed while the POST was in flight
         await nothing_of_the_run()
 
-        # 2. In its write transaction, after writing the run, its offers, the holds and
-        # their events and the requests' status: blocked on the audit chain's head.
+        # 2. In its write transaction, after writing the run, its offers and the requests'
+        # status: blocked on the audit chain's head (the holds and their events come last).
         await restart(s)
         lock = await asyncpg.connect(s.server.dsn)
         try:
@@ -283,7 +283,8 @@ async def test_sigkill_during_accepts_keeps_what_was_answered_and_nothing_half_d
                 f"/api/offers/{offer['id']}/{action}", headers=auth(token_of[offer["shelter_id"]])
             )
 
-        # 1. Every decision blocked on the audit chain's head, its other writes done.
+        # 1. Every decision blocked on the audit chain's head, which it takes before the
+        # beds (audit.lock_head), its request and offer rows locked.
         lock = await asyncpg.connect(s.server.dsn)
         try:
             held = lock.transaction()
@@ -295,7 +296,7 @@ async def test_sigkill_during_accepts_keeps_what_was_answered_and_nothing_half_d
             mine = await backends(conn, lock.get_server_pid())
             # Accepts reach the head; declines and withdrawals at one shelter may queue
             # behind each other's bed locks first. Either way, none can commit.
-            await blocked_at(conn, "audit_append", at_least=6)
+            await blocked_at(conn, "audit_head", at_least=6)
             await asyncio.sleep(0.3)
             kill(s.server)
             await held.rollback()

@@ -26,6 +26,19 @@ from audit_log where id > $1 order by id limit $2
 """
 
 
+_LOCK_HEAD = "select 1 from audit_head where id = 1 for update"
+
+
+async def lock_head(conn: Conn) -> None:
+    """Take the chain's head now, in the caller's transaction (an append takes it anyway).
+
+    Every transaction that appends records and also locks bed rows takes the head before
+    the beds, so all lock in one order — requests, offers, the audit head, shelters and
+    beds, the event clock — and none waits for another that waits for it. A shelter's
+    report locks only its beds and the event clock, so it never waits for the head."""
+    await conn.execute(_LOCK_HEAD)
+
+
 async def append(
     conn: Conn, token_id: int | None, kind: str, subject: str, detail: str = ""
 ) -> int:

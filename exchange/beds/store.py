@@ -165,7 +165,10 @@ from shelters s join beds b on b.shelter_id = s.id
 where s.id = any($1::text[])
 order by s.id, b.bed_type
 """
-_LOCK = _STATES + "for update of s, b\n"
+# No key update: no key ever changes here, and offers being inserted hold key-share locks
+# on their shelters (the foreign key), which a plain `for update` would wait for, with
+# the inserting run then waiting for whatever this transaction holds.
+_LOCK = _STATES + "for no key update of s, b\n"
 # Every write of a batch in one statement (one round trip): beds, shelters, and the
 # event log, numbered by the same CTE as `append`.
 _WRITE = f"""
@@ -288,6 +291,7 @@ async def reset_seq(conn: Conn, shelter_id: str, to: int, *, token_id: int | Non
     Raises LookupError when there is no such shelter.
     """
     async with conn.transaction():
+        await audit.lock_head(conn)  # before the shelter's row, as everywhere
         old = await conn.fetchval(_RESET_SEQ, shelter_id, to)
         if old is None:
             raise LookupError(shelter_id)

@@ -100,6 +100,7 @@ async def _write(
     kind: str,
     reason: str | None = None,
 ) -> None:
+    await audit.lock_head(conn)  # before the beds, as every transaction (audit.lock_head)
     await store.set_offer_status(conn, offer.id, step.offer, reason)
     await store.set_request_status(conn, [offer.request_id], step.request)
     if step.held or step.occupied:

@@ -10,10 +10,11 @@ the shelter still fresh, a bed of her type still available — and write the run
 offers, the holds with their bed events, the requests' new status and the audit records.
 A crash before that commit leaves nothing; after it, everything.
 
-Reports to a shelter wait while the run holds its bed rows, so the transaction locks them
-late (see `_write`): the run's files, offers and request statuses are written first, and
-the beds are locked only to confirm and write the holds, followed by the audit records
-(one call, `audit_append_many`) and the commit.
+Reports to a shelter wait while the run holds its bed rows, and every report while it
+holds the event clock, so the transaction takes them last (see `_write`): the run's
+files, offers, request statuses and audit records (one call, `audit_append_many`) are
+written first, and the beds are locked only to confirm and write the holds and their
+events just before the commit.
 """
 
 from __future__ import annotations
@@ -156,10 +157,11 @@ async def _write(
     """Write the run, its offers, their holds and audit records; the run id, the offers
     made (request, shelter, bed type, km) and when the bed rows were locked.
 
-    Reports to a shelter wait while its bed rows are locked, so by default they are
-    locked last but for the audit chain's head: the offers are decided on an unlocked
-    read, written, and the beds then locked and read again just before the holds and the
-    audit records are written. If a report got in between
+    Reports to a shelter wait while its bed rows (and every report while the event
+    clock) are locked, so by default they are locked last: the offers are decided on an
+    unlocked read and written with their audit records (the chain's head is taken before
+    the beds, as everywhere: `audit.lock_head`), and the beds are then locked and read
+    again just before the holds and their events are written. If a report got in between
     and the same offers would no longer be made, `_BedsMoved` rolls the transaction back
     and the caller writes again with `lock_first`, the beds locked before deciding."""
     run_id = await store.insert_run(
@@ -179,6 +181,8 @@ async def _write(
     requests = await store.lock_requests(conn, [a.request for a in run.assignments])
     shelter_ids = sorted({a.shelter for a in run.assignments})
     fresh = await store.fresh_shelters(conn, shelter_ids, settings.stale_after_s)
+    if lock_first:
+        await audit.lock_head(conn)  # the head before the beds (audit.lock_head)
     locked = time.perf_counter()
     read = beds.lock_states if lock_first else beds.read_states
     states = await read(conn, shelter_ids)
@@ -186,16 +190,6 @@ async def _write(
     made = await store.insert_offers(conn, run_id, kept, settings.offer_lifetime_s)
     await store.set_run_offers(conn, run_id, len(kept))
     await store.set_request_status(conn, list(made), "offered")
-    if not lock_first:
-        locked = time.perf_counter()
-        states = await beds.lock_states(conn, shelter_ids)
-        if _still_possible(run.assignments, requests, states, fresh)[0] != kept:
-            raise _BedsMoved
-    held = {s: dict(states[s].beds) for s in states}
-    await beds.write_holds(conn, outbox, rules.apply_holds(held, changes))
-    # The audit chain's head is locked last, here as in every transaction that also
-    # locks bed rows (a decision, an expiry): taken before the beds, it would deadlock
-    # with one of those holding a bed and waiting for the head.
     await audit.append(
         conn, run.token_id, "run.created", f"run:{run_id}", f"regions={'.'.join(run.regions)}"
     )
@@ -206,6 +200,13 @@ async def _write(
         [f"offer:{made[r]}" for r, *_ in kept],
         [f"request={r},shelter={s},run={run_id}" for r, s, *_ in kept],
     )
+    if not lock_first:
+        locked = time.perf_counter()
+        states = await beds.lock_states(conn, shelter_ids)
+        if _still_possible(run.assignments, requests, states, fresh)[0] != kept:
+            raise _BedsMoved
+    held = {s: dict(states[s].beds) for s in states}
+    await beds.write_holds(conn, outbox, rules.apply_holds(held, changes))
     return run_id, kept, locked
 
 

@@ -178,7 +178,7 @@ class RequestRow(msgspec.Struct, frozen=True, kw_only=True):
 
 _LOCK_REQUESTS = """
 select id, agency, status, region, release_date from requests
-where id = any($1::text[]) order by id for update
+where id = any($1::text[]) order by id for no key update
 """
 
 
