@@ -6,6 +6,7 @@ lifespan's resources through one typed `Services` struct (`exchange.services`).
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 from collections.abc import AsyncIterator, Iterator
@@ -99,8 +100,17 @@ def create_app(settings: Settings, *, dsn: str | None = None) -> Litestar:
                 solver=solver,
                 planners=planners,
             )
+            # What start-up built (modules, the app, catalogs, the loaded board) lives as
+            # long as the process: moved out of the collector's reach, a full collection
+            # scans only what came after, and a matching run's thousands of new objects
+            # no longer cost every shelter's acknowledgement a 75-90 ms pause.
+            gc.collect()
+            gc.freeze()
             log.info("haven started", extra={"port": settings.port})
-            yield
+            try:
+                yield
+            finally:
+                gc.unfreeze()  # an app built again in this process (tests) starts afresh
 
     return Litestar(
         route_handlers=[

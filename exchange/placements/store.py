@@ -7,7 +7,6 @@ deadlock with each other or with the ingest writer, which locks shelters and bed
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,7 +18,6 @@ import msgspec
 from exchange.beds.model import BedState
 from exchange.placements import planners, readiness
 from exchange.placements.rules import MatchingInput, OpenRequest, Resident, ShelterInfo, pickup
-from schema import problem as p
 from schema.placements import NewRequest, OfferSummary, Placement, RequestView, RunResult
 from schema.registry import Rules
 from schema.wire import Offer, OfferStatus
@@ -631,16 +629,26 @@ from shelters s join beds b on b.shelter_id = s.id
 where s.region = any($1::text[])
 order by s.id, b.bed_type
 """
+# The open requests as one JSON array in `OpenRequest`'s shape, decoded by msgspec in one
+# call: thousands of rows turned into structs one by one in Python would hold the event
+# loop (and every shelter's acknowledgement) for a tenth of a second.
 _OPEN = """
-select r.id, r.urgency, r.origin_lat, r.origin_lon, r.home_lat, r.home_lon, r.bed_type,
-       r.children, r.age, r.mat, r.offenses, r.language, r.needs, r.max_km, r.contacts,
-       r.contact_locations, r.avoid_km, r.exclude_with,
-       coalesce(array(select distinct o.shelter_id from offers o
-                      where o.request_id = r.id and o.status = 'declined'), '{}') as declined_by
+select coalesce(json_agg(json_build_object(
+    'id', r.id, 'urgency', r.urgency,
+    'origin', json_build_object('lat', r.origin_lat, 'lon', r.origin_lon),
+    'home', case when r.home_lat is null then null
+                 else json_build_object('lat', r.home_lat, 'lon', r.home_lon) end,
+    'bed_type', r.bed_type, 'children', r.children, 'age', r.age, 'mat', r.mat,
+    'offenses', r.offenses, 'language', r.language, 'needs', r.needs, 'max_km', r.max_km,
+    'contacts', r.contacts, 'contact_locations', r.contact_locations,
+    'avoid_km', r.avoid_km, 'exclude_with', r.exclude_with,
+    'declined_by', coalesce(array(select distinct o.shelter_id from offers o
+                                  where o.request_id = r.id and o.status = 'declined'), '{}')
+) order by r.id), '[]')::text
 from requests r
 where r.region = any($1::text[]) and r.status = 'open' and r.release_date <= $2
-order by r.id
 """
+_OPEN_REQUESTS = msgspec.json.Decoder(list[OpenRequest])
 _RESIDENTS = """
 select r.id, o.shelter_id as shelter, r.contacts, r.exclude_with
 from offers o join requests r on r.id = o.request_id join shelters s on s.id = o.shelter_id
@@ -654,7 +662,7 @@ async def matching_input(conn: Conn, regions: Sequence[str], horizon: dt.date) -
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         now = await conn.fetchval("select now()")
         shelter_rows = await conn.fetch(_SHELTERS, list(regions))
-        request_rows = await conn.fetch(_OPEN, list(regions), horizon)
+        open_json = await conn.fetchval(_OPEN, list(regions), horizon)
         resident_rows = await conn.fetch(_RESIDENTS, list(regions))
     shelters: dict[str, dict[str, Any]] = {}
     for r in shelter_rows:
@@ -686,36 +694,7 @@ async def matching_input(conn: Conn, regions: Sequence[str], horizon: dt.date) -
                 out_of_service=r["out_of_service"],
                 held=r["held"],
             )
-    requests = []
-    for n, r in enumerate(request_rows, 1):
-        if n % 500 == 0:
-            # Thousands of rows become structs here, on the event loop: let the shelters'
-            # reports in between, so a matching run does not show up as report latency.
-            await asyncio.sleep(0)
-        locations = msgspec.json.decode(r["contact_locations"])
-        requests.append(
-            OpenRequest(
-                id=r["id"],
-                urgency=r["urgency"],
-                origin=p.Point(lat=r["origin_lat"], lon=r["origin_lon"]),
-                home=None
-                if r["home_lat"] is None
-                else p.Point(lat=r["home_lat"], lon=r["home_lon"]),
-                bed_type=r["bed_type"],
-                children=r["children"],
-                age=r["age"],
-                mat=r["mat"],
-                offenses=list(r["offenses"]),
-                language=r["language"],
-                needs=list(r["needs"]),
-                max_km=r["max_km"],
-                contacts=list(r["contacts"]),
-                contact_locations=[msgspec.convert(c, p.Contact) for c in locations],
-                avoid_km=r["avoid_km"],
-                exclude_with=list(r["exclude_with"]),
-                declined_by=list(r["declined_by"]),
-            )
-        )
+    requests = _OPEN_REQUESTS.decode(open_json)
     return MatchingInput(
         shelters=[ShelterInfo(**s) for s in shelters.values()],
         requests=requests,
