@@ -172,9 +172,18 @@ class MatchingInput(msgspec.Struct, frozen=True, kw_only=True):
     """What a run reads from the database at one instant, to build its problem from."""
 
     shelters: list[ShelterInfo]
-    requests: list[OpenRequest]
+    requests_json: bytes
+    """The open requests: a JSON array of `OpenRequest`, as the database wrote it. Thousands
+    of them become structs only where the problem is built (the solver's process): made
+    on the exchange's event loop, they would pause every shelter's acknowledgement."""
     residents: list[Resident]
     now: dt.datetime
+
+    def requests(self) -> list[OpenRequest]:
+        return _OPEN_REQUESTS.decode(self.requests_json)
+
+
+_OPEN_REQUESTS = msgspec.json.Decoder(list[OpenRequest])
 
 
 def fresh(reported_at: dt.datetime | None, now: dt.datetime, stale_after: dt.timedelta) -> bool:

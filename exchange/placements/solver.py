@@ -44,7 +44,7 @@ def build_and_solve(data: bytes, stale_after_s: float, time_limit: float, worker
     problem = msgspec.json.encode(
         rules.build_problem(
             read.shelters,
-            read.requests,
+            read.requests(),
             read.residents,
             now=read.now,
             stale_after=dt.timedelta(seconds=stale_after_s),

@@ -17,7 +17,7 @@ import msgspec
 
 from exchange.beds.model import BedState
 from exchange.placements import planners, readiness
-from exchange.placements.rules import MatchingInput, OpenRequest, Resident, ShelterInfo, pickup
+from exchange.placements.rules import MatchingInput, Resident, ShelterInfo, pickup
 from schema.placements import NewRequest, OfferSummary, Placement, RequestView, RunResult
 from schema.registry import Rules
 from schema.wire import Offer, OfferStatus
@@ -629,9 +629,9 @@ from shelters s join beds b on b.shelter_id = s.id
 where s.region = any($1::text[])
 order by s.id, b.bed_type
 """
-# The open requests as one JSON array in `OpenRequest`'s shape, decoded by msgspec in one
-# call: thousands of rows turned into structs one by one in Python would hold the event
-# loop (and every shelter's acknowledgement) for a tenth of a second.
+# The open requests as one JSON array in `OpenRequest`'s shape, passed on as it is
+# (`MatchingInput.requests_json`): thousands of rows turned into structs here would hold
+# the event loop, and every shelter's acknowledgement, for a tenth of a second.
 _OPEN = """
 select coalesce(json_agg(json_build_object(
     'id', r.id, 'urgency', r.urgency,
@@ -648,7 +648,6 @@ select coalesce(json_agg(json_build_object(
 from requests r
 where r.region = any($1::text[]) and r.status = 'open' and r.release_date <= $2
 """
-_OPEN_REQUESTS = msgspec.json.Decoder(list[OpenRequest])
 _RESIDENTS = """
 select r.id, o.shelter_id as shelter, r.contacts, r.exclude_with
 from offers o join requests r on r.id = o.request_id join shelters s on s.id = o.shelter_id
@@ -694,10 +693,9 @@ async def matching_input(conn: Conn, regions: Sequence[str], horizon: dt.date) -
                 out_of_service=r["out_of_service"],
                 held=r["held"],
             )
-    requests = _OPEN_REQUESTS.decode(open_json)
     return MatchingInput(
         shelters=[ShelterInfo(**s) for s in shelters.values()],
-        requests=requests,
+        requests_json=open_json.encode(),
         residents=[
             Resident(
                 id=r["id"],
