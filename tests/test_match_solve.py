@@ -320,6 +320,7 @@ def test_regional_path_keeps_the_contract(monkeypatch: pytest.MonkeyPatch) -> No
     assert plan.bound.total_km <= ANSWERS["texas-1000.json"]["total_km"] <= plan.objective.total_km
 
 
+@pytest.mark.slow  # solves the regional path twice
 def test_regional_path_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs of the national-size path, its budgets binding, give the same plan bit for bit,
     whether its regions are solved on two threads or one."""
@@ -366,6 +367,7 @@ def test_time_limit_gives_a_valid_plan_with_certified_bounds() -> None:
     assert plan.objective.placed_weight <= answer["placed_weight"] <= plan.bound.placed_weight
 
 
+@pytest.mark.slow  # solves under real time limits: seconds each
 @pytest.mark.parametrize("lps", [0, 1, 2, 4])
 def test_lp_stopped_by_the_clock_keeps_the_bounds_true(
     monkeypatch: pytest.MonkeyPatch, lps: int

@@ -21,6 +21,8 @@ from websockets.asyncio.client import connect
 from exchange import serve
 from exchange.settings import Settings
 
+pytestmark = pytest.mark.slow  # each waits out a real deadline of the server
+
 TIMEOUT = 0.5
 
 
