@@ -272,6 +272,22 @@ async def test_the_placements_contract_end_to_end(
     assert verify.returncode == 0 and json.loads(verify.stdout)["ok"] is True
 
 
+async def one_offer(
+    http: httpx.AsyncClient, conn: asyncpg.Connection[Any], t: dict[str, Any]
+) -> tuple[str, str, str, str]:
+    """A request, a run that offers her a bed: (request, offer, shelter, shelter token)."""
+    rid = (await http.post("/api/requests", headers=bearer(t["planner"]), json=body())).json()["id"]
+    run = await http.post(
+        "/api/matching/runs", headers=bearer(t["admin"]), json={"regions": ["OH"]}
+    )
+    assert run.json()["offers"] == 1
+    row = await conn.fetchrow("select id, shelter_id from offers")
+    assert row is not None
+    oid, at = row["id"], row["shelter_id"]
+    tok = next(tok for sid, tok in t["shelters"] if sid == at)
+    return rid, oid, at, tok
+
+
 async def test_a_shelter_that_accepted_is_told_when_her_agency_withdraws_her(
     conn: asyncpg.Connection[Any], serve: Any
 ) -> None:
@@ -280,15 +296,7 @@ async def test_a_shelter_that_accepted_is_told_when_her_agency_withdraws_her(
     t = await setup(conn)
     server = serve(env=ENV)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        rid = (await http.post("/api/requests", headers=bearer(t["planner"]), json=body())).json()[
-            "id"
-        ]
-        run = await http.post(
-            "/api/matching/runs", headers=bearer(t["admin"]), json={"regions": ["OH"]}
-        )
-        assert run.json()["offers"] == 1
-        oid, at = await conn.fetchrow("select id, shelter_id from offers")
-        tok = next(tok for sid, tok in t["shelters"] if sid == at)
+        rid, oid, at, tok = await one_offer(http, conn, t)
         async with connect(server.ws_url + "/ws/shelter", additional_headers=bearer(tok)) as ws:
             await ws.recv()  # hello
             assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "offer"
@@ -310,15 +318,7 @@ async def test_offers_expire_and_the_sweeper_releases_the_bed(
     t = await setup(conn)
     server = serve(env={**ENV, "HAVEN_OFFER_LIFETIME_S": "1", "HAVEN_SWEEP_EVERY_S": "0.5"})
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        rid = (await http.post("/api/requests", headers=bearer(t["planner"]), json=body())).json()[
-            "id"
-        ]
-        run = await http.post(
-            "/api/matching/runs", headers=bearer(t["admin"]), json={"regions": ["OH"]}
-        )
-        assert run.json()["offers"] == 1
-        oid, at = await conn.fetchrow("select id, shelter_id from offers")
-        tok = next(tok for sid, tok in t["shelters"] if sid == at)
+        rid, oid, _, tok = await one_offer(http, conn, t)
         async with connect(server.ws_url + "/ws/shelter", additional_headers=bearer(tok)) as ws:
             await ws.recv()  # hello
             seen = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(2)]
