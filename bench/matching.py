@@ -42,10 +42,11 @@ priced rows proves 6775 (~3 s), and the plan reaches it; but the distance LP ove
 plans placing 6775 (a dense weight-floor row) took ~6 s a pricing round in GLOP,
 ~28 s in all, started from the weight LP's basis; started from the km optimum on the
 weight LP's face (7 s), it converges in 7 s more (41.7 s in all, same plan). Not yet:
-4 shapes unproven, 6 over 10 s. Where it stops now is the distance level: the km LP is 12–110 km below the best plan, and the MIP that proves
-it (every arc below that reduced cost, 19,000+ arcs) spends ~10 s in SCIP's cold
-root LP, which a few root cuts then close (measured at 0.6 × 0.6: root LP 10.3 s of
-11.3 s, one node); at 1.5 × 0.6 and 0.9 contacts it exceeds MIP_ARCS.
+4 shapes unproven, 6 over 10 s. Where it stops now is the distance level: the km LP
+is 12–110 km below the best plan, and the MIP that proves it (every arc below that
+reduced cost, 19,000+ arcs) spends ~10 s in SCIP's cold root LP, which a few root cuts
+then close (measured at 0.6 × 0.6: root LP 10.3 s of 11.3 s, one node); at 1.5 × 0.6
+and 0.9 contacts it exceeds MIP_ARCS.
 
 Against HiGHS in the same run (2026-11-29, load ~0.3–1.4, `--sweep --scarcity 1.2,0.6
 --contacts 0.6 --highs-time-limit 120 --check`):
