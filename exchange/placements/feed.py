@@ -49,8 +49,6 @@ BED_WAKE_GAP_S = 0.05
 no request) starts a catch-up at most this long after the previous one."""
 DEMAND_EVERY_S = 60.0
 """Demand is told at least this often (`unplaced` moves with the date)."""
-DEMAND_GAP_S = 0.5
-"""After changes, demand is told at most this often."""
 
 _ENCODE = msgspec.json.Encoder()
 
@@ -89,7 +87,6 @@ class PlannerFeed:
         self._on_requests = on_requests
         self._horizon_days, self._on_demand = horizon_days, on_demand
         self._demand_at = float("-inf")
-        self._demand_pending = False
         self._poll_s, self._limit, self._clock = poll_s, queue_limit, clock
         self.picture = Picture()
         self._subs: dict[str, set[Subscriber]] = {}
@@ -127,7 +124,7 @@ class PlannerFeed:
             sent += len(items)
             if len(records) < BATCH:
                 if sent:
-                    self._demand_soon()
+                    self.tell_demand()
                 return sent
 
     def wake(self) -> None:
@@ -146,24 +143,6 @@ class PlannerFeed:
         def fire() -> None:
             self._bed_wake_pending = False
             self._wake.set()
-
-        asyncio.get_running_loop().call_later(wait, fire)
-
-    def _demand_soon(self) -> None:
-        """Tell demand now, or DEMAND_GAP_S after the last time: counting every request is
-        work in proportion to all of them, and requests created one by one (thousands
-        from a release list) would otherwise pay it once each."""
-        if self._demand_pending:
-            return
-        wait = self._demand_at + DEMAND_GAP_S - time.monotonic()
-        if wait <= 0:
-            self.tell_demand()
-            return
-        self._demand_pending = True
-
-        def fire() -> None:
-            self._demand_pending = False
-            self.tell_demand()
 
         asyncio.get_running_loop().call_later(wait, fire)
 
