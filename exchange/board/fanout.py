@@ -126,7 +126,10 @@ class Fanout:
             if time.monotonic() - last_prune >= self._prune_every_s:
                 last_prune = time.monotonic()
                 try:
-                    await self.prune()
+                    # Bounded like the catch-up: a prune caught by the database going away
+                    # can wait on the pool for long, and this loop is what says `degraded`.
+                    async with asyncio.timeout(CATCH_UP_TIMEOUT_S):
+                        await self.prune()
                 except DB_ERRORS as exc:
                     log.warning("event prune failed", extra={"error": type(exc).__name__})
 
