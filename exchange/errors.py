@@ -107,10 +107,13 @@ DB_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     TimeoutError,
 )
 """What reaching the database can raise: a lost network, a server error, a dead
-connection, a timeout. Callers turn these into `Unavailable` or a log line."""
+connection, one a timeout left mid-operation (asyncpg's InternalClientError: "cannot switch
+to state …; another operation is in progress"), a timeout. Callers turn these into
+`Unavailable` or a log line."""
 
 
 def status(code: str) -> int:

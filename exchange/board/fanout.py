@@ -122,6 +122,10 @@ class Fanout:
                 log.warning("event catch-up failed", extra={"error": type(exc).__name__})
                 self._set_degraded(True)
                 continue
+            except Exception:  # never let one surprise end the reader (and the status)
+                log.exception("event catch-up failed unexpectedly")
+                self._set_degraded(True)
+                continue
             self._set_degraded(False)
             if time.monotonic() - last_prune >= self._prune_every_s:
                 last_prune = time.monotonic()
@@ -132,6 +136,8 @@ class Fanout:
                         await self.prune()
                 except DB_ERRORS as exc:
                     log.warning("event prune failed", extra={"error": type(exc).__name__})
+                except Exception:
+                    log.exception("event prune failed unexpectedly")
 
     def _set_degraded(self, degraded: bool) -> None:
         if degraded != self.degraded:
