@@ -143,6 +143,15 @@ def _vec(totals: dict[str, tuple[int, int]]) -> Vec:
     return tuple((t, a, b) for t, (a, b) in sorted(totals.items()) if (a, b) != (0, 0))
 
 
+def _shift(
+    sums: dict[str, tuple[int, int]], name: str, before: tuple[int, int], after: tuple[int, int]
+) -> dict[str, tuple[int, int]]:
+    """Region totals with one shelter's (total, available) of a type moved from `before`
+    to `after`."""
+    old = sums.get(name, (0, 0))
+    return {**sums, name: (old[0] - before[0] + after[0], old[1] - before[1] + after[1])}
+
+
 def region_totals(region: Region) -> dict[str, tuple[int, int]] | None:
     if region.suppressed or region.beds is None:
         return None
@@ -290,8 +299,7 @@ class Shelters:
         before = model.available().get(bed_type, (0, 0))
         model.held[bed_type] += delta
         after = model.available().get(bed_type, (0, 0))
-        old = self.sums[region].get(bed_type, (0, 0))
-        self.sums[region] = {**self.sums[region], bed_type: (old[0], old[1] - before[1] + after[1])}
+        self.sums[region] = _shift(self.sums[region], bed_type, before, after)
         self._remember(region, _vec(self.sums[region]))
 
     async def wait_offers(self, n: int, timeout: float) -> bool:
@@ -345,9 +353,7 @@ class Shelters:
             name, new = model.propose(hour)
             before = model.available()[name]
             after = (new[0], model.free(name, new))
-            sums = dict(self.sums[region])
-            old = sums.get(name, (0, 0))
-            sums[name] = (old[0] - before[0] + after[0], old[1] - before[1] + after[1])
+            sums = _shift(self.sums[region], name, before, after)
             vec = _vec(sums)
             unique = self.recent_count[region][vec] == 0 and vec != _vec(self.sums[region])
             if unique or attempt == 11:
