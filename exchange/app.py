@@ -30,7 +30,7 @@ from exchange.placements import channel as placements
 from exchange.placements import requests, schedule
 from exchange.placements.delivery import OfferFeed
 from exchange.placements.feed import PlannerFeed
-from exchange.placements.solver import lower_priority
+from exchange.placements.solver import init_worker
 from exchange.services import Services
 from exchange.settings import Settings, from_env
 from exchange.webhooks.delivery import Sender
@@ -151,7 +151,7 @@ def solver_executor(settings: Settings) -> Iterator[Executor]:
         executor = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=lower_priority,
+            initializer=init_worker,
         )
     else:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="matching")

@@ -4,7 +4,7 @@ A process pool receives what the run read from the database as msgpack bytes, bu
 problem there (`rules.build_problem`: thousands of requests' worth of Python that would
 otherwise hold the event loop), solves it, and returns the problem and plan files as JSON
 bytes: cheap to pickle, and the child imports only the pure rules and the matcher. The
-worker process runs at a lower scheduling priority (`lower_priority`, its initializer):
+worker process runs at a lower scheduling priority (`init_worker`, its initializer):
 on a small machine the solver's threads would otherwise take the cores from the event
 loop that acknowledges shelters' reports, and a run would show up as report latency.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import time
 
 import msgspec
@@ -69,6 +70,9 @@ def solve_json(problem: bytes, time_limit: float, workers: int) -> bytes:
 SOLVER_NICENESS = 10
 
 
-def lower_priority() -> None:
-    """Initializer of the solver's worker process: yield the CPU to the exchange."""
+def init_worker() -> None:
+    """Initializer of the solver's worker process: yield the CPU to the exchange, and leave
+    Ctrl-C to the exchange, which shuts the pool down (the worker would otherwise print a
+    KeyboardInterrupt traceback of its own)."""
     os.nice(SOLVER_NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
