@@ -124,7 +124,7 @@ async def _load(spec: dict[str, Any]) -> None:
     )
     started = last_line = time.monotonic()
     seen_acks = 0
-    last = {"applied": 0, "frames": 0, "reconnects": 0}
+    last = {"applied": 0, "frames": 0, "reconnects": 0, "sent": fleet.sent}
     interval = 0
     while not driving.done():
         await asyncio.wait({driving}, timeout=every - (time.monotonic() - started) % every)
@@ -143,6 +143,12 @@ async def _load(spec: dict[str, Any]) -> None:
                 "interval": interval,
                 "t": round(time.monotonic() - started, 1),
                 "applied": applied - last["applied"],
+                # Sent by the load, and unanswered now: an interval short of the rate says
+                # whether the load stopped sending or the exchange stopped answering.
+                "sent": fleet.sent - last["sent"],
+                "unanswered": sum(
+                    len(a.state.pending) + len(a.state.unnumbered) for a in fleet.agents.values()
+                ),
                 "ack_ms": ms(window),
                 "frames": _Tally.frames - last["frames"],
                 "reconnects": reconnects - last["reconnects"],
@@ -150,7 +156,12 @@ async def _load(spec: dict[str, Any]) -> None:
                 "dashboard_errors": dict(boards.errors),
             }
         )
-        last = {"applied": applied, "frames": _Tally.frames, "reconnects": reconnects}
+        last = {
+            "applied": applied,
+            "frames": _Tally.frames,
+            "reconnects": reconnects,
+            "sent": fleet.sent,
+        }
     driving.result()
     drained = await fleet.wait_answered(60)
     await fleet.stop()
@@ -212,6 +223,17 @@ def _server_usage(pid: int) -> tuple[float, int]:
 
     proc = psutil.Process(pid)
     return proc.memory_info().rss / 2**20, proc.num_fds()
+
+
+def _tell_log(path: Path) -> None:
+    """An interval short of the rate: the server's warnings so far, to say why."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    print(f"  short interval; the server log's last lines ({len(lines)} in all):", flush=True)
+    for text in lines[-15:]:
+        print(f"  | {text[:300]}", flush=True)
 
 
 def main() -> None:
@@ -295,9 +317,12 @@ def main() -> None:
                     f"applied {line['applied']:6d} ({line['applied'] / args.every:6.1f}/s)  "
                     f"ack p50 {ack['p50']} ms  p99 {ack['p99']} ms | dashboard frames "
                     f"{line['frames']:7d} | reconnects {line['reconnects']}  errors "
-                    f"{line['errors']} {line['dashboard_errors'] or ''}| server ack (s) {inside}",
+                    f"{line['errors']} {line['dashboard_errors'] or ''}| server ack (s) {inside}"
+                    f" | sent {line['sent']}  unanswered {line['unanswered']}",
                     flush=True,
                 )
+                if line["applied"] < 0.8 * args.rate * args.every:
+                    _tell_log(tmp / "serve.log")
             if load.wait() != 0:
                 raise SystemExit(f"the load process failed ({load.returncode})")
             overall = server_quantiles(first, metrics, "haven_ack_latency_seconds")
