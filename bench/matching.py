@@ -13,6 +13,38 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Sweep, 2026-11-30, after the distance level's wide MIPs moved to HiGHS (`master.mip`,
+solve.HIGHS_ARCS), on a 2-core machine about twice as slow as the 11-29 one (0.3 × 0.1:
+2.8 s for the 11-29 code here, 1.27 s there), so the baseline is the previous commit
+run the same day on the same machine; --no-highs --check, every plan passes the checker:
+
+    beds/demand contacts | this commit              | previous commit, same machine
+            0.3      0.1 |   2.35 optimal           |   2.80 optimal
+            0.3      0.3 |   3.86 optimal           |
+            0.3      0.6 |   5.37 optimal           |
+            0.3      0.9 |  16.20 optimal           |
+            0.6      0.1 |   3.22 optimal           |
+            0.6      0.3 |   4.63 optimal           |
+            0.6      0.6 |  37.79 optimal           |  61.08 feasible, km gap 0.003%, cut
+            0.6      0.9 |  60.50 feasible 0.984%   |  60.58 feasible, 0.984%, cut
+            1.2      0.1 |   3.97 optimal           |
+            1.2      0.3 |  16.26 optimal           |  18.32 optimal
+            1.2      0.6 |  61.13 feasible 0.003%   |  60.40 feasible, 0.001%, cut
+            1.2      0.9 |  60.65 feasible 0.024%   |  60.65 feasible, 0.044%, cut
+            1.5      0.1 |   3.34 optimal           |
+            1.5      0.3 |   7.90 optimal           |  17.88 optimal
+            1.5      0.6 |  40.16 feasible 0.021%   |  42.34 feasible, 0.021%
+            1.5      0.9 |  59.15 feasible 0.013%   |  53.99 feasible, 0.013%
+
+11 of 16 proven here (the weight level on all 16), 7 within 10 s. The MIP that proves
+0.6 × 0.6 (19,494 arcs) takes HiGHS 5.7–7 s; SCIP was still in its root LP when cut.
+HiGHS is given no start: with one (setSolution) HiGHS 1.16 returned the start and
+claimed an optimum 80 km below the true one at 1.5 × 0.3 (the full HiGHS MIP and SCIP
+both say 573307), so `master.mip` also refuses any answer that breaks a row or is not
+worth what the solver says. National the same day: 64.7 s, weight 55,455 of ≤ 56,470
+(previous commit 64.7 s, 54,957): on this slower machine both are cut by the 60 s limit
+before the regions finish, where the 11-29 run below ended in 39 s at 56,462.
+
 Sweep, 2026-11-29, this 2-core machine shared with other work (load 1.6–1.9 at the
 start, ~0.2 at the end), seed 1, --no-highs --check (all plans pass the checker);
 "gap" is to the proven bound of that level (`bound.total_km` is given, so the km gap

@@ -21,11 +21,13 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    out placed over their arcs of small reduced cost (or, where that cannot keep the
    weight, holding only what the plan and the LP share: RINS). With
    gap = plan − bound,
-   no cheaper plan uses an arc whose reduced cost is ≥ gap. The exact OR-Tools MIP
-   (SCIP) then runs, warm-started, on the arcs below τ: τ = 2 km first (finds the
-   weight the LP promises, where it exists), then τ = gap + ½ when that is at most
-   MIP_ARCS arcs (a proof), else 4τ (a better plan, a smaller gap). Once the plan
-   places the weight bound, the MIP keeps that weight and minimises km alone.
+   no cheaper plan uses an arc whose reduced cost is ≥ gap. An exact MIP
+   (`master.mip`) then runs on the arcs below τ: τ = gap + ½ at once when that is at
+   most MIP_ARCS arcs (a proof); else τ = 2 km first (finds the weight the LP
+   promises, where it exists), then gap + ½ if small enough, else 4τ (a better plan, a
+   smaller gap). Once the plan places the weight bound, the MIP keeps that weight and
+   minimises km alone; those distance-level MIPs wider than HIGHS_ARCS go to HiGHS,
+   which closes them at the root, the others to OR-Tools' SCIP, warm-started.
    Where rule 7 leaves the weight LP fractional, its weight may be out of reach, and
    reduced-cost fixing keeps every arc (most have reduced cost 0). Then the weight is
    bounded by a MIP over only the rows the weight LP prices (`master.priced_rows`:
@@ -56,7 +58,7 @@ command's docstring for the table and what is left.
 
 Reproducibility: every budget above is a count (PRICING_ROUNDS per level, MIP_ARCS,
 `master.NODE_LIMIT` nodes per MIP, the same for every region), never a share of the
-clock; GLOP, single-threaded SCIP and the min-cost flow are deterministic; so the same
+clock; GLOP, single-threaded HiGHS and the min-cost flow are deterministic; so the same
 problem and options give the same plan bit for bit on the same machine
 (`solve_seconds` aside). The wall-clock `time_limit` is only a safety net: if it ends
 a step, the plan says `cut_by_time_limit: true` and a re-run may differ.
@@ -99,10 +101,15 @@ TAU_START = 2
 """The first MIP takes the arcs whose reduced cost is below this many distance units."""
 TAU_GROWTH = 4
 """…and each next one this many times as wide, until it proves the plan or is too big."""
-MIP_ARCS = 20_000
-"""The largest restricted MIP: SCIP took ~70 s on 50,000 arcs at state size."""
+MIP_ARCS = 30_000
+"""The largest restricted MIP (HiGHS proved 32,867 arcs in 15 s at state size, beds 0.6 ×
+demand, contacts 0.6; SCIP had taken ~70 s on 50,000)."""
 LARGE_ARCS = 1_500_000
 """Above this many candidate arcs, the flow bound and regional solves replace step 3."""
+HIGHS_ARCS = 10_000
+"""Distance-level MIPs wider than this go to HiGHS, narrower ones to SCIP (measured at
+state size, beds 0.6 × demand, contacts 0.6: 6,222 arcs SCIP 6.2 s, HiGHS 15 s; 14,417
+arcs SCIP 29 s, HiGHS 8 s; 19,494 arcs HiGHS 5.7 s, SCIP cut at 35 s)."""
 REGION_SHELTERS = 75
 """Shelters per region on the large path."""
 FLOW_SECONDS_PER_ARC = 4e-6
@@ -421,6 +428,9 @@ def _settle(
     folded = costs.folded
     value = int(folded[chosen].sum())
     tau = float(TAU_START * costs.m)
+    need = value - lower + 0.5
+    if int((reduced < need).sum()) <= MIP_ARCS:
+        tau = need  # the MIP that proves it, at once, when it is small enough
     while value - lower >= 0.5 and not clock.expired():
         placed = int(-costs.weight[chosen].sum())
         level2 = placed >= weight_bound
@@ -437,6 +447,9 @@ def _settle(
             chosen[part],
             time_limit=clock.left(),
             min_weight=(-costs.weight, placed) if level2 else None,
+            # On the distance level, HiGHS closes wide MIPs at the root where SCIP
+            # stalls in its root LP; SCIP, warm-started, is quicker on narrow ones.
+            engine="highs" if level2 and len(part) > HIGHS_ARCS else "scip",
         )
         clock.cut |= result.timed_out
         better = np.zeros_like(chosen)
@@ -478,7 +491,7 @@ def _large(
     regions of about REGION_SHELTERS; a region where the flow breaks no clique keeps
     the flow's placements (optimal for that region alone). Each other region is solved
     by `_exact` over the women the flow placed there (and the unplaced whose nearest
-    candidate is there) and its own shelters, `workers` regions at a time (GLOP and SCIP
+    candidate is there) and its own shelters, `workers` regions at a time (GLOP and HiGHS
     release the GIL; each region's answer depends only on its data, so the plan does
     not depend on which thread ran it). Rule 7 lives within one shelter, so the
     regional plans together keep every rule.
