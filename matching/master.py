@@ -264,7 +264,7 @@ def mip(
     HiGHS 1.12 too, but its wrapper crashed on these models with a hint.)
     """
     solve = _highs_mip if engine == "highs" else _scip
-    return solve(
+    result = solve(
         cands,
         cl,
         cost,
@@ -274,6 +274,31 @@ def mip(
         min_weight=min_weight,
         fixed=fixed,
     )
+    # A solver's bug must never become a plan, nor a proof.
+    if result.chosen.any() and not keeps_every_rule(cands, cl, cols, result.chosen, min_weight):
+        return MipResult(np.zeros(len(cols), dtype=bool), False, result.timed_out, -np.inf)
+    return result
+
+
+def keeps_every_rule(
+    cands: Candidates,
+    cl: Cliques,
+    cols: Ints,
+    chosen: Bools,
+    min_weight: tuple[Ints, int] | None = None,
+) -> bool:
+    """Whether the arcs `cols[chosen]` keep every row: one arc per request, no more than
+    the free beds of each (shelter, bed type), one arc per clique, and the weight floor."""
+    arcs = cols[chosen]
+    picked = np.zeros(len(cands.req), dtype=bool)
+    picked[arcs] = True
+    per_request = np.bincount(cands.req[arcs], minlength=len(cands.n_bed))
+    per_bed = np.bincount(st_key(cands)[arcs], minlength=cands.capacity.size)
+    if (per_request > 1).any() or (per_bed > cands.capacity.reshape(-1)).any():
+        return False
+    if len(cl) and (np.add.reduceat(picked[cl.arc].astype(np.int64), cl.start[:-1]) > 1).any():
+        return False
+    return min_weight is None or int(min_weight[0][arcs].sum()) >= min_weight[1]
 
 
 def _scip(
@@ -420,31 +445,11 @@ def _highs_mip(
     if not info.primal_solution_status:
         return MipResult(np.zeros(n, dtype=bool), False, timed_out, -np.inf)
     chosen = np.asarray(h.getSolution().col_value) > 0.5
-    # Trusted only if it keeps every row and is worth what HiGHS says: a solver's bug
-    # must never become a plan, nor a proof.
-    value = float(cost[cols[chosen]].sum())
-    if not _keeps(rows, upper, chosen, min_weight, cols) or (
-        optimal and abs(value - float(info.objective_function_value)) > 0.5
-    ):
+    # Not worth what HiGHS says it is worth: a bug (see `mip`), neither a plan nor a proof.
+    if optimal and abs(float(cost[cols[chosen]].sum()) - info.objective_function_value) > 0.5:
         return MipResult(np.zeros(n, dtype=bool), False, timed_out, -np.inf)
     bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else -np.inf
     return MipResult(chosen, optimal, timed_out, bound)
-
-
-def _keeps(
-    rows: list[Ints],
-    upper: list[float],
-    chosen: Bools,
-    min_weight: tuple[Ints, int] | None,
-    cols: Ints,
-) -> bool:
-    """Whether `chosen` (over the columns) keeps every row of the MIP."""
-    if any(int(chosen[r].sum()) > u for r, u in zip(rows, upper, strict=True)):
-        return False
-    if min_weight is not None:
-        arc_weight, at_least = min_weight
-        return int(arc_weight[cols[chosen]].sum()) >= at_least
-    return True
 
 
 def _groups(key: Ints) -> list[Ints]:
