@@ -437,6 +437,7 @@ def _settle(
         part = np.nonzero((reduced < tau) | chosen)[0]
         if len(part) > MIP_ARCS:
             break
+        need = value - lower + 0.5
         gap = f"km gap ≤ {(value - lower) / costs.m:,.0f}" if level2 else "weight first"
         clock.say(f"MIP on {len(part):,} arcs: weight {placed} of ≤ {weight_bound}, {gap}")
         result = master.mip(
@@ -447,9 +448,10 @@ def _settle(
             chosen[part],
             time_limit=clock.left(),
             min_weight=(-costs.weight, placed) if level2 else None,
-            # On the distance level, HiGHS closes wide MIPs at the root where SCIP
-            # stalls in its root LP; SCIP, warm-started, is quicker on narrow ones.
-            engine="highs" if level2 and len(part) > HIGHS_ARCS else "scip",
+            # On the distance level, HiGHS closes a MIP that proves the plan, or a wide
+            # one, at the root, where SCIP stalls in its root LP; SCIP, warm-started, is
+            # quicker on the narrow ones that look for a better plan.
+            engine="highs" if level2 and (len(part) > HIGHS_ARCS or tau >= need) else "scip",
         )
         clock.cut |= result.timed_out
         better = np.zeros_like(chosen)
