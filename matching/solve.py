@@ -26,8 +26,9 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    most MIP_ARCS arcs (a proof); else τ = 2 km first (finds the weight the LP
    promises, where it exists), then gap + ½ if small enough, else 4τ (a better plan, a
    smaller gap). Once the plan places the weight bound, the MIP keeps that weight and
-   minimises km alone; those distance-level MIPs wider than HIGHS_ARCS go to HiGHS,
-   which closes them at the root, the others to OR-Tools' SCIP, warm-started.
+   minimises km alone; on that level the MIP that proves the plan, and any wider than
+   HIGHS_ARCS, go to HiGHS, which closes them at the root, the others to OR-Tools'
+   SCIP, warm-started.
    Where rule 7 leaves the weight LP fractional, its weight may be out of reach, and
    reduced-cost fixing keeps every arc (most have reduced cost 0). Then the weight is
    bounded by a MIP over only the rows the weight LP prices (`master.priced_rows`:
@@ -107,7 +108,8 @@ demand, contacts 0.6; SCIP had taken ~70 s on 50,000)."""
 LARGE_ARCS = 1_500_000
 """Above this many candidate arcs, the flow bound and regional solves replace step 3."""
 HIGHS_ARCS = 10_000
-"""Distance-level MIPs wider than this go to HiGHS, narrower ones to SCIP (measured at
+"""Distance-level MIPs wider than this go to HiGHS, narrower ones that do not prove the
+plan to SCIP (measured at
 state size, beds 0.6 × demand, contacts 0.6: 6,222 arcs SCIP 6.2 s, HiGHS 15 s; 14,417
 arcs SCIP 29 s, HiGHS 8 s; 19,494 arcs HiGHS 5.7 s, SCIP cut at 35 s)."""
 REGION_SHELTERS = 75
