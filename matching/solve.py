@@ -109,9 +109,9 @@ LARGE_ARCS = 1_500_000
 """Above this many candidate arcs, the flow bound and regional solves replace step 3."""
 HIGHS_ARCS = 10_000
 """Distance-level MIPs wider than this go to HiGHS, narrower ones that do not prove the
-plan to SCIP (measured at
-state size, beds 0.6 × demand, contacts 0.6: 6,222 arcs SCIP 6.2 s, HiGHS 15 s; 14,417
-arcs SCIP 29 s, HiGHS 8 s; 19,494 arcs HiGHS 5.7 s, SCIP cut at 35 s)."""
+plan to SCIP (measured at state size, beds 0.6 × demand, contacts 0.6: 6,222 arcs SCIP
+6.2 s, HiGHS 15 s; 14,417 arcs SCIP 29 s, HiGHS 8 s; 19,494 arcs HiGHS 5.7 s, SCIP cut
+at 35 s)."""
 REGION_SHELTERS = 75
 """Shelters per region on the large path."""
 FLOW_SECONDS_PER_ARC = 4e-6
