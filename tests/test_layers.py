@@ -39,7 +39,8 @@ IO_STDLIB = {"socket", "ssl", "asyncio", "subprocess", "select", "selectors", "h
 
 LOWER = {
     "schema": {"schema", "msgspec"},
-    "matching": {"matching", "schema", "msgspec", "numpy", "ortools"},
+    # highspy: HiGHS's MIP for the distance level's proving MIPs (`matching.master.mip`).
+    "matching": {"matching", "schema", "msgspec", "numpy", "ortools", "highspy"},
 }
 PROJECT = {"exchange", "matching", "schema", "clients", "bench", "tests"}
 CLIENT_USERS = ("exchange/cli.py", "exchange/demo/")
