@@ -38,7 +38,7 @@ run the same day on the same machine; --no-highs --check, every plan passes the 
 
 (*) After the sweep, the MIP that proves the plan goes to HiGHS whatever its width
 (1.2 × 0.3: its 9,896 arcs 0.95 s, SCIP 5.5 s; 13.5 s in all). 11 of 16 proven here
-(the weight level on all 16), 7 within 10 s. The MIP that proves
+(the weight level on all 16), 8 within 10 s. The MIP that proves
 0.6 × 0.6 (19,494 arcs) takes HiGHS 5.7–7 s; SCIP was still in its root LP when cut.
 HiGHS is given no start: with one (setSolution) HiGHS 1.16 returned the start and
 claimed an optimum 80 km below the true one at 1.5 × 0.3 (the full HiGHS MIP and SCIP
