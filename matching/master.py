@@ -24,7 +24,7 @@ import numpy as np
 from ortools.linear_solver import pywraplp  # type: ignore[import-untyped]
 
 from matching.candidates import Bools, Candidates, Floats, Ints
-from matching.conflicts import Cliques
+from matching.conflicts import Cliques, violated
 
 
 @dataclass(frozen=True)
@@ -232,6 +232,11 @@ class MipResult:
     bound: float
     """A proven lower bound on the cost over those columns (−inf if none)."""
 
+    @classmethod
+    def nothing(cls, n: int, timed_out: bool) -> MipResult:
+        """No plan and no bound, over `n` columns."""
+        return cls(np.zeros(n, dtype=bool), False, timed_out, -np.inf)
+
 
 def mip(
     cands: Candidates,
@@ -263,20 +268,12 @@ def mip(
     under a node limit, so a run is reproducible either way. (OR-Tools 9.15 bundles
     HiGHS 1.12 too, but its wrapper crashed on these models with a hint.)
     """
+    model = _model(cands, cl, cost, cols, min_weight, fixed)
     solve = _highs_mip if engine == "highs" else _scip
-    result = solve(
-        cands,
-        cl,
-        cost,
-        cols,
-        hint,
-        time_limit=time_limit,
-        min_weight=min_weight,
-        fixed=fixed,
-    )
+    result = solve(model, hint, time_limit)
     # A solver's bug must never become a plan, nor a proof.
     if result.chosen.any() and not keeps_every_rule(cands, cl, cols, result.chosen, min_weight):
-        return MipResult(np.zeros(len(cols), dtype=bool), False, result.timed_out, -np.inf)
+        return MipResult.nothing(len(cols), result.timed_out)
     return result
 
 
@@ -296,97 +293,40 @@ def keeps_every_rule(
     per_bed = np.bincount(st_key(cands)[arcs], minlength=cands.capacity.size)
     if (per_request > 1).any() or (per_bed > cands.capacity.reshape(-1)).any():
         return False
-    if len(cl) and (np.add.reduceat(picked[cl.arc].astype(np.int64), cl.start[:-1]) > 1).any():
+    if len(violated(cl, picked)):
         return False
     return min_weight is None or int(min_weight[0][arcs].sum()) >= min_weight[1]
 
 
-def _scip(
+@dataclass(frozen=True)
+class _Model:
+    """The restricted MIP over some columns (0/1 each), as either engine builds it."""
+
+    cost: Floats
+    rows: list[Ints]
+    """Each row: the columns of which at most `upper` may be chosen."""
+    upper: list[float]
+    lower: Floats
+    """Per column: 1 where `fixed` holds the arc in the plan, else 0."""
+    floor: tuple[Floats, float] | None
+    """(weight per column, at least) when the plan must place that much weight."""
+
+
+def _model(
     cands: Candidates,
     cl: Cliques,
     cost: Ints,
     cols: Ints,
-    hint: Bools | None,
-    *,
-    time_limit: float,
-    min_weight: tuple[Ints, int] | None = None,
-    fixed: Bools | None = None,
-) -> MipResult:
-    """`mip` by OR-Tools' SCIP, warm-started from `hint`.
-
-    SCIP is deterministic under a node limit; the wall-clock `time_limit` is only a
-    safety net, and `timed_out` says when it was the one that stopped the search.
-    It runs on one thread: with two, OR-Tools races concurrent SCIP solvers, and
-    equally good plans then differ between runs (measured even with
-    `parallel/mode = 1`).
-    """
-    solver = _solver("SCIP")
-    solver.SetTimeLimit(max(100, int(time_limit * 1000)))
-    solver.SetNumThreads(1)
-    solver.SetSolverSpecificParametersAsString(f"limits/nodes = {NODE_LIMIT}\n")
-    x = [solver.BoolVar("") for _ in range(len(cols))]
-    if fixed is not None:  # held at 1: a neighbourhood search, not a proof
-        for j in np.nonzero(fixed)[0].tolist():
-            x[j].SetLb(1.0)
-    req, st, members = _rows(cands, cl, cols)
-    cap = cands.capacity.reshape(-1)
-    req_rows = {int(r): solver.Constraint(0.0, 1.0) for r in np.unique(req)}
-    st_count = np.bincount(st, minlength=cap.size)
-    st_rows = {
-        int(k): solver.Constraint(0.0, float(cap[k])) for k in np.unique(st) if st_count[k] > cap[k]
-    }
-    objective = solver.Objective()
-    for j, (r, k, c) in enumerate(zip(req.tolist(), st.tolist(), cost[cols].tolist(), strict=True)):
-        req_rows[r].SetCoefficient(x[j], 1.0)
-        if k in st_rows:
-            st_rows[k].SetCoefficient(x[j], 1.0)
-        objective.SetCoefficient(x[j], float(c))
-    for m in members:
-        if len(m) >= 2:
-            row = solver.Constraint(0.0, 1.0)
-            for j in m.tolist():
-                row.SetCoefficient(x[j], 1.0)
-    if min_weight is not None:
-        arc_weight, at_least = min_weight
-        row = solver.Constraint(float(at_least), solver.infinity())
-        for j, w in enumerate(arc_weight[cols].tolist()):
-            row.SetCoefficient(x[j], float(w))
-    objective.SetMinimization()
-    if hint is not None:
-        solver.SetHint(x, [float(h) for h in hint])
-    params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
-    started = time.monotonic()
-    status = solver.Solve(params)
-    optimal = status == pywraplp.Solver.OPTIMAL
-    # SCIP reports neither limit by name here: a search that was not proven and used
-    # its whole wall-clock allowance is taken to have been cut by the clock.
-    timed_out = not optimal and time.monotonic() - started >= time_limit - 0.05
-    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-        return MipResult(np.zeros(len(cols), dtype=bool), False, timed_out, -np.inf)
-    chosen = np.array([v.solution_value() > 0.5 for v in x], dtype=bool)
-    return MipResult(chosen, optimal, timed_out, float(objective.BestBound()))
-
-
-def _highs_mip(
-    cands: Candidates,
-    cl: Cliques,
-    cost: Ints,
-    cols: Ints,
-    hint: Bools | None,
-    *,
-    time_limit: float,
-    min_weight: tuple[Ints, int] | None = None,
-    fixed: Bools | None = None,
-) -> MipResult:
-    """`mip` by HiGHS: one thread and a node limit, so deterministic; the wall-clock
-    `time_limit` is only a safety net, and `timed_out` says when it stopped the search."""
-    n = len(cols)
+    min_weight: tuple[Ints, int] | None,
+    fixed: Bools | None,
+) -> _Model:
+    """Every rule over `cols` as rows: each request at most once (one with a single
+    column needs no row: x ≤ 1), each (shelter, bed type) with more columns than free
+    beds at most its free beds, each clique with two or more columns at most once."""
     req, st, members = _rows(cands, cl, cols)
     cap = cands.capacity.reshape(-1)
     rows: list[Ints] = []
     upper: list[float] = []
-    # Each request at most once (a request with one column needs no row: x ≤ 1).
     for group in _groups(req):
         if len(group) >= 2:
             rows.append(group)
@@ -400,38 +340,90 @@ def _highs_mip(
         if len(m) >= 2:
             rows.append(m)
             upper.append(1.0)
+    lower = np.zeros(len(cols))
+    if fixed is not None:  # held at 1: a neighbourhood search, not a proof
+        lower[fixed] = 1.0
+    floor = None
+    if min_weight is not None:
+        arc_weight, at_least = min_weight
+        floor = (arc_weight[cols].astype(np.float64), float(at_least))
+    return _Model(cost[cols].astype(np.float64), rows, upper, lower, floor)
+
+
+def _scip(model: _Model, hint: Bools | None, time_limit: float) -> MipResult:
+    """`mip` by OR-Tools' SCIP, warm-started from `hint`.
+
+    SCIP is deterministic under a node limit; the wall-clock `time_limit` is only a
+    safety net, and `timed_out` says when it was the one that stopped the search.
+    It runs on one thread: with two, OR-Tools races concurrent SCIP solvers, and
+    equally good plans then differ between runs (measured even with
+    `parallel/mode = 1`).
+    """
+    n = len(model.cost)
+    solver = _solver("SCIP")
+    solver.SetTimeLimit(max(100, int(time_limit * 1000)))
+    solver.SetNumThreads(1)
+    solver.SetSolverSpecificParametersAsString(f"limits/nodes = {NODE_LIMIT}\n")
+    x = [solver.BoolVar("") for _ in range(n)]
+    for j in np.nonzero(model.lower)[0].tolist():
+        x[j].SetLb(1.0)
+    objective = solver.Objective()
+    for var, c in zip(x, model.cost.tolist(), strict=True):
+        objective.SetCoefficient(var, c)
+    for members, bound in zip(model.rows, model.upper, strict=True):
+        row = solver.Constraint(0.0, bound)
+        for j in members.tolist():
+            row.SetCoefficient(x[j], 1.0)
+    if model.floor is not None:
+        weight, at_least = model.floor
+        row = solver.Constraint(at_least, solver.infinity())
+        for var, w in zip(x, weight.tolist(), strict=True):
+            row.SetCoefficient(var, w)
+    objective.SetMinimization()
+    if hint is not None:
+        solver.SetHint(x, [float(h) for h in hint])
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
+    started = time.monotonic()
+    status = solver.Solve(params)
+    optimal = status == pywraplp.Solver.OPTIMAL
+    # SCIP reports neither limit by name here: a search that was not proven and used
+    # its whole wall-clock allowance is taken to have been cut by the clock.
+    timed_out = not optimal and time.monotonic() - started >= time_limit - 0.05
+    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        return MipResult.nothing(n, timed_out)
+    chosen = np.array([v.solution_value() > 0.5 for v in x], dtype=bool)
+    return MipResult(chosen, optimal, timed_out, float(objective.BestBound()))
+
+
+def _highs_mip(model: _Model, hint: Bools | None, time_limit: float) -> MipResult:
+    """`mip` by HiGHS: one thread and a node limit, so deterministic; the wall-clock
+    `time_limit` is only a safety net, and `timed_out` says when it stopped the search."""
+    n = len(model.cost)
     h = _highs()
     h.setOptionValue("time_limit", max(0.1, float(time_limit)))
     h.setOptionValue("mip_max_nodes", NODE_LIMIT)
-    lower = np.zeros(n)
-    if fixed is not None:  # held at 1: a neighbourhood search, not a proof
-        lower[fixed] = 1.0
     none = np.zeros(0, dtype=np.int32)
-    h.addCols(n, cost[cols].astype(np.float64), lower, np.ones(n), 0, none, none, np.zeros(0))
+    h.addCols(n, model.cost, model.lower, np.ones(n), 0, none, none, np.zeros(0))
     h.changeColsIntegrality(
         n, np.arange(n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger)
     )
-    if rows:
-        starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]]).astype(np.int32)
-        index = np.concatenate(rows).astype(np.int32)
+    if model.rows:
+        sizes = [len(r) for r in model.rows]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
+        index = np.concatenate(model.rows).astype(np.int32)
         h.addRows(
-            len(rows),
-            np.full(len(rows), -highspy.kHighsInf),
-            np.asarray(upper),
+            len(model.rows),
+            np.full(len(model.rows), -highspy.kHighsInf),
+            np.asarray(model.upper),
             len(index),
             starts,
             index,
             np.ones(len(index)),
         )
-    if min_weight is not None:
-        arc_weight, at_least = min_weight
-        h.addRow(
-            float(at_least),
-            highspy.kHighsInf,
-            n,
-            np.arange(n, dtype=np.int32),
-            arc_weight[cols].astype(np.float64),
-        )
+    if model.floor is not None:
+        weight, at_least = model.floor
+        h.addRow(at_least, highspy.kHighsInf, n, np.arange(n, dtype=np.int32), weight)
     # `hint` is not passed on: with a start solution (setSolution) HiGHS 1.16 was seen to
     # report an optimum 80 km below the true one and return the start itself (beds 1.5 ×
     # demand, contacts 0.3); without one it proved the true optimum in 1.1 s. The callers
@@ -443,11 +435,11 @@ def _highs_mip(
     optimal = status == highspy.HighsModelStatus.kOptimal
     timed_out = status == highspy.HighsModelStatus.kTimeLimit
     if not info.primal_solution_status:
-        return MipResult(np.zeros(n, dtype=bool), False, timed_out, -np.inf)
+        return MipResult.nothing(n, timed_out)
     chosen = np.asarray(h.getSolution().col_value) > 0.5
     # Not worth what HiGHS says it is worth: a bug (see `mip`), neither a plan nor a proof.
-    if optimal and abs(float(cost[cols[chosen]].sum()) - info.objective_function_value) > 0.5:
-        return MipResult(np.zeros(n, dtype=bool), False, timed_out, -np.inf)
+    if optimal and abs(float(model.cost[chosen].sum()) - info.objective_function_value) > 0.5:
+        return MipResult.nothing(n, timed_out)
     bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else -np.inf
     return MipResult(chosen, optimal, timed_out, bound)
 
