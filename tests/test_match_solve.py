@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from match_cases import EXAMPLES, SHARED_EXAMPLES, problem, request, shelter
@@ -318,6 +319,30 @@ def test_regional_path_keeps_the_contract(monkeypatch: pytest.MonkeyPatch) -> No
     # Here the plan reaches the flow's weight bound, so the flow also bounds the km.
     assert plan.bound.total_km is not None
     assert plan.bound.total_km <= ANSWERS["texas-1000.json"]["total_km"] <= plan.objective.total_km
+
+
+def test_regions_the_clock_cuts_keep_the_flows_women(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the clock stops each region's LP, the region keeps the flow's plan as far as
+    rule 7 allows rather than a plan made afresh by cost: a valid plan near the optimum,
+    said to be cut."""
+    import matching.master as master_module
+    import matching.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+    monkeypatch.setattr(solve_module, "REGION_SHELTERS", 15)
+
+    def out_of_time(self: master_module.Relaxation, time_limit: float) -> None:
+        """GLOP stopped by the time limit."""
+        time.sleep(max(0.0, time_limit))
+
+    monkeypatch.setattr(master_module.Relaxation, "solve", out_of_time)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    plan = solve(p, time_limit=1.0, workers=2)
+    assert plan.cut_by_time_limit
+    assert check(p, plan) == []
+    optimum = ANSWERS["texas-1000.json"]["placed_weight"]
+    assert plan.objective.placed_weight <= optimum <= plan.bound.placed_weight
+    assert plan.objective.placed_weight >= 0.99 * optimum
 
 
 @pytest.mark.slow  # solves the regional path twice
