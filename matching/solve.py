@@ -27,8 +27,9 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    promises, where it exists), then gap + ½ if small enough, else 4τ (a better plan, a
    smaller gap). Once the plan places the weight bound, the MIP keeps that weight and
    minimises km alone; on that level the MIP that proves the plan, and any wider than
-   HIGHS_ARCS, go to HiGHS, which closes them at the root, the others to OR-Tools'
-   SCIP, warm-started.
+   HIGHS_ARCS, go to HiGHS, told to look only below the plan's km (a cutoff, which
+   halved the 27,546-arc proof at beds 1.2 × demand, contacts 0.6), the others to
+   OR-Tools' SCIP, warm-started; and they may grow to PROOF_ARCS.
    Where rule 7 leaves the weight LP fractional, its weight may be out of reach, and
    reduced-cost fixing keeps every arc (most have reduced cost 0). Then the weight is
    bounded by a MIP over only the rows the weight LP prices (`master.priced_rows`:
@@ -105,6 +106,10 @@ TAU_GROWTH = 4
 MIP_ARCS = 30_000
 """The largest restricted MIP (HiGHS proved 32,867 arcs in 15 s at state size, beds 0.6 ×
 demand, contacts 0.6; SCIP had taken ~70 s on 50,000)."""
+PROOF_ARCS = 80_000
+"""The largest MIP on the distance level: HiGHS, told to look only below the plan's km
+(`master.mip`'s `below`), proved 52,094 arcs in 9 s and 67,715 in 33 s at state size
+(beds 1.5 × demand, contacts 0.6 and 0.9)."""
 LARGE_ARCS = 1_500_000
 """Above this many candidate arcs, the flow bound and regional solves replace step 3."""
 HIGHS_ARCS = 10_000
@@ -437,9 +442,9 @@ def _settle(
         placed = int(-costs.weight[chosen].sum())
         level2 = placed >= weight_bound
         part = np.nonzero((reduced < tau) | chosen)[0]
-        if len(part) > MIP_ARCS:
-            break
         need = value - lower + 0.5
+        if len(part) > (PROOF_ARCS if level2 else MIP_ARCS):
+            break
         gap = f"km gap ≤ {(value - lower) / costs.m:,.0f}" if level2 else "weight first"
         clock.say(f"MIP on {len(part):,} arcs: weight {placed} of ≤ {weight_bound}, {gap}")
         result = master.mip(
@@ -454,6 +459,7 @@ def _settle(
             # one, at the root, where SCIP stalls in its root LP; SCIP, warm-started, is
             # quicker on the narrow ones that look for a better plan.
             engine="highs" if level2 and (len(part) > HIGHS_ARCS or tau >= need) else "scip",
+            below=float(costs.km[part][chosen[part]].sum()) - 0.5 if level2 else None,
         )
         clock.cut |= result.timed_out
         better = np.zeros_like(chosen)
@@ -466,9 +472,12 @@ def _settle(
         if tau >= need or not result.optimal:
             break  # the widest MIP that could prove it did not
         # Straight to the MIP that proves it if that one is small enough; otherwise a
-        # wider one for a better plan, which narrows what the proof needs.
+        # wider one for a better plan, which narrows what the proof needs (on the
+        # distance level up to PROOF_ARCS, where HiGHS takes them).
         wider = tau * TAU_GROWTH
-        tau = need if int((reduced < need).sum()) <= MIP_ARCS else wider
+        small_proof = int((reduced < need).sum()) <= MIP_ARCS
+        too_wide = int(((reduced < wider) | chosen).sum()) > (PROOF_ARCS if level2 else MIP_ARCS)
+        tau = need if small_proof or too_wide else wider
     return chosen, value - lower < 0.5
 
 
