@@ -13,6 +13,45 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Sweep, 2026-11-30 (second session, a faster 2-core machine: 0.3 × 0.1 in 0.98 s), after
+the distance level's HiGHS MIPs were given the plan's km as a cutoff (`master.mip`'s
+`below`) and allowed up to solve.PROOF_ARCS = 80,000 arcs; the previous commit run the
+same day on the same machine; --no-highs --check, every plan passes the checker; "gap"
+is the km gap to `bound.total_km` (the weight is proven on all 16):
+
+    beds/demand contacts | this commit            | previous commit, same machine
+            0.3      0.1 |   0.98 optimal         |   0.98 optimal
+            0.3      0.3 |   1.60 optimal         |   1.62 optimal
+            0.3      0.6 |   2.24 optimal         |   2.33 optimal
+            0.3      0.9 |   8.55 optimal         |   8.75 optimal
+            0.6      0.1 |   1.23 optimal         |   1.27 optimal
+            0.6      0.3 |   2.19 optimal         |   2.32 optimal
+            0.6      0.6 |  18.24 optimal         |  19.24 optimal
+            0.6      0.9 |  60.18 0.010 %, cut    |  60.15 0.010 %, cut
+            1.2      0.1 |   1.52 optimal         |   1.59 optimal
+            1.2      0.3 |   4.94 optimal         |   5.10 optimal
+            1.2      0.6 |  29.38 optimal         |  39.75 optimal
+            1.2      0.9 |  60.16 0.023 %, cut    |  60.19 0.023 %, cut
+            1.5      0.1 |   1.21 optimal         |   1.21 optimal
+            1.5      0.3 |   3.32 optimal         |   3.09 optimal
+            1.5      0.6 |  29.03 optimal         |  16.77 0.021 %, 74 km above the optimum
+            1.5      0.9 |  56.29 optimal         |  26.49 0.013 %, 16 km above the optimum
+
+14 of 16 proven (12 before), 10 within 10 s. The cutoff halves the 27,546-arc proof at
+1.2 × 0.6 (HiGHS 20.4 s → 9.1 s, same model, same process); the wider limit lets
+1.5 × 0.6 and 1.5 × 0.9 grow their MIPs to 52,094 and 65,915 arcs and close. Left: at
+contacts 0.9 with beds 0.6 and 1.2 × demand the LPs take ~18–20 s before any MIP, and
+MIPs of 6,000–12,000 arcs take HiGHS 7–36 s (SCIP 33 s on 5,860): the clique of the most
+frequent contact holds ~900 women. HiGHS on every distance-level MIP (not only the wide
+and the proving ones) gave the same 14 in 156 s of proven time against 161 s, so the
+measured engine rule stays. Tried and left out: clique rows made only once a clique
+has two LP columns (5,015 of 35,646 at 1.5 × 0.9): GLOP's first solve took 0.33 s
+instead of 0.86 s, but GLOP drops its basis whenever rows and columns arrive together,
+so the distance LP's rounds went from ~0.5 to ~2.5 s each (pywraplp cannot hand GLOP a
+basis). National the same day, unchanged by both: 32.95 s, 56,462 of ≤ 56,470, km
+25,439,501; cut by a 25 s limit it now keeps 56,357 (was 55,982), because a region the
+clock cuts keeps the flow's plan as far as rule 7 allows.
+
 Sweep, 2026-11-30, after the distance level's wide MIPs moved to HiGHS (`master.mip`,
 solve.HIGHS_ARCS), on a 2-core machine about twice as slow as the 11-29 one (0.3 × 0.1:
 2.8 s for the 11-29 code here, 1.27 s there), so the baseline is the previous commit

@@ -54,9 +54,9 @@ that much; `alternatives` per assignment; `moved`; `cut_by_time_limit`. Each unp
 woman's detail names what stopped each of her nearest shelters (`matching.explain`).
 
 State-size shape sweep (300 shelters × 3000 women, beds 0.3–1.5× demand, 10–90 % of
-women carrying contact tokens; `python -m bench.matching --sweep`): 12 of 16 shapes
-proven optimal, the weight level on all 16; contacts ≤ 0.3 in 1–8 s; see that
-command's docstring for the table and what is left.
+women carrying contact tokens; `python -m bench.matching --sweep`): 14 of 16 shapes
+proven optimal, the weight level on all 16, 10 within 10 s; contacts ≤ 0.3 in 1–5 s;
+see that command's docstring for the table and what is left.
 
 Reproducibility: every budget above is a count (PRICING_ROUNDS per level, MIP_ARCS,
 `master.NODE_LIMIT` nodes per MIP, the same for every region), never a share of the
