@@ -4,6 +4,7 @@ sees only its own, and resume from any seq at or above the floor is exact."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from typing import Any
 
 from exchange.placements.planners import Gone, Picture, Record, Shown, Touched, changes
@@ -125,3 +126,38 @@ def test_demand_counts_every_agency_by_region_and_status() -> None:
         "OH": (2, 1, 1, 1),
         "PA": (1, 0, 0, 1),
     }
+
+
+def test_demand_kept_as_requests_change_equals_a_recount() -> None:
+    """Demand is kept as requests come, change status, region or release date, and go; after
+    every change it equals a count over the picture's requests, and a region with none
+    left is gone."""
+    rng = random.Random(7)
+    p = Picture()
+    p.load([], seq=0)
+    live: dict[str, Facts] = {}
+    statuses = ["open", "offered", "accepted", "no_show", "arrived", "withdrawn"]
+    today = RELEASE - dt.timedelta(days=10)
+    for seq in range(1, 600):
+        rid = f"r{rng.randrange(40):06d}"
+        f = facts(
+            rid,
+            rng.choice(statuses),
+            region=rng.choice(["OH", "PA", "WV"]),
+            release_date=RELEASE + dt.timedelta(days=rng.randrange(-5, 30)),
+        )
+        found = {} if rng.random() < 0.1 else {rid: f}  # sometimes purged
+        p.apply([Touched(rid, seq, agency="DRC")], found, upto=seq)
+        if rid in found and f.status in ("open", "offered", "accepted", "no_show"):
+            live[rid] = f
+        else:
+            live.pop(rid, None)
+        expected: dict[str, list[int]] = {}
+        for g in live.values():
+            c = expected.setdefault(g.region, [0, 0, 0, 0])
+            c[0] += g.status == "open"
+            c[1] += g.status == "offered"
+            c[2] += g.status == "accepted"
+            c[3] += g.status == "open" and g.release_date <= today + dt.timedelta(days=21)
+        got = p.demand(today, horizon_days=21)
+        assert {r: [d.open, d.offered, d.accepted, d.unplaced] for r, d in got.items()} == expected

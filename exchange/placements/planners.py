@@ -119,12 +119,16 @@ class Picture:
         self._gone: dict[str, Gone] = {}
         self._agencies: dict[str, set[str]] = {}
         self._tombstones = tombstones
+        self._regions: dict[str, _Tally] = {}
+        """Each region's demand, kept as requests come and go (`demand` is then O(regions ×
+        release dates), not O(requests): it runs after every catch-up)."""
 
     def load(self, facts: Iterable[Facts], seq: int) -> None:
         """Start from a read of the database that includes every change up to `seq`."""
         self._shown.clear()
         self._gone.clear()
         self._agencies.clear()
+        self._regions.clear()
         for f in facts:
             if f.status in SHOWN:
                 self._put(Shown(seq=0, facts=f))
@@ -166,8 +170,10 @@ class Picture:
 
     def _put(self, item: Shown) -> None:
         rid = item.facts.request
+        self._drop(rid)
         self._shown[rid] = item
         self._agencies.setdefault(item.facts.agency, set()).add(rid)
+        self._regions.setdefault(item.facts.region, _Tally()).count(item.facts, 1)
 
     def _drop(self, rid: str) -> None:
         old = self._shown.pop(rid, None)
@@ -175,6 +181,10 @@ class Picture:
             members = self._agencies.get(old.facts.agency)
             if members is not None:
                 members.discard(rid)
+            tally = self._regions[old.facts.region]
+            tally.count(old.facts, -1)
+            if not tally.members:
+                del self._regions[old.facts.region]
 
     def _forget(self) -> None:
         """Forget the oldest tombstones beyond the limit; resume from before them is a
@@ -191,20 +201,14 @@ class Picture:
         """Every region's requests open, offered, accepted, and open releasing within the
         matching horizon (unplaced), over every agency."""
         horizon = today + dt.timedelta(days=horizon_days)
-        counts: dict[str, list[int]] = {}
-        for shown in self._shown.values():
-            f = shown.facts
-            c = counts.setdefault(f.region, [0, 0, 0, 0])
-            if f.status == "open":
-                c[0] += 1
-                c[3] += f.release_date <= horizon
-            elif f.status == "offered":
-                c[1] += 1
-            elif f.status == "accepted":
-                c[2] += 1
         return {
-            r: Demand(open=c[0], offered=c[1], accepted=c[2], unplaced=c[3])
-            for r, c in sorted(counts.items())
+            r: Demand(
+                open=t.by_status.get("open", 0),
+                offered=t.by_status.get("offered", 0),
+                accepted=t.by_status.get("accepted", 0),
+                unplaced=sum(n for day, n in t.open_by_release.items() if day <= horizon),
+            )
+            for r, t in sorted(self._regions.items())
         }
 
     # -- what an agency sees -------------------------------------------------------------
@@ -224,6 +228,27 @@ class Picture:
         ]
         items += [g for g in self._gone.values() if g.agency == agency and g.seq >= since]
         return sorted(items, key=lambda i: (i.seq, request_of(i)))
+
+
+class _Tally:
+    """One region's shown requests: how many, by status, and the open ones by release
+    date."""
+
+    def __init__(self) -> None:
+        self.members = 0
+        self.by_status: dict[str, int] = {}
+        self.open_by_release: dict[dt.date, int] = {}
+
+    def count(self, f: Facts, n: int) -> None:
+        """Count `f` in (n = 1) or out (n = -1)."""
+        self.members += n
+        self.by_status[f.status] = self.by_status.get(f.status, 0) + n
+        if f.status == "open":
+            left = self.open_by_release.get(f.release_date, 0) + n
+            if left:
+                self.open_by_release[f.release_date] = left
+            else:
+                del self.open_by_release[f.release_date]
 
 
 def request_of(item: Item) -> str:
