@@ -187,6 +187,15 @@ class PickupChanged(msgspec.Struct, frozen=True, kw_only=True, tag="pickup"):
     pickup: Pickup
 
 
+class BedsChanged(msgspec.Struct, frozen=True, kw_only=True, tag="beds_changed"):
+    """To a shelter's own page only (a connection signed in by the session cookie, never
+    a bearer-token agent): its bed counts changed, by a report from this page, another
+    device or its agent, in any process; read them again (`GET /shelter/live`). `seq` is
+    the newest bed event of the shelter it was told of."""
+
+    seq: int
+
+
 class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
     """Whether dashboards' numbers may be out of date: `degraded` while the exchange cannot
     read bed events from its database, then `false` once it can again."""
@@ -195,5 +204,15 @@ class Status(msgspec.Struct, frozen=True, kw_only=True, tag="status"):
 
 
 ServerMessage = (
-    Hello | Ack | Error | Snapshot | Update | Status | Offer | Decided | OfferClosed | PickupChanged
+    Hello
+    | Ack
+    | Error
+    | Snapshot
+    | Update
+    | Status
+    | Offer
+    | Decided
+    | OfferClosed
+    | PickupChanged
+    | BedsChanged
 )

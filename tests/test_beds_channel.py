@@ -15,6 +15,7 @@ from timing import within
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from exchange.access import sessions
 from exchange.access import tokens as auth
 from exchange.beds import registry
 from schema.registry import NewShelter
@@ -365,3 +366,37 @@ async def test_an_operators_signed_in_browser_listens_on_the_channel(
                 pass
         assert refused.value.response.status_code == 403
         assert json.loads(refused.value.response.body)["code"] == code
+
+
+async def test_a_shelters_page_hears_of_counts_reported_from_another_device(
+    conn: asyncpg.Connection[Any], serve: Callable[..., Any]
+) -> None:
+    """A shelter's page (signed in by the session cookie) is told `beds_changed` when its
+    agent reports through another process; the agent's own connection, and the page of
+    another shelter, are not."""
+    a, token_a = await add_shelter(conn, single=12)
+    _b, token_b = await add_shelter(conn, single=12)
+    page_a = {"Cookie": f"{sessions.COOKIE}={await sessions.create(conn, token_a)}"}
+    page_b = {"Cookie": f"{sessions.COOKIE}={await sessions.create(conn, token_b)}"}
+    first, second = serve(), serve()
+    url = first.ws_url + "/ws/shelter"
+    async with (
+        connect(url, additional_headers=page_a) as page,
+        connect(url, additional_headers=page_b) as other_page,
+        shelter_ws(first, token_a) as agent,
+    ):
+        for ws in (page, other_page, agent):
+            assert (await hello(ws))["type"] == "hello"
+        async with httpx.AsyncClient(base_url=second.url) as http:
+            r = await http.put(
+                f"/api/shelters/{a}/beds",
+                content=report(1, single=(12, 5, 0)),
+                headers={"Authorization": f"Bearer {token_a}"},
+            )
+            assert r.json()["status"] == "applied"
+        told = json.loads(await asyncio.wait_for(page.recv(), 10))
+        seq = await conn.fetchval("select max(seq) from bed_events where shelter_id = $1", a)
+        assert told == {"type": "beds_changed", "seq": seq}
+        for quiet in (other_page, agent):
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(quiet.recv(), 1.0)

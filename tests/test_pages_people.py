@@ -610,7 +610,8 @@ def test_the_pages_listen_on_the_channels_and_poll_only_without_them(dsn: str, s
     """With its channel the planner's page re-reads only when /ws/planner tells of a
     change (no polling); with the channels refused, both pages say they are not connected
     and still follow changes by polling: a request made elsewhere reaches the planner's
-    list and board, an offer the operator's page."""
+    list and board, an offer the operator's page. Connected, the operator's page shows
+    counts reported by her agent at once."""
     from playwright.sync_api import expect
 
     world = asyncio.run(_seed(dsn))
@@ -656,6 +657,25 @@ def test_the_pages_listen_on_the_channels_and_poll_only_without_them(dsn: str, s
         expect(planner.locator("tr[data-request]")).to_have_count(2, timeout=12000)
         expect(planner.locator('li.ready[data-risk="no_bed"]')).to_have_count(2)
         axe_check(planner, "planner not connected")
+
+        # Connected, the operator's page shows counts her agent reports at once (its
+        # slow refresh is once a minute): the channel tells a page `beds_changed`.
+        operator = context(viewport=PHONE).new_page()
+        sign_in(operator, url, world.tokens["shelter"], "/shelter")
+        free = operator.locator('fieldset[data-bed="single"] .free-count')
+        expect(free).to_have_text("8")
+        operator.wait_for_timeout(1000)  # connected
+        reply = httpx.put(
+            f"{url}/api/shelters/{world.shelters[0]}/beds",
+            json={
+                "seq": "next",
+                "beds": {"single": {"total": 10, "occupied": 6, "out_of_service": 0}},
+            },
+            headers={"Authorization": f"Bearer {world.tokens['shelter']}"},
+        )
+        assert reply.json()["status"] == "applied", reply.text
+        expect(free).to_have_text("4", timeout=5000)
+        operator.close()
 
         other = context(viewport=PHONE)
         other.route_web_socket("**/ws/*", lambda ws: ws.close())

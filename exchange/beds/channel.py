@@ -135,7 +135,9 @@ async def shelter_channel(socket: WebSocket[Any, Any, Any]) -> None:
     gauge = app.metrics.open_connections.labels("shelter")
     gauge.inc()
     log.info("shelter connected", extra={"shelter": shelter_id})
-    outlet = app.offers.attach(shelter_id, socket.send_text)
+    # A connection without a bearer token was signed in by the page's session cookie.
+    page = tokens.bearer(socket.headers.get("authorization")) is None
+    outlet = app.offers.attach(shelter_id, socket.send_text, page=page)
     try:
         hello = Hello(shelter=shelter_id, last_seq=last_seq, heartbeat_s=app.settings.heartbeat_s)
         await outlet.send(_ENCODER.encode(hello).decode())

@@ -25,6 +25,7 @@ from schema.placements import PlannerMessage, PlannerSnapshot, RequestChanged, R
 from schema.wire import (
     Ack,
     BedCounts,
+    BedsChanged,
     BedTotals,
     ClientMessage,
     Decide,
@@ -86,7 +87,9 @@ CHANNELS = {
         "`ack` or an `error`, and `decide`s offers, answered by `decided` or an `error`. "
         "Offers that can no longer be answered are announced with `offer_closed`. Who "
         "meets a woman at the gate reaches the shelter that accepted her as `pickup` "
-        "(when the agency arranges or changes it, and after `hello`). A "
+        "(when the agency arranges or changes it, and after `hello`). A shelter's own "
+        "page, signed in by the session cookie instead of a token, is also told "
+        "`beds_changed` when its counts change from any device; agents never are. A "
         "frame larger than HAVEN_MAX_FRAME_BYTES closes the connection with 1009; a "
         f"revoked token closes it with {WS_REVOKED}.",
         receives=get_args(ClientMessage),
@@ -162,6 +165,7 @@ EXAMPLES: dict[type[msgspec.Struct], msgspec.Struct] = {
     ),
     Decided: Decided(offer="o000123", status="declined"),
     OfferClosed: OfferClosed(offer="o000123", status="expired"),
+    BedsChanged: BedsChanged(seq=1043),
     PickupChanged: PickupChanged(
         offer="o000123",
         pickup=Pickup(who="verified_family", at="2026-12-11T14:00:00Z", flagged=True),

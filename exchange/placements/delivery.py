@@ -7,6 +7,11 @@ not been sent: new `offer`s, and `offer_closed` for one it was sent that can no 
 answered (expired, withdrawn) or that it accepted and that ended before she arrived
 (withdrawn, no-show). After `hello` a connection gets every unanswered offer.
 
+A shelter's own page (signed in by its session cookie) is also told `beds_changed` when
+any other bed event of that shelter is read (a report from the page, another device or
+its agent, in any process), so counts reported elsewhere show at once; agents, which
+keep their own counts, are never sent it.
+
 A pickup moves no bed: the planner channel's feed, which reads every change of a request
 from the audit log in every process, tells `on_requests` of the requests it read again,
 and a shelter connected here that was sent one of their offers is pushed again. Each
@@ -28,7 +33,7 @@ from exchange.beds.model import Event
 from exchange.errors import DB_ERRORS
 from exchange.placements import store
 from exchange.placements.readiness import Facts
-from schema.wire import OfferClosed, Pickup, PickupChanged
+from schema.wire import BedsChanged, OfferClosed, Pickup, PickupChanged
 
 log = logging.getLogger("haven.offers")
 
@@ -40,9 +45,11 @@ _ENCODE = msgspec.json.Encoder()
 class Outlet:
     """One shelter connection: how to send to it, and which offers it was sent."""
 
-    def __init__(self, shelter_id: str, send: Send) -> None:
+    def __init__(self, shelter_id: str, send: Send, *, page: bool = False) -> None:
         self.shelter_id = shelter_id
         self._send = send
+        self.page = page
+        """The shelter's page (session cookie), which is also told `beds_changed`."""
         self.sent: set[str] = set()
         self.accepted: dict[str, Pickup | None] = {}
         """Accepted offers, with the pickup last sent for each (None: none yet)."""
@@ -63,8 +70,8 @@ class OfferFeed:
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def attach(self, shelter_id: str, send: Send) -> Outlet:
-        outlet = Outlet(shelter_id, send)
+    def attach(self, shelter_id: str, send: Send, *, page: bool = False) -> Outlet:
+        outlet = Outlet(shelter_id, send, page=page)
         self._outlets.setdefault(shelter_id, set()).add(outlet)
         return outlet
 
@@ -76,9 +83,18 @@ class OfferFeed:
                 del self._outlets[outlet.shelter_id]
 
     def on_events(self, events: list[Event]) -> None:
-        """Fan-out hook: push offers to connected shelters whose holds changed."""
-        for shelter_id in {e.shelter_id for e in events if e.kind == "hold"}:
-            self._schedule(shelter_id)
+        """Fan-out hook: push offers to connected shelters whose holds changed, and tell
+        shelters' pages of their other bed changes."""
+        beds: dict[str, int] = {}
+        for e in events:
+            if e.kind == "hold":
+                self._schedule(e.shelter_id)
+            elif e.shelter_id in self._outlets:
+                beds[e.shelter_id] = max(e.seq, beds.get(e.shelter_id, 0))
+        for shelter_id, seq in beds.items():
+            pages = [o for o in self._outlets.get(shelter_id, ()) if o.page]
+            if pages:
+                self._spawn(self._tell_pages(pages, encode(BedsChanged(seq=seq))))
 
     def on_requests(self, facts: list[Facts]) -> None:
         """Planner-feed hook: push shelters connected here that were sent an offer of one
@@ -93,9 +109,20 @@ class OfferFeed:
     def _schedule(self, shelter_id: str) -> None:
         if shelter_id in self._outlets and shelter_id not in self._pending:
             self._pending.add(shelter_id)
-            task = asyncio.create_task(self._push_shelter(shelter_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._push_shelter(shelter_id))
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _tell_pages(pages: list[Outlet], text: str) -> None:
+        for outlet in pages:
+            try:
+                await outlet.send(text)
+            except Exception as exc:  # the socket closed under us: the connection is ending
+                log.info("beds push stopped", extra={"error": type(exc).__name__})
 
     async def _push_shelter(self, shelter_id: str) -> None:
         self._pending.discard(shelter_id)

@@ -1,9 +1,10 @@
 // The shelter operator's page, live: −/+ change the count at once (Save still saves). The
 // page listens on /ws/shelter (signed in by the session cookie), the channel her agent
 // uses: every offer, closed offer or pickup it pushes brings the counts and offers again
-// from /shelter/live. Counts reported elsewhere (the agent, another phone) come with the
-// next message, a slow refresh, or when the page is shown again; without the channel the
-// page polls. Without this script every button is a plain form.
+// from /shelter/live, and so does `beds_changed`, which only a page is sent, when counts
+// are reported elsewhere (the agent, another phone). A slow refresh, and showing the page
+// again, are the safety net; without the channel the page polls. Without this script every
+// button is a plain form.
 "use strict";
 (() => {
   const messages = JSON.parse(document.getElementById("messages").textContent);
