@@ -13,6 +13,31 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Sweep, 2026-11-30, later the same session and machine, after the distance-level MIPs hold
+full every row whose dual exceeds the gap (`master.tight_rows`: reduced-cost fixing of
+the rows' slacks; a woman placed, a clique used, a bed type full), against the table
+just below (the commit before):
+
+    beds/demand contacts | this commit            | commit before
+            0.3  0.1/0.3/0.6/0.9 | 1.04 / 1.64 / 2.37 / 9.16 optimal | 0.98 / 1.60 / 2.24 / 8.55
+            0.6      0.1 |   1.41 optimal         |   1.23 optimal
+            0.6      0.3 |   2.34 optimal         |   2.19 optimal
+            0.6      0.6 |  12.25 optimal         |  18.24 optimal
+            0.6      0.9 |  49.89 optimal         |  60.18 0.010 %, cut
+            1.2      0.1 |   1.72 optimal         |   1.52 optimal
+            1.2      0.3 |   4.15 optimal         |   4.94 optimal
+            1.2      0.6 |  25.28 optimal         |  29.38 optimal
+            1.2      0.9 |  60.22 0.008 %, cut    |  60.16 0.023 %, cut
+            1.5      0.1 |   1.23 optimal         |   1.21 optimal
+            1.5      0.3 |   3.17 optimal         |   3.32 optimal
+            1.5      0.6 |  15.37 optimal         |  29.03 optimal
+            1.5      0.9 |  27.11 optimal         |  56.29 optimal
+
+15 of 16 proven, 10 within 10 s. At 1.2 × 0.9 the first distance MIP (5,860 arcs) took
+SCIP 3.6 s instead of 31.5 s, and HiGHS 8 s on 11,883 arcs instead of 36 s; what is
+left there is a 67,210-arc proof at a 33 km gap that the 60 s limit cuts. National
+unchanged: 33.98 s, the same plan.
+
 Sweep, 2026-11-30 (second session, a faster 2-core machine: 0.3 × 0.1 in 0.98 s), after
 the distance level's HiGHS MIPs were given the plan's km as a cutoff (`master.mip`'s
 `below`) and allowed up to solve.PROOF_ARCS = 80,000 arcs; the previous commit run the

@@ -250,6 +250,7 @@ def mip(
     fixed: Bools | None = None,
     engine: str = "scip",
     below: float | None = None,
+    tight: Tight | None = None,
 ) -> MipResult:
     """Solve the restricted problem (every rule) exactly over `cols`.
 
@@ -274,8 +275,12 @@ def mip(
     only has to show nothing is better ends sooner (the 27,546-arc proof at beds 1.2 ×
     demand, contacts 0.6: 9.1 s against 20.4 s). If none exists the result is `optimal`
     with nothing chosen: every plan over `cols` costs at least `below`.
+
+    `tight` (`tight_rows`): rows that every plan at least as good as the caller's fills;
+    they are held full (a woman placed, a clique used, a bed type full), which the
+    engines' presolve turns into fixings.
     """
-    model = _model(cands, cl, cost, cols, min_weight, fixed)
+    model = _model(cands, cl, cost, cols, min_weight, fixed, tight)
     if engine == "highs":
         result = _highs_mip(model, time_limit, below)
     else:
@@ -307,13 +312,30 @@ def keeps_every_rule(
     return min_weight is None or int(min_weight[0][arcs].sum()) >= min_weight[1]
 
 
+Tight = tuple[Bools, Bools, Bools]
+"""Per request, per (shelter, bed type), per clique: the row must be full."""
+
+
+def tight_rows(duals: Duals, slack: float) -> Tight:
+    """The rows that every plan costing at most `bound + slack` fills, where `bound` is
+    what `bound(…, duals)` certifies: reduced-cost fixing of the rows' slacks.
+
+    For any plan x, cost(x) − bound is a sum of non-negative terms, one per row, −y·(its
+    unused capacity), an integer for an integer plan. So a row whose dual is below
+    −slack cannot have unused capacity in such a plan (one unit of margin covers the
+    rounding of floats of ~1e10)."""
+    limit = -(slack + 1.0)
+    return duals.u < limit, duals.v < limit, duals.mu < limit
+
+
 @dataclass(frozen=True)
 class _Model:
     """The restricted MIP over some columns (0/1 each), as either engine builds it."""
 
     cost: Floats
     rows: list[Ints]
-    """Each row: the columns of which at most `upper` may be chosen."""
+    """Each row: the columns of which at least `least` and at most `upper` are chosen."""
+    least: list[float]
     upper: list[float]
     lower: Floats
     """Per column: 1 where `fixed` holds the arc in the plan, else 0."""
@@ -328,35 +350,43 @@ def _model(
     cols: Ints,
     min_weight: tuple[Ints, int] | None,
     fixed: Bools | None,
+    tight: Tight | None = None,
 ) -> _Model:
     """Every rule over `cols` as rows: each request at most once (one with a single
     column needs no row: x ≤ 1), each (shelter, bed type) with more columns than free
-    beds at most its free beds, each clique with two or more columns at most once."""
+    beds at most its free beds, each clique with two or more columns at most once; a
+    `tight` row exactly full (a single column then fixed at 1)."""
     req, st, members = _rows(cands, cl, cols)
     cap = cands.capacity.reshape(-1)
+    full_req, full_st, full_cl = tight if tight is not None else (None, None, None)
     rows: list[Ints] = []
+    least: list[float] = []
     upper: list[float] = []
-    for group in _groups(req):
-        if len(group) >= 2:
+    lower = np.zeros(len(cols))
+
+    def add(group: Ints, bound: float, full: bool) -> None:
+        if full and len(group) == 1 and bound == 1.0:
+            lower[group] = 1.0
+        elif full or len(group) > bound:
             rows.append(group)
-            upper.append(1.0)
+            least.append(bound if full else 0.0)
+            upper.append(bound)
+
+    for group in _groups(req):
+        add(group, 1.0, full_req is not None and bool(full_req[req[group[0]]]))
     for group in _groups(st):
         k = int(st[group[0]])
-        if len(group) > cap[k]:
-            rows.append(group)
-            upper.append(float(cap[k]))
-    for m in members:
-        if len(m) >= 2:
-            rows.append(m)
-            upper.append(1.0)
-    lower = np.zeros(len(cols))
+        add(group, float(cap[k]), full_st is not None and bool(full_st[k]))
+    for q, m in enumerate(members):
+        if len(m):
+            add(m, 1.0, full_cl is not None and bool(full_cl[q]))
     if fixed is not None:  # held at 1: a neighbourhood search, not a proof
         lower[fixed] = 1.0
     floor = None
     if min_weight is not None:
         arc_weight, at_least = min_weight
         floor = (arc_weight[cols].astype(np.float64), float(at_least))
-    return _Model(cost[cols].astype(np.float64), rows, upper, lower, floor)
+    return _Model(cost[cols].astype(np.float64), rows, least, upper, lower, floor)
 
 
 def _scip(model: _Model, hint: Bools | None, time_limit: float) -> MipResult:
@@ -379,8 +409,8 @@ def _scip(model: _Model, hint: Bools | None, time_limit: float) -> MipResult:
     objective = solver.Objective()
     for var, c in zip(x, model.cost.tolist(), strict=True):
         objective.SetCoefficient(var, c)
-    for members, bound in zip(model.rows, model.upper, strict=True):
-        row = solver.Constraint(0.0, bound)
+    for members, least, bound in zip(model.rows, model.least, model.upper, strict=True):
+        row = solver.Constraint(least, bound)
         for j in members.tolist():
             row.SetCoefficient(x[j], 1.0)
     if model.floor is not None:
@@ -430,7 +460,7 @@ def _highs_mip(model: _Model, time_limit: float, below: float | None) -> MipResu
         index = np.concatenate(model.rows).astype(np.int32)
         h.addRows(
             len(model.rows),
-            np.full(len(model.rows), -highspy.kHighsInf),
+            np.asarray(model.least),
             np.asarray(model.upper),
             len(index),
             starts,

@@ -29,7 +29,10 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    minimises km alone; on that level the MIP that proves the plan, and any wider than
    HIGHS_ARCS, go to HiGHS, told to look only below the plan's km (a cutoff, which
    halved the 27,546-arc proof at beds 1.2 × demand, contacts 0.6), the others to
-   OR-Tools' SCIP, warm-started; and they may grow to PROOF_ARCS.
+   OR-Tools' SCIP, warm-started; and they may grow to PROOF_ARCS. Every such MIP holds
+   full the rows that the duals show every plan as good as the current one fills
+   (`master.tight_rows`, reduced-cost fixing of the rows' slacks), which halved the
+   distance MIPs at contacts 0.6–0.9.
    Where rule 7 leaves the weight LP fractional, its weight may be out of reach, and
    reduced-cost fixing keeps every arc (most have reduced cost 0). Then the weight is
    bounded by a MIP over only the rows the weight LP prices (`master.priced_rows`:
@@ -54,7 +57,7 @@ that much; `alternatives` per assignment; `moved`; `cut_by_time_limit`. Each unp
 woman's detail names what stopped each of her nearest shelters (`matching.explain`).
 
 State-size shape sweep (300 shelters × 3000 women, beds 0.3–1.5× demand, 10–90 % of
-women carrying contact tokens; `python -m bench.matching --sweep`): 14 of 16 shapes
+women carrying contact tokens; `python -m bench.matching --sweep`): 15 of 16 shapes
 proven optimal, the weight level on all 16, 10 within 10 s; contacts ≤ 0.3 in 1–5 s;
 see that command's docstring for the table and what is left.
 
@@ -287,6 +290,7 @@ def _exact(
         # arc's reduced cost (≥ 0 up to rounding once pricing has converged).
         lower, reduced = master.bound(cands, cl, folded, combined)
         weight_bound = min(weight_bound, (big - 1 - int(np.ceil(lower - 1e-3))) // big)
+        row_duals: master.Duals | None = combined
     else:
         # No plan reaches the LP's weight: the distance LP over plans placing the
         # proven bound, every column free. Its bound, folded, holds for every plan.
@@ -299,11 +303,13 @@ def _exact(
         relaxation.weight_floor(-costs.weight, weight_bound, costs.km)
         clock.say(f"LP, km level (weight proven ≤ {weight_bound} by a MIP)")
         second = _price(relaxation, cands, cl, costs.km, everywhere, clock)
+        row_duals = None
         if second is None:
             lower_km, reduced = 0.0, np.zeros(len(folded))
         else:
             duals2, x = second
             lower_km, reduced = master.bound(cands, cl, costs.km, duals2)
+            row_duals = duals2
         lower = lower_km - weight_bound * costs.big
 
     # Step 4: round the LP into a plan, then settle what it left fractional.
@@ -312,7 +318,9 @@ def _exact(
         chosen = rounded
     offer = (reduced < REPAIR_TAU * costs.m) | (x > 1e-6)
     chosen = _repair(cands, cl, costs, chosen, x, offer, weight_bound, clock)
-    chosen, proven = _settle(cands, cl, costs, chosen, lower, reduced, weight_bound, clock)
+    chosen, proven = _settle(
+        cands, cl, costs, chosen, lower, reduced, weight_bound, clock, row_duals
+    )
     if not proven:  # a MIP over some arcs can leave a bed that an arc outside them fills
         chosen = greedy.take(cands, cl, by_cost, chosen)
     placed = int(-costs.weight[chosen].sum())
@@ -424,13 +432,15 @@ def _settle(
     reduced: Floats,
     weight_bound: int,
     clock: _Clock,
+    duals: master.Duals | None = None,
 ) -> tuple[Bools, bool]:
     """Step 5: exact MIPs over the arcs whose reduced cost is below τ, τ widening.
 
     A plan cheaper than `value` uses only arcs with reduced cost below value − lower, so
     a MIP solved to optimality over the arcs below τ ≥ value − lower proves its plan.
     Once the plan places `weight_bound`, the MIP keeps that weight and minimises the
-    distance level alone.
+    distance level alone. The rows that `duals` (those of `lower`) show every plan as
+    good as the current one fills are held full (`master.tight_rows`).
     """
     folded = costs.folded
     value = int(folded[chosen].sum())
@@ -460,6 +470,9 @@ def _settle(
             # quicker on the narrow ones that look for a better plan.
             engine="highs" if level2 and (len(part) > HIGHS_ARCS or tau >= need) else "scip",
             below=float(costs.km[part][chosen[part]].sum()) - 0.5 if level2 else None,
+            # (On the distance level only: there `lower` bounds every plan the MIP may
+            # choose, including under the weight floor of the LP that gave `duals`.)
+            tight=master.tight_rows(duals, value - lower) if level2 and duals is not None else None,
         )
         clock.cut |= result.timed_out
         better = np.zeros_like(chosen)

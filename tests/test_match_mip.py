@@ -112,3 +112,36 @@ def test_highs_looks_only_below_the_cutoff(seed: int, scarcity: float, contacts:
         assert int(cands.km[at.chosen].sum()) == optimum
     else:
         assert at.bound == optimum - 0.5
+
+
+@pytest.mark.parametrize(
+    ("seed", "scarcity", "contacts"), [(1, 0.6, 0.6), (2, 0.3, 0.9), (5, 0.6, 0.6), (5, 1.5, 0.9)]
+)
+def test_rows_the_duals_show_full_are_full_in_every_optimal_plan(
+    seed: int, scarcity: float, contacts: float
+) -> None:
+    """`tight_rows` from the LP's duals and an optimal plan's gap names only rows that
+    plan fills, and the MIP holding them full finds the same optimum."""
+    cands, cl, weight = _instance(seed, scarcity, contacts)
+    cols = np.arange(len(cands.req))
+    cost = cands.km - 1000 * weight  # a folded cost: weight first, then km
+    relaxation = master.Relaxation(cands, cl, cost)
+    relaxation.add(cols)
+    solved = relaxation.solve(60)
+    assert solved is not None
+    lower, _ = master.bound(cands, cl, cost, solved[0])
+    best = master.mip(cands, cl, cost, cols, None, time_limit=60)
+    value = int(cost[best.chosen].sum())
+    full_req, full_st, full_cl = master.tight_rows(solved[0], value - lower)
+    assert full_req.any() or full_st.any() or full_cl.any()
+    picked = best.chosen
+    placed = np.bincount(cands.req[picked], minlength=len(cands.n_bed))
+    used = np.bincount(master.st_key(cands)[picked], minlength=cands.capacity.size)
+    assert (placed[full_req] == 1).all()
+    assert (used[full_st] == cands.capacity.reshape(-1)[full_st]).all()
+    in_clique = np.add.reduceat(picked[cl.arc].astype(int), cl.start[:-1]) if len(cl) else []
+    assert all(in_clique[q] == 1 for q in np.nonzero(full_cl)[0])
+    held = master.mip(cands, cl, cost, cols, None, time_limit=60,
+                      tight=(full_req, full_st, full_cl))  # fmt: skip
+    assert held.optimal and int(cost[held.chosen].sum()) == value
+    assert master.keeps_every_rule(cands, cl, cols, held.chosen)
