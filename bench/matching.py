@@ -13,58 +13,44 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
-Sweep, 2026-11-30, later the same session and machine, after the distance-level MIPs hold
-full every row whose dual exceeds the gap (`master.tight_rows`: reduced-cost fixing of
-the rows' slacks; a woman placed, a clique used, a bed type full), against the table
-just below (the commit before):
+Sweep, 2026-11-30 (second session, a faster 2-core machine: 0.3 × 0.1 in 0.98 s), all
+three columns the same day on the same machine; --no-highs --check, every plan passes
+the checker; "gap" is the km gap to `bound.total_km` (the weight is proven on all 16).
+"tight rows": the distance-level MIPs also hold full every row whose dual exceeds the
+gap (`master.tight_rows`: reduced-cost fixing of the rows' slacks; a woman placed, a
+clique used, a bed type full). "cutoff": the distance level's HiGHS MIPs were given the
+plan's km as a cutoff (`master.mip`'s `below`) and allowed up to solve.PROOF_ARCS =
+80,000 arcs. "before": the commit before the cutoff.
 
-    beds/demand contacts | this commit            | commit before
-            0.3  0.1/0.3/0.6/0.9 | 1.04 / 1.64 / 2.37 / 9.16 optimal | 0.98 / 1.60 / 2.24 / 8.55
-            0.6      0.1 |   1.41 optimal         |   1.23 optimal
-            0.6      0.3 |   2.34 optimal         |   2.19 optimal
-            0.6      0.6 |  12.25 optimal         |  18.24 optimal
-            0.6      0.9 |  49.89 optimal         |  60.18 0.010 %, cut
-            1.2      0.1 |   1.72 optimal         |   1.52 optimal
-            1.2      0.3 |   4.15 optimal         |   4.94 optimal
-            1.2      0.6 |  25.28 optimal         |  29.38 optimal
-            1.2      0.9 |  60.22 0.008 %, cut    |  60.16 0.023 %, cut
-            1.5      0.1 |   1.23 optimal         |   1.21 optimal
-            1.5      0.3 |   3.17 optimal         |   3.32 optimal
-            1.5      0.6 |  15.37 optimal         |  29.03 optimal
-            1.5      0.9 |  27.11 optimal         |  56.29 optimal
+    beds/demand contacts | tight rows            | cutoff                | before
+            0.3      0.1 |   1.04 optimal        |   0.98 optimal        |   0.98 optimal
+            0.3      0.3 |   1.64 optimal        |   1.60 optimal        |   1.62 optimal
+            0.3      0.6 |   2.37 optimal        |   2.24 optimal        |   2.33 optimal
+            0.3      0.9 |   9.16 optimal        |   8.55 optimal        |   8.75 optimal
+            0.6      0.1 |   1.41 optimal        |   1.23 optimal        |   1.27 optimal
+            0.6      0.3 |   2.34 optimal        |   2.19 optimal        |   2.32 optimal
+            0.6      0.6 |  12.25 optimal        |  18.24 optimal        |  19.24 optimal
+            0.6      0.9 |  49.89 optimal        |  60.18 0.010 %, cut   |  60.15 0.010 %, cut
+            1.2      0.1 |   1.72 optimal        |   1.52 optimal        |   1.59 optimal
+            1.2      0.3 |   4.15 optimal        |   4.94 optimal        |   5.10 optimal
+            1.2      0.6 |  25.28 optimal        |  29.38 optimal        |  39.75 optimal
+            1.2      0.9 |  60.22 0.008 %, cut   |  60.16 0.023 %, cut   |  60.19 0.023 %, cut
+            1.5      0.1 |   1.23 optimal        |   1.21 optimal        |   1.21 optimal
+            1.5      0.3 |   3.17 optimal        |   3.32 optimal        |   3.09 optimal
+            1.5      0.6 |  15.37 optimal        |  29.03 optimal        |  16.77 0.021 % (†)
+            1.5      0.9 |  27.11 optimal        |  56.29 optimal        |  26.49 0.013 % (†)
 
-15 of 16 proven, 10 within 10 s. At 1.2 × 0.9 the first distance MIP (5,860 arcs) took
-SCIP 3.6 s instead of 31.5 s, and HiGHS 8 s on 11,883 arcs instead of 36 s; what is
-left there is a 67,210-arc proof at a 33 km gap that the 60 s limit cuts. National
-unchanged: 33.98 s, the same plan.
+(†) 74 km and 16 km above the optimum the later columns prove.
 
-Sweep, 2026-11-30 (second session, a faster 2-core machine: 0.3 × 0.1 in 0.98 s), after
-the distance level's HiGHS MIPs were given the plan's km as a cutoff (`master.mip`'s
-`below`) and allowed up to solve.PROOF_ARCS = 80,000 arcs; the previous commit run the
-same day on the same machine; --no-highs --check, every plan passes the checker; "gap"
-is the km gap to `bound.total_km` (the weight is proven on all 16):
+With tight rows: 15 of 16 proven, 10 within 10 s. At 1.2 × 0.9 the first distance MIP
+(5,860 arcs) took SCIP 3.6 s instead of 31.5 s, and HiGHS 8 s on 11,883 arcs instead
+of 36 s; what is left there is a 67,210-arc proof at a 33 km gap that the 60 s limit
+cuts. National unchanged: 33.98 s, the same plan.
 
-    beds/demand contacts | this commit            | previous commit, same machine
-            0.3      0.1 |   0.98 optimal         |   0.98 optimal
-            0.3      0.3 |   1.60 optimal         |   1.62 optimal
-            0.3      0.6 |   2.24 optimal         |   2.33 optimal
-            0.3      0.9 |   8.55 optimal         |   8.75 optimal
-            0.6      0.1 |   1.23 optimal         |   1.27 optimal
-            0.6      0.3 |   2.19 optimal         |   2.32 optimal
-            0.6      0.6 |  18.24 optimal         |  19.24 optimal
-            0.6      0.9 |  60.18 0.010 %, cut    |  60.15 0.010 %, cut
-            1.2      0.1 |   1.52 optimal         |   1.59 optimal
-            1.2      0.3 |   4.94 optimal         |   5.10 optimal
-            1.2      0.6 |  29.38 optimal         |  39.75 optimal
-            1.2      0.9 |  60.16 0.023 %, cut    |  60.19 0.023 %, cut
-            1.5      0.1 |   1.21 optimal         |   1.21 optimal
-            1.5      0.3 |   3.32 optimal         |   3.09 optimal
-            1.5      0.6 |  29.03 optimal         |  16.77 0.021 %, 74 km above the optimum
-            1.5      0.9 |  56.29 optimal         |  26.49 0.013 %, 16 km above the optimum
-
-14 of 16 proven (12 before), 10 within 10 s. The cutoff halves the 27,546-arc proof at
-1.2 × 0.6 (HiGHS 20.4 s → 9.1 s, same model, same process); the wider limit lets
-1.5 × 0.6 and 1.5 × 0.9 grow their MIPs to 52,094 and 65,915 arcs and close. Left: at
+With the cutoff alone: 14 of 16 proven (12 before), 10 within 10 s. The cutoff halves
+the 27,546-arc proof at 1.2 × 0.6 (HiGHS 20.4 s → 9.1 s, same model, same process); the
+wider limit lets 1.5 × 0.6 and 1.5 × 0.9 grow their MIPs to 52,094 and 65,915 arcs and
+close. Left then: at
 contacts 0.9 with beds 0.6 and 1.2 × demand the LPs take ~18–20 s before any MIP, and
 MIPs of 6,000–12,000 arcs take HiGHS 7–36 s (SCIP 33 s on 5,860): the clique of the most
 frequent contact holds ~900 women. HiGHS on every distance-level MIP (not only the wide
