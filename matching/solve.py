@@ -552,20 +552,26 @@ def _large(
     def settle(arcs: Ints, seed: Bools) -> Bools:
         """`_exact` on these arcs alone (all of their women's places): chosen arcs.
 
-        Its floor, and the answer when the clock has run out, is the flow's plan there
-        as far as rule 7 lets it stand (`seed` first, then the flow's arcs, then every
-        arc, each by cost): a region the clock cuts keeps nearly all its women instead
-        of starting again from nobody."""
+        Unless `_exact` proves its answer, its floor, and the answer when the clock has
+        run out, is the flow's plan there as far as rule 7 lets it stand (`seed` first,
+        then the flow's arcs, then every arc, each by cost): a region the clock cuts
+        keeps nearly all its women instead of starting again from nobody."""
         sub = replace(cands, req=cands.req[arcs], shelter=cands.shelter[arcs], km=cands.km[arcs])
         sub_cl = conflicts.cliques(sub, groups)
-        by_sub_cost = np.lexsort((np.arange(len(arcs)), folded[arcs]))
-        order = np.concatenate([by_sub_cost[relaxed[arcs][by_sub_cost]], by_sub_cost])
-        floor = greedy.take(sub, sub_cl, order, seed)
+
+        def floor() -> Bools:
+            by_sub_cost = np.lexsort((np.arange(len(arcs)), folded[arcs]))
+            order = np.concatenate([by_sub_cost[relaxed[arcs][by_sub_cost]], by_sub_cost])
+            return greedy.take(sub, sub_cl, order, seed)
+
         if clock.expired():
-            return floor
-        exact = _exact(sub, sub_cl, costs.part(arcs), seed, clock).chosen
-        better = int(folded[arcs[exact]].sum()) <= int(folded[arcs[floor]].sum())
-        return exact if better else floor
+            return floor()
+        outcome = _exact(sub, sub_cl, costs.part(arcs), seed, clock)
+        if outcome.proven:  # optimal here: no floor can beat it
+            return outcome.chosen
+        kept = floor()
+        better = int(folded[arcs[outcome.chosen]].sum()) <= int(folded[arcs[kept]].sum())
+        return outcome.chosen if better else kept
 
     parts = [
         np.nonzero((arc_region == g) & (home[cands.req] == g))[0]
