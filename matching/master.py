@@ -68,19 +68,106 @@ def _rows(cands: Candidates, cl: Cliques, cols: Ints) -> tuple[Ints, Ints, list[
 
 
 class Relaxation:
-    """The LP over a growing set of columns, kept in one GLOP model.
+    """The LP over a growing set of columns: the weight level in GLOP, then the distance
+    level in HiGHS.
 
     Every row exists from the start (a clique row may stay empty), so pricing only
-    appends columns and GLOP re-solves from the previous basis. It is solved in two
+    appends columns and each solve starts from the previous basis. It is solved in two
     phases for the two levels of the objective: first the weight alone; then, on the
     optimal face of that LP (columns with a positive reduced cost fixed at 0, rows with
     a non-zero dual held tight), the distance level. Small integer costs in each phase
-    keep GLOP fast: the folded cost (weight·BIG + km) took 2.7 s against 0.3 s for the
-    weight alone on the same 28,000 columns (state size, contacts 0.6).
+    keep the simplex fast: the folded cost (weight·BIG + km) took GLOP 2.7 s against
+    0.3 s for the weight alone on the same 28,000 columns (state size, contacts 0.6).
+
+    Each level has the engine measured faster on it (state size, contacts 0.6–0.9). On
+    the weight level GLOP: HiGHS took 9.4 s to GLOP's 3.8 s (beds 1.2 × demand). On the
+    distance level HiGHS, started cold on the same columns: GLOP re-factorises after
+    every batch of columns (~0.35 s even for one), where HiGHS updates its basis, and
+    the distance LP went from 5.8 to 1.9 s (beds 0.6 × demand), 16 to 3.3 s (1.2 ×
+    demand, with a weight floor), 9.7 to 2.5 s (1.5 × demand, contacts 0.9). HiGHS
+    started from GLOP's basis took longer (3.4 s at 0.6 × demand), and at contacts 0.1
+    GLOP's warm start stays quicker (0.85 s against 1.4 s), a loss of half a second
+    where the whole solve takes two. Tried and left out: HiGHS on both levels with
+    clique rows added only once a solution overfills them (~200 of 25,000 bind at the
+    weight optimum): the weight LP went from 3.6 to 8–10 s, each batch of rows taking
+    the dual simplex thousands of iterations on this degenerate LP.
     """
 
     def __init__(self, cands: Candidates, cl: Cliques, cost: Ints) -> None:
         self.cands, self.cl, self.cost = cands, cl, cost
+        self.column = np.full(len(cands.req), -1, dtype=np.int64)
+        """Per arc: its column in the LP, or -1."""
+        e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
+        by_arc = np.argsort(cl.arc, kind="stable")
+        self.arc_ptr = np.searchsorted(cl.arc[by_arc], np.arange(len(cands.req) + 1))
+        self.arc_cliques = e_clique[by_arc]
+        self.glop: _Glop | None = _Glop(self)
+        self.highs: _Highs | None = None
+
+    @property
+    def cols(self) -> Ints:
+        """The arc of each column, in column order."""
+        return self.glop.cols() if self.glop is not None else self._distance().cols
+
+    def add(self, arcs: Ints) -> None:
+        """Add these arcs as columns (none may be present already)."""
+        arcs = np.asarray(arcs, dtype=np.int64)
+        if self.glop is not None:
+            self.glop.add(arcs)
+        else:
+            self._distance().add(arcs)
+        self.column[arcs] = len(self.cols) - len(arcs) + np.arange(len(arcs))
+
+    def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
+        """Solve; the duals (unclipped) and x per arc (0 off the columns), or None if the
+        solver stopped at `time_limit` seconds or failed."""
+        if self.glop is not None:
+            return self.glop.solve(time_limit)
+        return self._distance().solve(time_limit)
+
+    def next_level(self, duals: Duals, reduced: Floats, cost: Ints) -> Bools:
+        """Keep the LP on the optimal face of this level and minimise `cost` on it.
+
+        Returns the face: the arcs whose reduced cost is zero here, the only ones an
+        optimal solution of this level may use (complementary slackness).
+        """
+        if self.glop is not None:
+            cols = self.glop.cols()
+            self.glop = None
+            self.highs = _Highs(self)
+            self.highs.add(cols)
+        highs = self._distance()
+        face = reduced <= FACE_TOLERANCE
+        highs.hold_face(face, np.concatenate([duals.u, duals.v, duals.mu]) < -FACE_TOLERANCE)
+        self.cost = cost
+        highs.set_cost(cost)
+        return np.asarray(face)
+
+    def leave_face(self) -> None:
+        """Undo `next_level`'s bounds: every column free again, every row ≤ its bound."""
+        self._distance().free()
+
+    def weight_floor(self, weight: Ints, at_least: int, cost: Ints) -> None:
+        """Minimise `cost` over plans placing weight ≥ `at_least`: the distance level when
+        the weight LP's optimum is not reached by any plan, so its optimal face would
+        bound too much away (every column stays free)."""
+        highs = self._distance()
+        highs.add_floor(weight, at_least)
+        self.cost = cost
+        highs.set_cost(cost)
+
+    def _distance(self) -> _Highs:
+        if self.highs is None:
+            raise RuntimeError("the distance level starts with next_level")
+        return self.highs
+
+
+class _Glop:
+    """The weight level's LP in one GLOP model."""
+
+    def __init__(self, lp: Relaxation) -> None:
+        self.lp = lp
+        cands, cl = lp.cands, lp.cl
         self.solver = _solver("GLOP")
         # Measured at state size: presolve costs more than it saves here, and would
         # discard the warm basis between pricing rounds.
@@ -92,38 +179,29 @@ class Relaxation:
         self.req_rows = [self.solver.Constraint(-inf, 1.0) for _ in range(len(cands.n_bed))]
         self.st_rows = [self.solver.Constraint(-inf, float(c)) for c in cap.tolist()]
         self.clique_rows = [self.solver.Constraint(-inf, 1.0) for _ in range(len(cl))]
-        self.column = np.full(len(cands.req), -1, dtype=np.int64)
-        """Per arc: its column in the LP, or -1."""
-        self.cols: list[int] = []
+        self.arcs: list[int] = []
         self.x: list[pywraplp.Variable] = []
-        e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
-        by_arc = np.argsort(cl.arc, kind="stable")
-        self.arc_ptr = np.searchsorted(cl.arc[by_arc], np.arange(len(cands.req) + 1)).tolist()
-        self.arc_cliques = e_clique[by_arc].tolist()
+        self.arc_ptr = lp.arc_ptr.tolist()
+        self.arc_cliques = lp.arc_cliques.tolist()
         self.st = st_key(cands).tolist()
-        self.floor: tuple[pywraplp.Constraint, Ints, int] | None = None
+
+    def cols(self) -> Ints:
+        return np.asarray(self.arcs, dtype=np.int64)
 
     def add(self, arcs: Ints) -> None:
-        """Add these arcs as columns (none may be present already)."""
         inf = self.solver.infinity()
-        for a, r, c in zip(
-            arcs.tolist(), self.cands.req[arcs].tolist(), self.cost[arcs].tolist(), strict=True
-        ):
+        cost, req = self.lp.cost[arcs].tolist(), self.lp.cands.req[arcs].tolist()
+        for a, r, c in zip(arcs.tolist(), req, cost, strict=True):
             var = self.solver.NumVar(0.0, inf, "")
-            self.column[a] = len(self.x)
-            self.cols.append(a)
+            self.arcs.append(a)
             self.x.append(var)
             self.objective.SetCoefficient(var, float(c))
             self.req_rows[r].SetCoefficient(var, 1.0)
             self.st_rows[self.st[a]].SetCoefficient(var, 1.0)
             for q in self.arc_cliques[self.arc_ptr[a] : self.arc_ptr[a + 1]]:
                 self.clique_rows[q].SetCoefficient(var, 1.0)
-            if self.floor is not None:
-                self.floor[0].SetCoefficient(var, float(self.floor[1][a]))
 
     def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
-        """Solve; the duals (unclipped) and x per arc (0 off the columns), or None if GLOP
-        stopped at `time_limit` seconds or failed."""
         self.solver.SetTimeLimit(max(1, int(time_limit * 1000)))
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
             return None
@@ -132,55 +210,111 @@ class Relaxation:
             np.array([row.dual_value() for row in self.st_rows]),
             np.array([row.dual_value() for row in self.clique_rows]),
         )
-        if self.floor is not None:
-            row, weight, at_least = self.floor
-            duals = Duals(duals.u, duals.v, duals.mu, row.dual_value(), weight, at_least)
-        x = np.zeros(len(self.cands.req))
-        x[self.cols] = [var.solution_value() for var in self.x]
+        x = np.zeros(len(self.lp.cands.req))
+        x[self.arcs] = [var.solution_value() for var in self.x]
         return duals, x
 
-    def next_level(self, duals: Duals, reduced: Floats, cost: Ints) -> Bools:
-        """Keep the LP on the optimal face of this level and minimise `cost` on it.
 
-        Returns the face: the arcs whose reduced cost is zero here, the only ones an
-        optimal solution of this level may use (complementary slackness).
-        """
-        face = reduced <= FACE_TOLERANCE
-        for a, j in zip(self.cols, range(len(self.x)), strict=True):
-            if not face[a]:
-                self.x[j].SetUb(0.0)
-        for rows, y in (
-            (self.req_rows, duals.u),
-            (self.st_rows, duals.v),
-            (self.clique_rows, duals.mu),
-        ):
-            for k in np.nonzero(y < -FACE_TOLERANCE)[0].tolist():
-                rows[k].SetLb(rows[k].ub())
-        self.cost = cost
-        for a, var in zip(self.cols, self.x, strict=True):
-            self.objective.SetCoefficient(var, float(cost[a]))
-        return np.asarray(face)
+class _Highs:
+    """The distance level's LP in one HiGHS model (dual simplex, one thread; each
+    pricing round starts from the last basis): rows requests, then (shelter, bed type),
+    then cliques, then the weight floor if there is one. Its presolve, on the first
+    solve, took the distance LP at state size from 0.93 to 0.63 s (contacts 0.6) and
+    1.24 to 0.85 s (contacts 0.1)."""
 
-    def leave_face(self) -> None:
-        """Undo `next_level`'s bounds: every column free again, every row ≤ its bound."""
-        inf = self.solver.infinity()
-        for var in self.x:
-            var.SetUb(inf)
-        for rows in (self.req_rows, self.st_rows, self.clique_rows):
-            for row in rows:
-                row.SetLb(-inf)
+    def __init__(self, lp: Relaxation) -> None:
+        self.lp = lp
+        cands = lp.cands
+        self.h = _highs()
+        self.n_req, self.n_st = len(cands.n_bed), cands.capacity.size
+        cap = cands.capacity.reshape(-1).astype(np.float64)
+        self.upper = np.concatenate([np.ones(self.n_req), cap, np.ones(len(lp.cl))])
+        n = len(self.upper)
+        none = np.zeros(0, dtype=np.int32)
+        self.h.addRows(n, np.full(n, -highspy.kHighsInf), self.upper, 0, none, none, np.zeros(0))
+        self.st = st_key(cands)
+        self.cols = np.zeros(0, dtype=np.int64)
+        self.floor: tuple[int, Ints, int] | None = None
+        """(its row, weight per arc, at least)."""
 
-    def weight_floor(self, weight: Ints, at_least: int, cost: Ints) -> None:
-        """Minimise `cost` over plans placing weight ≥ `at_least`: the distance level when
-        the weight LP's optimum is not reached by any plan, so its optimal face would
-        bound too much away (every column stays free)."""
-        row = self.solver.Constraint(float(at_least), self.solver.infinity())
-        for a, var in zip(self.cols, self.x, strict=True):
-            row.SetCoefficient(var, float(weight[a]))
-        self.floor = (row, weight, at_least)
-        self.cost = cost
-        for a, var in zip(self.cols, self.x, strict=True):
-            self.objective.SetCoefficient(var, float(cost[a]))
+    def add(self, arcs: Ints) -> None:
+        """The arcs as columns, in compressed-column form: request row, (shelter, type)
+        row, clique rows, floor row (ascending)."""
+        lp, k = self.lp, len(arcs)
+        if k == 0:
+            return
+        lo, hi = lp.arc_ptr[arcs], lp.arc_ptr[arcs + 1]
+        n_cl = hi - lo
+        per = 2 + n_cl + (self.floor is not None)
+        starts = np.concatenate([[0], np.cumsum(per)[:-1]])
+        index = np.empty(int(per.sum()), dtype=np.int64)
+        value = np.ones(len(index))
+        index[starts] = lp.cands.req[arcs]
+        index[starts + 1] = self.n_req + self.st[arcs]
+        total = int(n_cl.sum())
+        if total:
+            offset = np.arange(total) - np.repeat(np.cumsum(n_cl) - n_cl, n_cl)
+            at = np.repeat(starts + 2, n_cl) + offset
+            index[at] = self.n_req + self.n_st + lp.arc_cliques[np.repeat(lo, n_cl) + offset]
+        if self.floor is not None:
+            row, weight, _ = self.floor
+            index[starts + 2 + n_cl] = row
+            value[starts + 2 + n_cl] = weight[arcs]
+        self.cols = np.concatenate([self.cols, arcs])
+        self.h.addCols(
+            k,
+            lp.cost[arcs].astype(np.float64),
+            np.zeros(k),
+            np.full(k, highspy.kHighsInf),
+            len(index),
+            starts.astype(np.int32),
+            index.astype(np.int32),
+            value,
+        )
+
+    def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
+        self.h.setOptionValue("time_limit", max(0.001, float(time_limit)))
+        self.h.run()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        solution = self.h.getSolution()
+        y = np.asarray(solution.row_dual)
+        a, b = self.n_req, self.n_req + self.n_st
+        duals = Duals(y[:a], y[a:b], y[b : len(self.upper)])
+        if self.floor is not None:
+            row, weight, at_least = self.floor
+            duals = Duals(duals.u, duals.v, duals.mu, float(y[row]), weight, at_least)
+        x = np.zeros(len(self.lp.cands.req))
+        x[self.cols] = np.asarray(solution.col_value)
+        return duals, x
+
+    def hold_face(self, face: Bools, tight: Bools) -> None:
+        """Columns off `face` fixed at 0; the `tight` rows (requests, (shelter, type),
+        cliques) held at their bound."""
+        off = np.nonzero(~face[self.cols])[0].astype(np.int32)
+        self.h.changeColsBounds(len(off), off, np.zeros(len(off)), np.zeros(len(off)))
+        rows = np.nonzero(tight)[0].astype(np.int32)
+        # (highspy 1.16 has changeRowsBounds; its type stubs omit it.)
+        self.h.changeRowsBounds(len(rows), rows, self.upper[rows], self.upper[rows])  # type: ignore[attr-defined]
+
+    def free(self) -> None:
+        """Every column in [0, ∞), every row ≤ its bound."""
+        n, m = len(self.cols), len(self.upper)
+        every = np.arange(max(n, m), dtype=np.int32)
+        self.h.changeColsBounds(n, every[:n], np.zeros(n), np.full(n, highspy.kHighsInf))
+        self.h.changeRowsBounds(  # type: ignore[attr-defined]
+            m, every[:m], np.full(m, -highspy.kHighsInf), self.upper
+        )
+
+    def set_cost(self, cost: Ints) -> None:
+        n = len(self.cols)
+        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), cost[self.cols].astype(np.float64))
+
+    def add_floor(self, weight: Ints, at_least: int) -> None:
+        n = len(self.cols)
+        w = weight[self.cols].astype(np.float64)
+        self.h.addRow(float(at_least), highspy.kHighsInf, n, np.arange(n, dtype=np.int32), w)
+        self.floor = (len(self.upper), weight, at_least)
 
 
 FACE_TOLERANCE = 1e-6

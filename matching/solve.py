@@ -10,12 +10,13 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    level 2 + level 1·BIG with BIG above any plan's level 2, a smaller cost is a better
    plan.
 3. Rule 7 is what makes it hard. Its cliques are rows of the LP relaxation
-   (`matching.master`), solved by GLOP over her nearest shelters and grown by pricing
-   in numpy over all arcs, one level at a time: first the weight alone, then the km on
-   the optimal face of the weight LP. (One LP on the folded cost was ~9× slower: costs
-   ~1e7 that must resolve to 1 km.) The two dual vectors, combined as BIG·y₁ + y₂,
-   certify in numpy over all arcs a lower bound on the folded cost and every arc's
-   reduced cost, whatever GLOP's accuracy.
+   (`matching.master`), solved over her nearest shelters and grown by pricing in numpy
+   over all arcs, one level at a time: first the weight alone (GLOP), then the km on
+   the optimal face of the weight LP (HiGHS, which re-solves after a batch of columns
+   without re-factorising: the distance LP 2–5× faster at contacts 0.6–0.9). (One LP
+   on the folded cost was ~9× slower: costs ~1e7 that must resolve to 1 km.) The two
+   dual vectors, combined as BIG·y₁ + y₂, certify in numpy over all arcs a lower bound
+   on the folded cost and every arc's reduced cost, whatever the LP solvers' accuracy.
 4. The LP is rounded greedily into a plan (`matching.greedy`), then repaired by a small
    MIP (`_repair`): the LP's whole placements held, the women it leaves fractional or
    out placed over their arcs of small reduced cost (or, where that cannot keep the
@@ -63,10 +64,10 @@ see that command's docstring for the table and what is left.
 
 Reproducibility: every budget above is a count (PRICING_ROUNDS per level, MIP_ARCS,
 `master.NODE_LIMIT` nodes per MIP, the same for every region), never a share of the
-clock; GLOP, single-threaded HiGHS and the min-cost flow are deterministic; so the same
-problem and options give the same plan bit for bit on the same machine
-(`solve_seconds` aside). The wall-clock `time_limit` is only a safety net: if it ends
-a step, the plan says `cut_by_time_limit: true` and a re-run may differ.
+clock; GLOP, single-threaded HiGHS (LP and MIP) and the min-cost flow are
+deterministic; so the same problem and options give the same plan bit for bit on the
+same machine (`solve_seconds` aside). The wall-clock `time_limit` is only a safety
+net: if it ends a step, the plan says `cut_by_time_limit: true` and a re-run may differ.
 """
 
 from __future__ import annotations
@@ -286,7 +287,7 @@ def _exact(
             combined = master.Duals(
                 combined.u + duals2.u, combined.v + duals2.v, combined.mu + duals2.mu
             )
-        # Certified over every arc, whatever GLOP's accuracy: the folded bound and each
+        # Certified over every arc, whatever the LP solvers' accuracy: the folded bound and each
         # arc's reduced cost (≥ 0 up to rounding once pricing has converged).
         lower, reduced = master.bound(cands, cl, folded, combined)
         weight_bound = min(weight_bound, (big - 1 - int(np.ceil(lower - 1e-3))) // big)
@@ -405,7 +406,7 @@ def _price(
     clock: _Clock,
 ) -> tuple[master.Duals, Floats] | None:
     """Re-solve and add the most negative `allowed` arcs until none is left: the last
-    duals and solution, or None if GLOP never finished in time."""
+    duals and solution, or None if the LP never finished in time."""
     last = None
     for _ in range(PRICING_ROUNDS):
         solved = relaxation.solve(clock.left())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import msgspec
@@ -145,3 +146,60 @@ def test_rows_the_duals_show_full_are_full_in_every_optimal_plan(
                       tight=(full_req, full_st, full_cl))  # fmt: skip
     assert held.optimal and int(cost[held.chosen].sum()) == value
     assert master.keeps_every_rule(cands, cl, cols, held.chosen)
+
+
+def _km_lp(cands: candidates.Candidates, cl: conflicts.Cliques, weight: np.ndarray,
+           at_least: float) -> float:  # fmt: skip
+    """The distance LP over every arc with weight ≥ `at_least`, built afresh in GLOP."""
+    from ortools.linear_solver import pywraplp
+
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    x = [lp.NumVar(0, 1, "") for _ in range(len(cands.req))]
+    groups = [np.nonzero(cands.req == r)[0] for r in range(len(cands.n_bed))]
+    st = master.st_key(cands)
+    cap = cands.capacity.reshape(-1)
+    groups += [np.nonzero(st == k)[0] for k in range(len(cap))]
+    bounds = [1.0] * len(cands.n_bed) + cap.tolist()
+    groups += [cl.arc[cl.start[k] : cl.start[k + 1]] for k in range(len(cl))]
+    bounds += [1.0] * len(cl)
+    for arcs, bound in zip(groups, bounds, strict=True):
+        lp.Add(sum(x[a] for a in arcs.tolist()) <= bound)
+    lp.Add(sum(float(w) * v for w, v in zip(weight.tolist(), x, strict=True)) >= at_least)
+    lp.Minimize(sum(float(k) * v for k, v in zip(cands.km.tolist(), x, strict=True)))
+    assert lp.Solve() == pywraplp.Solver.OPTIMAL
+    return float(lp.Objective().Value())
+
+
+@pytest.mark.parametrize(("seed", "scarcity", "contacts"), [(1, 0.6, 0.6), (2, 1.2, 0.9)])
+def test_distance_level_lp_is_the_lp_optimum(seed: int, scarcity: float, contacts: float) -> None:
+    """The two-level LP (weight in GLOP, then distance in HiGHS on the weight optimum's
+    face, or over plans placing at least a weight floor), grown by pricing from a few
+    columns, certifies the same distance bound as the whole LP built afresh."""
+    from matching import solve
+
+    cands, cl, weight = _instance(seed, scarcity, contacts)
+    clock = solve._Clock(time.monotonic() + 120)
+    everywhere = np.ones(len(cands.req), dtype=bool)
+    relaxation = master.Relaxation(cands, cl, -weight)
+    relaxation.add(np.nonzero(cands.req % 2 == 0)[0])  # half of the women to start with
+    first = solve._price(relaxation, cands, cl, -weight, everywhere, clock)
+    assert first is not None
+    lower1, reduced1 = master.bound(cands, cl, -weight, first[0])
+    face = relaxation.next_level(first[0], reduced1, cands.km)
+    second = solve._price(relaxation, cands, cl, cands.km, face, clock)
+    assert second is not None
+    # The two levels' duals combined, as `solve` does: a bound on the folded cost, which
+    # is BIG·(−weight optimum) + the distance LP's optimum at that weight.
+    big = 1_000_000
+    d1, d2 = first[0], second[0]
+    combined = master.Duals(d1.u * big + d2.u, d1.v * big + d2.v, d1.mu * big + d2.mu)
+    lower, _ = master.bound(cands, cl, cands.km - weight * big, combined)
+    assert lower - big * lower1 == pytest.approx(_km_lp(cands, cl, weight, -lower1), abs=1e-3)
+    # Off the face, with a floor one below the weight optimum: its own LP.
+    relaxation.leave_face()
+    floor = float(np.ceil(-lower1 - 1))
+    relaxation.weight_floor(weight, int(floor), cands.km)
+    third = solve._price(relaxation, cands, cl, cands.km, everywhere, clock)
+    assert third is not None
+    lower3, _ = master.bound(cands, cl, cands.km, third[0])
+    assert lower3 == pytest.approx(_km_lp(cands, cl, weight, floor), abs=1e-3)
