@@ -127,7 +127,12 @@ async def _load(spec: dict[str, Any]) -> None:
     last = {"applied": 0, "frames": 0, "reconnects": 0, "sent": fleet.sent}
     interval = 0
     while not driving.done():
-        await asyncio.wait({driving}, timeout=every - (time.monotonic() - started) % every)
+        # Lines on a fixed schedule: a wait that the event loop ends a hair early (its
+        # clock's resolution) waits again instead of printing a stub of an interval.
+        line_at = started + (interval + 1) * every
+        await asyncio.wait({driving}, timeout=max(0.0, line_at - time.monotonic()))
+        if not driving.done() and time.monotonic() < line_at:
+            continue
         if driving.done() and time.monotonic() - last_line < every / 2:
             break  # the run ended just after a line: no stub of an interval
         last_line = time.monotonic()
