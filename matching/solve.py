@@ -10,7 +10,9 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    level 2 + level 1·BIG with BIG above any plan's level 2, a smaller cost is a better
    plan.
 3. Rule 7 is what makes it hard. Its cliques are rows of the LP relaxation
-   (`matching.master`), solved over her nearest shelters and grown by pricing in numpy
+   (`matching.master`), solved over her nearest shelters and the arcs of the
+   weight-only min-cost flow (`matching.flow`, ~0.3 s at state size, which took 1–5 s
+   off the LPs and MIPs after them at contacts 0.6–0.9) and grown by pricing in numpy
    over all arcs, one level at a time: first the weight alone (GLOP), then the km on
    the optimal face of the weight LP (HiGHS, which re-solves after a batch of columns
    without re-factorising: the distance LP 2–5× faster at contacts 0.6–0.9). (One LP
@@ -244,12 +246,16 @@ def _exact(
     """Steps 3–5 on these arcs."""
     folded = costs.folded
     by_cost = np.lexsort((np.arange(len(folded)), folded))
-    # Step 3, level 1: the weight LP over a few columns per woman, grown by pricing.
+    everywhere = np.ones(len(cands.req), dtype=bool)
+    # Step 3, level 1: the weight LP over a few columns per woman, grown by pricing. Its
+    # first columns: her nearest shelters, and the arcs of the weight-only flow (rules
+    # 1–6, rule 7 as far as the network holds it), near the LP's optimum already.
+    clock.say("min-cost flow on the weight (the LP's first columns)")
+    flow_plan, _ = flow.relax(cands, cl, costs.weight, everywhere)
     clock.say("LP, weight level")
     relaxation = master.Relaxation(cands, cl, costs.weight)
     cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
-    relaxation.add(np.nonzero(cols | seed)[0])
-    everywhere = np.ones(len(cands.req), dtype=bool)
+    relaxation.add(np.nonzero(cols | flow_plan | seed)[0])
     first = _price(relaxation, cands, cl, costs.weight, everywhere, clock)
     # Every woman with a candidate placed: the bound that needs no LP. An LP stopped
     # early by the clock can certify less than this, so the smaller one is kept.

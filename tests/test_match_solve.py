@@ -450,5 +450,9 @@ def test_progress_is_told_each_phase() -> None:
     phases: list[str] = []
     p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
     solve(p, time_limit=30, workers=2, progress=phases.append)
-    assert phases[:2] == ["candidate shelters (rules 1–6)", "LP, weight level"]
-    assert phases[2].startswith("LP, km level")
+    assert phases[:3] == [
+        "candidate shelters (rules 1–6)",
+        "min-cost flow on the weight (the LP's first columns)",
+        "LP, weight level",
+    ]
+    assert phases[3].startswith("LP, km level")
