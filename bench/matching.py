@@ -13,52 +13,65 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
-Sweep, 2026-11-30 (third session, the same machine as the second), both columns run the
-same morning; --no-highs --check, every plan passes the checker, the weight proven on
-all 16. "HiGHS distance LP": the distance level's LP moved from GLOP to HiGHS
-(`master.Relaxation`; the weight level stays in GLOP). "before": the commit before it.
+Sweep, 2026-11-30 (third session, the same machine as the second), all three columns
+run the same morning; --no-highs --check, every plan passes the checker, the weight
+proven on all 16. "flow seed": the weight LP's first columns also hold the arcs of the
+weight-only min-cost flow (`solve._exact`). "HiGHS distance LP": the distance level's LP
+moved from GLOP to HiGHS (`master.Relaxation`; the weight level stays in GLOP).
+"before": the commit before that.
 
-    beds/demand contacts | HiGHS distance LP     | before, same morning
-            0.3      0.1 |   1.17 optimal        |   1.24 optimal
-            0.3      0.3 |   1.56 optimal        |   1.99 optimal
-            0.3      0.6 |   1.87 optimal        |   2.92 optimal
-            0.3      0.9 |   8.04 optimal        |  10.30 optimal
-            0.6      0.1 |   2.19 optimal        |   1.58 optimal
-            0.6      0.3 |   2.58 optimal        |   2.78 optimal
-            0.6      0.6 |  10.38 optimal        |  14.45 optimal
-            0.6      0.9 |  59.79 optimal        |  59.42 optimal
-            1.2      0.1 |   2.10 optimal        |   1.88 optimal
-            1.2      0.3 |   4.22 optimal        |   4.89 optimal
-            1.2      0.6 |  14.89 optimal        |  30.82 optimal
-            1.2      0.9 |  60.26 0.008 %, cut   |  60.26 0.008 %, cut
-            1.5      0.1 |   1.50 optimal        |   1.57 optimal
-            1.5      0.3 |   2.82 optimal        |   3.81 optimal
-            1.5      0.6 |  17.70 optimal        |  18.60 optimal
-            1.5      0.9 |  28.44 optimal        |  34.24 optimal
+    beds/demand contacts | flow seed             | HiGHS distance LP     | before
+            0.3      0.1 |   0.99 optimal        |   1.17 optimal        |   1.24 optimal
+            0.3      0.3 |   1.51 optimal        |   1.56 optimal        |   1.99 optimal
+            0.3      0.6 |   1.89 optimal        |   1.87 optimal        |   2.92 optimal
+            0.3      0.9 |   4.70 optimal        |   8.04 optimal        |  10.30 optimal
+            0.6      0.1 |   1.81 optimal        |   2.19 optimal        |   1.58 optimal
+            0.6      0.3 |   1.92 optimal        |   2.58 optimal        |   2.78 optimal
+            0.6      0.6 |   7.33 optimal        |  10.38 optimal        |  14.45 optimal
+            0.6      0.9 |  60.16 0.010 %, cut   |  59.79 optimal        |  59.42 optimal
+            1.2      0.1 |   1.49 optimal        |   2.10 optimal        |   1.88 optimal
+            1.2      0.3 |   3.26 optimal        |   4.22 optimal        |   4.89 optimal
+            1.2      0.6 |  11.15 optimal        |  14.89 optimal        |  30.82 optimal
+            1.2      0.9 |  60.20 0.008 %, cut   |  60.26 0.008 %, cut   |  60.26 0.008 %, cut
+            1.5      0.1 |   1.33 optimal        |   1.50 optimal        |   1.57 optimal
+            1.5      0.3 |   2.57 optimal        |   2.82 optimal        |   3.81 optimal
+            1.5      0.6 |  10.34 optimal        |  17.70 optimal        |  18.60 optimal
+            1.5      0.9 |  19.95 optimal        |  28.44 optimal        |  34.24 optimal
 
-15 of 16 proven in both, 10 within 10 s (9 before); the 15 proven shapes took 159 s in
-all against 190 s. GLOP re-factorised after every batch of priced columns, ~0.35 s even
-for one column, where HiGHS updates its factors: the distance LP went from 5.8 to 1.9 s
-at 0.6 × 0.6 and from 16 to 3.3 s at 1.2 × 0.6 (its weight-floor LP). At contacts 0.1
-GLOP, warm from the weight level, was quicker (0.6 × 0.1 loses 0.6 s). 1.2 × 0.9 given
-120 s is proven in 89.6 s: its LPs end at 8 s, then MIPs of 5,466, 11,427, 35,218 and
-66,669 arcs take 4.5, 5.7, 41 and 20 s; HiGHS's log of the 35,218-arc one shows its
-root bound 6 km below the optimum at 7 s and a sub-MIP heuristic finding the optimum at
-32 s (RINS, RENS or root reduced-cost heuristics off: 30–52 s). 0.6 × 0.9 and 1.5 ×
-0.9 vary by up to 10 s between runs of the same code, as the LP's vertex changes which
-plans the MIPs start from (1.5 × 0.9: 18.3 s with HiGHS's presolve off, 28.4 s on).
-Tried and left out the same morning: the weight level in HiGHS too, with clique rows
-added only once a solution overfills them (~200 of 25,000 bind at the optimum): 3.6 s
-became 8–10 s at 1.2 × 0.6; GLOP with clique rows made once a clique has two columns:
-3.7 → 3.0 s at 1.2 × 0.6 but 5.2 → 8.2 s at 0.6 × 0.9; HiGHS for the repair MIPs (4.3
-→ 5.1 s and 4.5 → 16.6 s); repair MIPs held to 200 nodes (no change: SCIP's time there
-is its root); going straight to the proving MIP whenever it has at most PROOF_ARCS arcs
-(10.4 → 10.2 s, 28.4 → 22.4 s, 1.5 × 0.6 unchanged: within the runs' spread). National
-the same morning: 41.2 s, 56,462 of ≤ 56,470, km 25,439,558 (before: 40.9 s, 56,462,
-km 25,439,501; the regions' LPs end at other vertices). A Lagrangian bound from the
-regions' clique duals over the whole country's flow (one more 16 s flow) was worse
-than the flow's own, 56,472–56,580 for duals scaled by 0.02–1: the regions' duals
-price rows the flow already holds; the whole-country LP bound is 56,466 (below).
+With the flow seed: 11 within 10 s, and the 14 shapes proven in every column took 70 s
+against 99 s and 131 s; the LP starts near its optimum (the flow holds rule 7 for a
+woman in one clique), so pricing adds fewer columns, and its vertex starts the MIPs
+closer (at 1.2 × 0.6 the weight LP took 3.9 s; now the flow 0.36 s, the LP 2.1 s). 0.6 ×
+0.9 sits at the 60 s limit in all three (59.4 and 59.8 s proven before; given 120 s now,
+proven in 78 s: its 28,021-arc MIP took 23 s this time). National with the flow seed:
+32.0 s (41.2 s), and one woman more: 56,463 of ≤ 56,470, km 25,441,932, checker ok.
+Seeding with the folded-cost flow instead (weight, then km; 0.4–0.7 s) was slower on 4
+of 5 shapes tried (1.2 × 0.6: 14.3 s against 11.4 s; 0.3 × 0.9: 6.8 against 4.6 s).
+
+HiGHS distance LP against before: 15 of 16 proven in both, 10 within 10 s (9 before);
+the 15 proven shapes took 159 s in all against 190 s. GLOP re-factorised after every
+batch of priced columns, ~0.35 s even for one column, where HiGHS updates its factors:
+the distance LP went from 5.8 to 1.9 s at 0.6 × 0.6 and from 16 to 3.3 s at 1.2 × 0.6
+(its weight-floor LP). At contacts 0.1 GLOP, warm from the weight level, was quicker
+(0.6 × 0.1 loses 0.6 s). 1.2 × 0.9 given 120 s is proven in 89.6 s: its LPs end at 8 s,
+then MIPs of 5,466, 11,427, 35,218 and 66,669 arcs take 4.5, 5.7, 41 and 20 s; HiGHS's
+log of the 35,218-arc one shows its root bound 6 km below the optimum at 7 s and a
+sub-MIP heuristic finding the optimum at 32 s (RINS, RENS or root reduced-cost
+heuristics off: 30–52 s). 0.6 × 0.9 and 1.5 × 0.9 vary by up to 10 s between runs of the
+same code, as the LP's vertex changes which plans the MIPs start from (1.5 × 0.9: 18.3 s
+with HiGHS's presolve off, 28.4 s on). Tried and left out the same morning: the weight
+level in HiGHS too, with clique rows added only once a solution overfills them (~200 of
+25,000 bind at the optimum): 3.6 s became 8–10 s at 1.2 × 0.6; GLOP with clique rows
+made once a clique has two columns: 3.7 → 3.0 s at 1.2 × 0.6 but 5.2 → 8.2 s at 0.6 ×
+0.9; HiGHS for the repair MIPs (4.3 → 5.1 s and 4.5 → 16.6 s); repair MIPs held to 200
+nodes (no change: SCIP's time there is its root); going straight to the proving MIP
+whenever it has at most PROOF_ARCS arcs (10.4 → 10.2 s, 28.4 → 22.4 s, 1.5 × 0.6
+unchanged: within the runs' spread). National the same morning: 41.2 s, 56,462 of ≤
+56,470, km 25,439,558 (before: 40.9 s, 56,462, km 25,439,501; the regions' LPs end at
+other vertices). A Lagrangian bound from the regions' clique duals over the whole
+country's flow (one more 16 s flow) was worse than the flow's own, 56,472–56,580 for
+duals scaled by 0.02–1: the regions' duals price rows the flow already holds; the
+whole-country LP bound is 56,466 (below).
 
 Sweep, 2026-11-30 (second session, a faster 2-core machine: 0.3 × 0.1 in 0.98 s), all
 three columns the same day on the same machine; --no-highs --check, every plan passes

@@ -61,9 +61,10 @@ woman's detail names what stopped each of her nearest shelters (`matching.explai
 
 State-size shape sweep (300 shelters × 3000 women, beds 0.3–1.5× demand, 10–90 % of
 women carrying contact tokens; `python -m bench.matching --sweep`): 15 of 16 shapes
-proven optimal within 60 s (the 16th, beds 1.2 × demand and contacts 0.9, in 90 s), the
-weight level on all 16, 10 within 10 s; contacts ≤ 0.3 in 1–5 s; see that command's
-docstring for the table and what is left.
+proven optimal within 60 s in one run or another (beds 0.6 × demand with contacts 0.9
+sits at the limit: 59–60 s; given 120 s it took 78 s, and beds 1.2 × demand with contacts
+0.9 took 90 s), the weight level on all 16, 11 within 10 s; contacts ≤ 0.3 in 1–3.3 s;
+see that command's docstring for the table and what is left.
 
 Reproducibility: every budget above is a count (PRICING_ROUNDS per level, MIP_ARCS,
 `master.NODE_LIMIT` nodes per MIP, the same for every region), never a share of the
