@@ -97,17 +97,14 @@ class Relaxation:
         self.cands, self.cl, self.cost = cands, cl, cost
         self.column = np.full(len(cands.req), -1, dtype=np.int64)
         """Per arc: its column in the LP, or -1."""
+        self.cols = np.zeros(0, dtype=np.int64)
+        """The arc of each column, in column order (the same in either engine)."""
         e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
         by_arc = np.argsort(cl.arc, kind="stable")
         self.arc_ptr = np.searchsorted(cl.arc[by_arc], np.arange(len(cands.req) + 1))
         self.arc_cliques = e_clique[by_arc]
         self.glop: _Glop | None = _Glop(self)
         self.highs: _Highs | None = None
-
-    @property
-    def cols(self) -> Ints:
-        """The arc of each column, in column order."""
-        return self.glop.cols() if self.glop is not None else self._distance().cols
 
     def add(self, arcs: Ints) -> None:
         """Add these arcs as columns (none may be present already)."""
@@ -116,7 +113,8 @@ class Relaxation:
             self.glop.add(arcs)
         else:
             self._distance().add(arcs)
-        self.column[arcs] = len(self.cols) - len(arcs) + np.arange(len(arcs))
+        self.column[arcs] = len(self.cols) + np.arange(len(arcs))
+        self.cols = np.concatenate([self.cols, arcs])
 
     def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
         """Solve; the duals (unclipped) and x per arc (0 off the columns), or None if the
@@ -132,10 +130,9 @@ class Relaxation:
         optimal solution of this level may use (complementary slackness).
         """
         if self.glop is not None:
-            cols = self.glop.cols()
             self.glop = None
             self.highs = _Highs(self)
-            self.highs.add(cols)
+            self.highs.add(self.cols)
         highs = self._distance()
         face = reduced <= FACE_TOLERANCE
         highs.hold_face(face, np.concatenate([duals.u, duals.v, duals.mu]) < -FACE_TOLERANCE)
@@ -179,21 +176,16 @@ class _Glop:
         self.req_rows = [self.solver.Constraint(-inf, 1.0) for _ in range(len(cands.n_bed))]
         self.st_rows = [self.solver.Constraint(-inf, float(c)) for c in cap.tolist()]
         self.clique_rows = [self.solver.Constraint(-inf, 1.0) for _ in range(len(cl))]
-        self.arcs: list[int] = []
         self.x: list[pywraplp.Variable] = []
         self.arc_ptr = lp.arc_ptr.tolist()
         self.arc_cliques = lp.arc_cliques.tolist()
         self.st = st_key(cands).tolist()
-
-    def cols(self) -> Ints:
-        return np.asarray(self.arcs, dtype=np.int64)
 
     def add(self, arcs: Ints) -> None:
         inf = self.solver.infinity()
         cost, req = self.lp.cost[arcs].tolist(), self.lp.cands.req[arcs].tolist()
         for a, r, c in zip(arcs.tolist(), req, cost, strict=True):
             var = self.solver.NumVar(0.0, inf, "")
-            self.arcs.append(a)
             self.x.append(var)
             self.objective.SetCoefficient(var, float(c))
             self.req_rows[r].SetCoefficient(var, 1.0)
@@ -211,7 +203,7 @@ class _Glop:
             np.array([row.dual_value() for row in self.clique_rows]),
         )
         x = np.zeros(len(self.lp.cands.req))
-        x[self.arcs] = [var.solution_value() for var in self.x]
+        x[self.lp.cols] = [var.solution_value() for var in self.x]
         return duals, x
 
 
@@ -233,13 +225,12 @@ class _Highs:
         none = np.zeros(0, dtype=np.int32)
         self.h.addRows(n, np.full(n, -highspy.kHighsInf), self.upper, 0, none, none, np.zeros(0))
         self.st = st_key(cands)
-        self.cols = np.zeros(0, dtype=np.int64)
         self.floor: tuple[int, Ints, int] | None = None
         """(its row, weight per arc, at least)."""
 
     def add(self, arcs: Ints) -> None:
-        """The arcs as columns, in compressed-column form: request row, (shelter, type)
-        row, clique rows, floor row (ascending)."""
+        """The arcs as columns, after the LP's `cols`, in compressed-column form: request
+        row, (shelter, type) row, clique rows, floor row (ascending)."""
         lp, k = self.lp, len(arcs)
         if k == 0:
             return
@@ -260,7 +251,6 @@ class _Highs:
             row, weight, _ = self.floor
             index[starts + 2 + n_cl] = row
             value[starts + 2 + n_cl] = weight[arcs]
-        self.cols = np.concatenate([self.cols, arcs])
         self.h.addCols(
             k,
             lp.cost[arcs].astype(np.float64),
@@ -285,13 +275,13 @@ class _Highs:
             row, weight, at_least = self.floor
             duals = Duals(duals.u, duals.v, duals.mu, float(y[row]), weight, at_least)
         x = np.zeros(len(self.lp.cands.req))
-        x[self.cols] = np.asarray(solution.col_value)
+        x[self.lp.cols] = np.asarray(solution.col_value)
         return duals, x
 
     def hold_face(self, face: Bools, tight: Bools) -> None:
         """Columns off `face` fixed at 0; the `tight` rows (requests, (shelter, type),
         cliques) held at their bound."""
-        off = np.nonzero(~face[self.cols])[0].astype(np.int32)
+        off = np.nonzero(~face[self.lp.cols])[0].astype(np.int32)
         self.h.changeColsBounds(len(off), off, np.zeros(len(off)), np.zeros(len(off)))
         rows = np.nonzero(tight)[0].astype(np.int32)
         # (highspy 1.16 has changeRowsBounds; its type stubs omit it.)
@@ -299,7 +289,7 @@ class _Highs:
 
     def free(self) -> None:
         """Every column in [0, ∞), every row ≤ its bound."""
-        n, m = len(self.cols), len(self.upper)
+        n, m = len(self.lp.cols), len(self.upper)
         every = np.arange(max(n, m), dtype=np.int32)
         self.h.changeColsBounds(n, every[:n], np.zeros(n), np.full(n, highspy.kHighsInf))
         self.h.changeRowsBounds(  # type: ignore[attr-defined]
@@ -307,12 +297,13 @@ class _Highs:
         )
 
     def set_cost(self, cost: Ints) -> None:
-        n = len(self.cols)
-        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), cost[self.cols].astype(np.float64))
+        cols = self.lp.cols
+        n = len(cols)
+        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), cost[cols].astype(np.float64))
 
     def add_floor(self, weight: Ints, at_least: int) -> None:
-        n = len(self.cols)
-        w = weight[self.cols].astype(np.float64)
+        n = len(self.lp.cols)
+        w = weight[self.lp.cols].astype(np.float64)
         self.h.addRow(float(at_least), highspy.kHighsInf, n, np.arange(n, dtype=np.int32), w)
         self.floor = (len(self.upper), weight, at_least)
 

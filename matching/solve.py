@@ -295,8 +295,8 @@ def _exact(
             combined = master.Duals(
                 combined.u + duals2.u, combined.v + duals2.v, combined.mu + duals2.mu
             )
-        # Certified over every arc, whatever the LP solvers' accuracy: the folded bound and each
-        # arc's reduced cost (≥ 0 up to rounding once pricing has converged).
+        # Certified over every arc, whatever the LP solvers' accuracy: the folded bound and
+        # each arc's reduced cost (≥ 0 up to rounding once pricing has converged).
         lower, reduced = master.bound(cands, cl, folded, combined)
         weight_bound = min(weight_bound, (big - 1 - int(np.ceil(lower - 1e-3))) // big)
         row_duals: master.Duals | None = combined
