@@ -261,8 +261,14 @@ def _exclusions(problem: Problem) -> tuple[Ints, Ints]:
         hi = np.searchsorted(bt[:, 1], rt[:, 1], side="right")
         n = hi - lo
         reqs.append(np.repeat(rt[:, 0], n))
-        offsets = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        shs.append(bt[np.repeat(lo, n) + offsets, 0])
+        shs.append(bt[ranges(lo, n), 0])
     r_all, s_all = np.concatenate(reqs), np.concatenate(shs)
     order = np.lexsort((s_all, r_all))
     return r_all[order], s_all[order]
+
+
+def ranges(starts: Ints, sizes: Ints) -> Ints:
+    """start, start + 1, …, start + size − 1 for each (start, size), concatenated: the
+    flat indices of many slices at once."""
+    offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return np.asarray(np.repeat(starts, sizes) + offsets, dtype=np.int64)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.candidates import Candidates, Ints
+from matching.candidates import Candidates, Ints, ranges
 from schema.problem import Problem
 
 
@@ -61,8 +61,7 @@ def cliques(cands: Candidates, groups: list[list[int]]) -> Cliques:
     lo, hi = first[m_req], first[m_req + 1]
     sizes = hi - lo
     e_group = np.repeat(m_group, sizes)
-    offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    e_arc = np.repeat(lo, sizes) + offsets
+    e_arc = ranges(lo, sizes)
     e_shelter = cands.shelter[e_arc]
     order = np.lexsort((e_arc, e_shelter, e_group))
     e_group, e_shelter, e_arc = e_group[order], e_shelter[order], e_arc[order]

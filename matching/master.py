@@ -23,7 +23,7 @@ import highspy
 import numpy as np
 from ortools.linear_solver import pywraplp  # type: ignore[import-untyped]
 
-from matching.candidates import Bools, Candidates, Floats, Ints
+from matching.candidates import Bools, Candidates, Floats, Ints, ranges
 from matching.conflicts import Cliques, violated
 
 
@@ -242,11 +242,8 @@ class _Highs:
         value = np.ones(len(index))
         index[starts] = lp.cands.req[arcs]
         index[starts + 1] = self.n_req + self.st[arcs]
-        total = int(n_cl.sum())
-        if total:
-            offset = np.arange(total) - np.repeat(np.cumsum(n_cl) - n_cl, n_cl)
-            at = np.repeat(starts + 2, n_cl) + offset
-            index[at] = self.n_req + self.n_st + lp.arc_cliques[np.repeat(lo, n_cl) + offset]
+        clique_rows = self.n_req + self.n_st + lp.arc_cliques[ranges(lo, n_cl)]
+        index[ranges(starts + 2, n_cl)] = clique_rows
         if self.floor is not None:
             row, weight, _ = self.floor
             index[starts + 2 + n_cl] = row
