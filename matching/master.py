@@ -1,11 +1,13 @@
 """The linear relaxation with every rule, over a subset of arcs, and what its duals prove.
 
 Rows, one English sentence each: each request takes at most one arc; each (shelter,
-bed type) takes at most its free beds; each rule-7 clique takes at most one arc.
+bed type) takes at most its free beds; each rule-7 clique takes at most one arc; on the
+distance level, each zero-half cut (`matching.cuts`) holds.
 Columns are a subset of the candidate arcs, grown by pricing. Any non-positive dual
-vector (u, v, μ) certifies, by weak Lagrangian duality, the bound
+vector (u, v, μ, η) certifies, by weak Lagrangian duality (every plan keeps the cuts), the bound
 
-    cost(x) ≥ Σu + Σ cap·v + Σμ + Σ_arcs min(0, d),   d = c − u_r − v_st − Σ_k∋a μ_k
+    cost(x) ≥ Σu + Σ cap·v + Σμ + Σ rhs·η + Σ_arcs min(0, d),
+    d = c − u_r − v_st − Σ_k∋a μ_k − Σ_cuts coef·η
 
 for every plan x over *all* arcs, and an arc with d ≥ z − bound cannot appear in a plan
 cheaper than z. The bound is recomputed exactly in numpy, so it stays valid even if
@@ -17,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import highspy
 import numpy as np
@@ -25,6 +27,7 @@ from ortools.linear_solver import pywraplp  # type: ignore[import-untyped]
 
 from matching.candidates import Bools, Candidates, Floats, Ints, ranges
 from matching.conflicts import Cliques, violated
+from matching.cuts import Cuts
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Duals:
     weight: Ints | None = None
     """Per arc, the weight that row counts."""
     at_least: int = 0
+    eta: Floats = field(default_factory=lambda: np.zeros(0))
+    """Per cut of `cuts` (≤ 0)."""
+    cuts: Cuts = field(default_factory=Cuts.none)
+    """The zero-half cuts the LP held (`matching.cuts`)."""
 
 
 class SolverMissing(RuntimeError):
@@ -105,6 +112,12 @@ class Relaxation:
         self.arc_cliques = e_clique[by_arc]
         self.glop: _Glop | None = _Glop(self)
         self.highs: _Highs | None = None
+        self.cuts = Cuts.none()
+        """The zero-half cuts added on the distance level, rows after every other."""
+        self.cut_keys: set[bytes] = set()
+        self.cut_ptr = np.zeros(len(cands.req) + 1, dtype=np.int64)
+        self.cut_ids = np.zeros(0, dtype=np.int64)
+        self.cut_coef = np.zeros(0, dtype=np.int64)
 
     def add(self, arcs: Ints) -> None:
         """Add these arcs as columns (none may be present already)."""
@@ -152,6 +165,29 @@ class Relaxation:
         highs.add_floor(weight, at_least)
         self.cost = cost
         highs.set_cost(cost)
+
+    def add_cuts(self, cuts: Cuts) -> None:
+        """Add these cuts as rows (the distance level only: `matching.cuts`)."""
+        self._distance().add_cuts(cuts)
+        self.cuts = self.cuts.extend(cuts)
+        self._index_cuts()
+
+    def drop_cuts(self, k: int) -> None:
+        """Remove the last `k` cuts: with them the LP over these columns had no solution
+        (on the weight LP's optimal face when no plan reaches that weight, or until
+        pricing would bring the columns that satisfy them)."""
+        self._distance().drop_cuts(k)
+        c, n = self.cuts, len(self.cuts) - k
+        self.cuts = Cuts(c.arc[: c.start[n]], c.coef[: c.start[n]], c.start[: n + 1], c.rhs[:n])
+        self._index_cuts()
+
+    def _index_cuts(self) -> None:
+        """Per arc, the cuts it is in and its coefficient there."""
+        every = self.cuts
+        e_cut = np.repeat(np.arange(len(every)), np.diff(every.start))
+        by_arc = np.argsort(every.arc, kind="stable")
+        self.cut_ptr = np.searchsorted(every.arc[by_arc], np.arange(len(self.cands.req) + 1))
+        self.cut_ids, self.cut_coef = e_cut[by_arc], every.coef[by_arc]
 
     def _distance(self) -> _Highs:
         if self.highs is None:
@@ -227,6 +263,9 @@ class _Highs:
         self.st = st_key(cands)
         self.floor: tuple[int, Ints, int] | None = None
         """(its row, weight per arc, at least)."""
+        self.n_rows = n
+        self.cut_row0 = -1
+        """The row of the first cut, once there are cuts (they come last)."""
 
     def add(self, arcs: Ints) -> None:
         """The arcs as columns, after the LP's `cols`, in compressed-column form: request
@@ -236,7 +275,10 @@ class _Highs:
             return
         lo, hi = lp.arc_ptr[arcs], lp.arc_ptr[arcs + 1]
         n_cl = hi - lo
-        per = 2 + n_cl + (self.floor is not None)
+        c_lo = lp.cut_ptr[arcs]
+        n_cut = lp.cut_ptr[arcs + 1] - c_lo
+        has_floor = int(self.floor is not None)
+        per = 2 + n_cl + has_floor + n_cut
         starts = np.concatenate([[0], np.cumsum(per)[:-1]])
         index = np.empty(int(per.sum()), dtype=np.int64)
         value = np.ones(len(index))
@@ -248,6 +290,11 @@ class _Highs:
             row, weight, _ = self.floor
             index[starts + 2 + n_cl] = row
             value[starts + 2 + n_cl] = weight[arcs]
+        if len(lp.cuts):
+            entries = ranges(c_lo, n_cut)
+            at = ranges(starts + 2 + n_cl + has_floor, n_cut)
+            index[at] = self.cut_row0 + lp.cut_ids[entries]
+            value[at] = lp.cut_coef[entries]
         self.h.addCols(
             k,
             lp.cost[arcs].astype(np.float64),
@@ -267,10 +314,13 @@ class _Highs:
         solution = self.h.getSolution()
         y = np.asarray(solution.row_dual)
         a, b = self.n_req, self.n_req + self.n_st
-        duals = Duals(y[:a], y[a:b], y[b : len(self.upper)])
+        lam, weight, at_least = 0.0, None, 0
         if self.floor is not None:
             row, weight, at_least = self.floor
-            duals = Duals(duals.u, duals.v, duals.mu, float(y[row]), weight, at_least)
+            lam = float(y[row])
+        cuts = self.lp.cuts
+        eta = y[self.cut_row0 : self.cut_row0 + len(cuts)] if len(cuts) else np.zeros(0)
+        duals = Duals(y[:a], y[a:b], y[b : len(self.upper)], lam, weight, at_least, eta, cuts)
         x = np.zeros(len(self.lp.cands.req))
         x[self.lp.cols] = np.asarray(solution.col_value)
         return duals, x
@@ -299,10 +349,38 @@ class _Highs:
         self.h.changeColsCost(n, np.arange(n, dtype=np.int32), cost[cols].astype(np.float64))
 
     def add_floor(self, weight: Ints, at_least: int) -> None:
+        if self.cut_row0 >= 0:
+            raise RuntimeError("the weight floor comes before any cut")
         n = len(self.lp.cols)
         w = weight[self.lp.cols].astype(np.float64)
         self.h.addRow(float(at_least), highspy.kHighsInf, n, np.arange(n, dtype=np.int32), w)
-        self.floor = (len(self.upper), weight, at_least)
+        self.floor = (self.n_rows, weight, at_least)
+        self.n_rows += 1
+
+    def add_cuts(self, cuts: Cuts) -> None:
+        """The cuts as rows over the columns there are (later columns get theirs in `add`)."""
+        if self.cut_row0 < 0:
+            self.cut_row0 = self.n_rows
+        column = self.lp.column[cuts.arc]
+        on = column >= 0
+        sizes = np.add.reduceat(np.append(on, False).astype(np.int64), cuts.start[:-1])[: len(cuts)]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
+        self.h.addRows(
+            len(cuts),
+            np.full(len(cuts), -highspy.kHighsInf),
+            cuts.rhs.astype(np.float64),
+            int(on.sum()),
+            starts,
+            column[on].astype(np.int32),
+            cuts.coef[on].astype(np.float64),
+        )
+        self.n_rows += len(cuts)
+
+    def drop_cuts(self, k: int) -> None:
+        self.h.deleteRows(k, np.arange(self.n_rows - k, self.n_rows, dtype=np.int32))
+        self.n_rows -= k
+        if self.n_rows == self.cut_row0:
+            self.cut_row0 = -1
 
 
 FACE_TOLERANCE = 1e-6
@@ -317,6 +395,9 @@ def reduced_costs(cands: Candidates, cl: Cliques, cost: Ints, duals: Duals) -> F
         d = d - duals.lam * duals.weight
     if len(cl):
         np.subtract.at(d, cl.arc, np.repeat(duals.mu, np.diff(cl.start)))
+    if len(duals.cuts):
+        cuts = duals.cuts
+        np.subtract.at(d, cuts.arc, np.repeat(duals.eta, np.diff(cuts.start)) * cuts.coef)
     return np.asarray(d, dtype=np.float64)
 
 
@@ -330,11 +411,13 @@ def bound(cands: Candidates, cl: Cliques, cost: Ints, duals: Duals) -> tuple[flo
         max(duals.lam, 0.0),
         duals.weight,
         duals.at_least,
+        np.minimum(duals.eta, 0),
+        duals.cuts,
     )
     d = reduced_costs(cands, cl, cost, clipped)
     cap = cands.capacity.reshape(-1)
     value = clipped.u.sum() + (cap * clipped.v).sum() + clipped.mu.sum() + np.minimum(d, 0.0).sum()
-    value += clipped.lam * clipped.at_least
+    value += clipped.lam * clipped.at_least + (clipped.cuts.rhs * clipped.eta).sum()
     return float(value), d
 
 

@@ -1,0 +1,161 @@
+"""Zero-half cuts (`matching.cuts`) and the distance LP that holds them."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import numpy as np
+import pytest
+
+from bench.instances import generate
+from matching import candidates, conflicts, cuts, greedy, master, solve
+from matching.load import decode_problem
+
+CASES = [(1, 0.6, 0.9), (7, 1.2, 0.9), (4, 0.3, 0.9), (5, 0.6, 0.6)]
+"""Small instances (20 shelters × 200 women) whose distance LP has zero-half cuts."""
+
+
+def _instance(
+    seed: int, scarcity: float, contacts: float
+) -> tuple[candidates.Candidates, conflicts.Cliques, np.ndarray]:
+    data = generate(20, 200, "OH", seed=seed, scarcity=scarcity, contacts=contacts)
+    p = decode_problem(msgspec.json.encode(data))
+    cands = candidates.build(p)
+    weight = np.array([r.weight for r in p.requests], dtype=np.int64)
+    return cands, conflicts.cliques(cands, conflicts.groups(p)), weight[cands.req]
+
+
+def _cut_lp(
+    cands: candidates.Candidates, cl: conflicts.Cliques, weight: np.ndarray
+) -> tuple[master.Relaxation, master.Duals, master.Duals, np.ndarray]:
+    """The weight LP, then the distance LP on its face, each priced from a third of the
+    women's arcs as `solve` prices: (relaxation, weight duals, distance duals, its x)."""
+    clock = _clock()
+    relaxation = master.Relaxation(cands, cl, -weight)
+    relaxation.add(np.nonzero(cands.req % 3 == 0)[0])  # a third of the women to start with
+    everywhere = np.ones(len(cands.req), dtype=bool)
+    first = solve._price(relaxation, cands, cl, -weight, everywhere, clock)
+    assert first is not None
+    _, reduced1 = master.bound(cands, cl, -weight, first[0])
+    face = relaxation.next_level(first[0], reduced1, cands.km)
+    before = solve._price(relaxation, cands, cl, cands.km, face, clock)
+    assert before is not None
+    return relaxation, first[0], before[0], before[1]
+
+
+def _optimum(
+    cands: candidates.Candidates, cl: conflicts.Cliques, weight: np.ndarray
+) -> tuple[np.ndarray, int, int]:
+    cols = np.arange(len(cands.req))
+    first = master.mip(cands, cl, -weight, cols, None, time_limit=60, engine="highs")
+    placed = int(weight[first.chosen].sum())
+    second = master.mip(cands, cl, cands.km, cols, None, time_limit=60,
+                        min_weight=(weight, placed), engine="highs")  # fmt: skip
+    assert first.optimal and second.optimal
+    return second.chosen, placed, int(cands.km[second.chosen].sum())
+
+
+@pytest.mark.parametrize(("seed", "scarcity", "contacts"), CASES)
+def test_cuts_hold_for_every_plan_and_cut_the_lp(
+    seed: int, scarcity: float, contacts: float
+) -> None:
+    """Every cut is broken by the LP solution it was separated from, and kept by the
+    optimal plan and by 200 plans of random priorities."""
+    cands, cl, weight = _instance(seed, scarcity, contacts)
+    *_, x = _cut_lp(cands, cl, weight)
+    found = cuts.zero_half(cands, cl, x, set())
+    assert len(found) > 0
+    assert (found.lhs(x) > found.rhs + cuts.MIN_VIOLATION).all()
+    plans = [_optimum(cands, cl, weight)[0]]
+    rng = np.random.default_rng(seed)
+    plans += [greedy.take(cands, cl, rng.permutation(len(cands.req))) for _ in range(200)]
+    for plan in plans:
+        assert (found.lhs(plan.astype(float)) <= found.rhs).all()
+
+
+@pytest.mark.parametrize(("seed", "scarcity", "contacts"), CASES[:2] + CASES[3:])
+def test_cut_lp_bound_is_tighter_and_still_a_bound(
+    seed: int, scarcity: float, contacts: float
+) -> None:
+    """With the cuts as rows (columns priced in after them get their coefficients), the
+    LP's solution keeps every cut over all arcs, and the certified bound on the folded
+    cost is at least the uncut one and at most the optimum's."""
+    cands, cl, weight = _instance(seed, scarcity, contacts)
+    relaxation, d1, before, _ = _cut_lp(cands, cl, weight)
+    face = master.bound(cands, cl, -weight, d1)[1] <= master.FACE_TOLERANCE
+    after = solve._cut(relaxation, cands, cl, _costs(cands, weight), face, _clock())
+    assert after is not None and len(relaxation.cuts) > 0
+    assert (relaxation.cuts.lhs(after[1]) <= relaxation.cuts.rhs + 1e-6).all()
+    _, placed, km = _optimum(cands, cl, weight)
+    assert _folded(cands, cl, weight, d1, before) - 1e-3 <= _folded(cands, cl, weight, d1, after[0])
+    assert _folded(cands, cl, weight, d1, after[0]) <= km - BIG * placed + 1e-3
+
+
+def test_cuts_that_empty_the_lp_are_dropped() -> None:
+    """Where no plan reaches the weight LP's value (209.5 here, 209 at best), the cuts
+    empty its optimal face: they are dropped and the uncut LP's solution stands."""
+    cands, cl, weight = _instance(*CASES[2])
+    relaxation, d1, _, x = _cut_lp(cands, cl, weight)
+    face = master.bound(cands, cl, -weight, d1)[1] <= master.FACE_TOLERANCE
+    after = solve._cut(relaxation, cands, cl, _costs(cands, weight), face, _clock())
+    assert after is not None and len(relaxation.cuts) == 0
+    assert np.array_equal(after[1], x)
+    # The LP without them is whole again: it solves, and pricing brings nothing new.
+    again = solve._price(relaxation, cands, cl, cands.km, face, _clock())
+    assert again is not None and np.allclose(again[1], x)
+
+
+BIG = 1_000_000
+
+
+def _costs(cands: candidates.Candidates, weight: np.ndarray) -> solve.Costs:
+    return solve.Costs(weight=-weight, km=cands.km, big=BIG, m=1)
+
+
+def _clock() -> solve._Clock:
+    return solve._Clock(time.monotonic() + 120)
+
+
+def _folded(
+    cands: candidates.Candidates,
+    cl: conflicts.Cliques,
+    weight: np.ndarray,
+    d1: master.Duals,
+    d2: master.Duals,
+) -> float:
+    """The bound on the folded cost the two levels' duals certify, combined as `solve`
+    combines them."""
+    combined = master.Duals(d1.u * BIG + d2.u, d1.v * BIG + d2.v, d1.mu * BIG + d2.mu,
+                            eta=d2.eta, cuts=d2.cuts)  # fmt: skip
+    return master.bound(cands, cl, cands.km - weight * BIG, combined)[0]
+
+
+def test_columns_added_after_the_cuts_get_their_coefficients() -> None:
+    """Each cut's row in the LP holds, on every column, old or priced in after it, the
+    coefficient the cut gives that arc (and nothing elsewhere)."""
+    cands, cl, weight = _instance(*CASES[0])
+    *_, x = _cut_lp(cands, cl, weight)
+    found = cuts.zero_half(cands, cl, x, set())
+    # A fresh LP on the distance level over every other arc; the cuts; then the rest.
+    relaxation = master.Relaxation(cands, cl, -weight)
+    relaxation.add(np.arange(0, len(cands.req), 2))
+    none = master.Duals(
+        np.zeros(len(cands.n_bed)), np.zeros(cands.capacity.size), np.zeros(len(cl))
+    )
+    relaxation.next_level(none, np.zeros(len(cands.req)), cands.km)
+    relaxation.add_cuts(found)
+    later = np.arange(1, len(cands.req), 2)
+    assert (np.isin(found.arc, later)).any()
+    relaxation.add(later)
+    assert relaxation.highs is not None
+    a = relaxation.highs.h.getLp().a_matrix_
+    start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
+    col = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    first = relaxation.highs.cut_row0
+    in_cut = index >= first
+    held = np.zeros((len(found), len(cands.req)))
+    held[index[in_cut] - first, relaxation.cols[col[in_cut]]] = value[in_cut]
+    wanted = np.zeros_like(held)
+    wanted[np.repeat(np.arange(len(found)), np.diff(found.start)), found.arc] = found.coef
+    assert np.array_equal(held, wanted)
