@@ -264,8 +264,8 @@ class _Highs:
         self.floor: tuple[int, Ints, int] | None = None
         """(its row, weight per arc, at least)."""
         self.n_rows = n
-        self.cut_row0 = -1
-        """The row of the first cut, once there are cuts (they come last)."""
+        self.cut_rows = np.zeros(0, dtype=np.int64)
+        """The row of each cut (the weight floor may come between them)."""
 
     def add(self, arcs: Ints) -> None:
         """The arcs as columns, after the LP's `cols`, in compressed-column form: request
@@ -290,10 +290,10 @@ class _Highs:
             row, weight, _ = self.floor
             index[starts + 2 + n_cl] = row
             value[starts + 2 + n_cl] = weight[arcs]
-        if len(lp.cuts):
+        if len(lp.cuts):  # (HiGHS takes a column's rows in any order)
             entries = ranges(c_lo, n_cut)
             at = ranges(starts + 2 + n_cl + has_floor, n_cut)
-            index[at] = self.cut_row0 + lp.cut_ids[entries]
+            index[at] = self.cut_rows[lp.cut_ids[entries]]
             value[at] = lp.cut_coef[entries]
         self.h.addCols(
             k,
@@ -319,7 +319,7 @@ class _Highs:
             row, weight, at_least = self.floor
             lam = float(y[row])
         cuts = self.lp.cuts
-        eta = y[self.cut_row0 : self.cut_row0 + len(cuts)] if len(cuts) else np.zeros(0)
+        eta = y[self.cut_rows]
         duals = Duals(y[:a], y[a:b], y[b : len(self.upper)], lam, weight, at_least, eta, cuts)
         x = np.zeros(len(self.lp.cands.req))
         x[self.lp.cols] = np.asarray(solution.col_value)
@@ -349,8 +349,6 @@ class _Highs:
         self.h.changeColsCost(n, np.arange(n, dtype=np.int32), cost[cols].astype(np.float64))
 
     def add_floor(self, weight: Ints, at_least: int) -> None:
-        if self.cut_row0 >= 0:
-            raise RuntimeError("the weight floor comes before any cut")
         n = len(self.lp.cols)
         w = weight[self.lp.cols].astype(np.float64)
         self.h.addRow(float(at_least), highspy.kHighsInf, n, np.arange(n, dtype=np.int32), w)
@@ -359,8 +357,7 @@ class _Highs:
 
     def add_cuts(self, cuts: Cuts) -> None:
         """The cuts as rows over the columns there are (later columns get theirs in `add`)."""
-        if self.cut_row0 < 0:
-            self.cut_row0 = self.n_rows
+        self.cut_rows = np.concatenate([self.cut_rows, self.n_rows + np.arange(len(cuts))])
         column = self.lp.column[cuts.arc]
         on = column >= 0
         sizes = np.add.reduceat(np.append(on, False).astype(np.int64), cuts.start[:-1])[: len(cuts)]
@@ -377,10 +374,10 @@ class _Highs:
         self.n_rows += len(cuts)
 
     def drop_cuts(self, k: int) -> None:
-        self.h.deleteRows(k, np.arange(self.n_rows - k, self.n_rows, dtype=np.int32))
+        """Delete the last `k` cuts, which are the last `k` rows."""
+        self.h.deleteRows(k, self.cut_rows[len(self.cut_rows) - k :].astype(np.int32))
         self.n_rows -= k
-        if self.n_rows == self.cut_row0:
-            self.cut_row0 = -1
+        self.cut_rows = self.cut_rows[: len(self.cut_rows) - k]
 
 
 FACE_TOLERANCE = 1e-6

@@ -275,69 +275,61 @@ def _exact(
     lp_weight = min(everyone, int(np.floor(-lower1 + 1e-6)))
     weight_bound = lp_weight
     chosen = _round(cands, cl, relaxation, x, folded, by_cost)
-    if int(-costs.weight[chosen].sum()) < weight_bound:
-        offer = (x > 1e-6) | cols
-        chosen = _repair(cands, cl, costs, chosen, x, offer, weight_bound, clock)
+    # Level 2: the distance LP on the optimal face of level 1, then a plan from it.
+    face = relaxation.next_level(duals1, reduced1, costs.km)
+    clock.say(f"LP, km level (weight bound {weight_bound})")
+    second = _cut(relaxation, cands, cl, costs, face, clock)
+    big = costs.big
+    combined = master.Duals(duals1.u * big, duals1.v * big, duals1.mu * big)
+    if second is not None:
+        duals2, x = second
+        combined = master.Duals(
+            combined.u + duals2.u,
+            combined.v + duals2.v,
+            combined.mu + duals2.mu,
+            eta=duals2.eta,
+            cuts=duals2.cuts,
+        )
+    # Certified over every arc, whatever the LP solvers' accuracy: the folded bound and
+    # each arc's reduced cost (≥ 0 up to rounding once pricing has converged).
+    lower, reduced = master.bound(cands, cl, folded, combined)
+    weight_bound = min(weight_bound, (big - 1 - int(np.ceil(lower - 1e-3))) // big)
+    row_duals: master.Duals | None = combined
+    chosen = _repair_from(
+        cands, cl, costs, relaxation, by_cost, chosen, x, reduced, weight_bound, clock
+    )
     if int(-costs.weight[chosen].sum()) < weight_bound and not clock.expired():
         # Is the LP's weight reachable? The MIP on its priced rows alone may say no.
         clock.say(f"MIP on the rows the weight LP prices (weight bound {weight_bound})")
         priced = master.priced_rows(cands, cl, costs.weight, duals1, time_limit=clock.left())
         if priced is not None:
-            bound, guide, result = priced
+            proven_weight, guide, result = priced
             clock.cut |= result.timed_out
-            weight_bound = min(weight_bound, bound)
             order = np.concatenate([np.nonzero(guide)[0], np.nonzero(chosen)[0], by_cost])
             guided = greedy.take(cands, cl, order)
             if int(folded[guided].sum()) < int(folded[chosen].sum()):
                 chosen = guided
-    if weight_bound == lp_weight:
-        # Level 2: the distance LP on the optimal face of level 1.
-        face = relaxation.next_level(duals1, reduced1, costs.km)
-        clock.say(f"LP, km level (weight bound {weight_bound})")
-        second = _cut(relaxation, cands, cl, costs, face, clock)
-        big = costs.big
-        combined = master.Duals(duals1.u * big, duals1.v * big, duals1.mu * big)
-        if second is not None:
-            duals2, x = second
-            combined = master.Duals(
-                combined.u + duals2.u,
-                combined.v + duals2.v,
-                combined.mu + duals2.mu,
-                eta=duals2.eta,
-                cuts=duals2.cuts,
-            )
-        # Certified over every arc, whatever the LP solvers' accuracy: the folded bound and
-        # each arc's reduced cost (≥ 0 up to rounding once pricing has converged).
-        lower, reduced = master.bound(cands, cl, folded, combined)
-        weight_bound = min(weight_bound, (big - 1 - int(np.ceil(lower - 1e-3))) // big)
-        row_duals: master.Duals | None = combined
-    else:
-        # No plan reaches the LP's weight: the distance LP over plans placing the
-        # proven bound, every column free. Its bound, folded, holds for every plan.
-        # Started from the optimal face of the weight LP with the km cost: its optimum
-        # is a solution here too, and near this LP's.
-        face = relaxation.next_level(duals1, reduced1, costs.km)
-        clock.say("LP, km level on the weight LP's face (a start)")
-        _price(relaxation, cands, cl, costs.km, face, clock)
-        relaxation.leave_face()
-        relaxation.weight_floor(-costs.weight, weight_bound, costs.km)
-        clock.say(f"LP, km level (weight proven ≤ {weight_bound} by a MIP)")
-        second = _cut(relaxation, cands, cl, costs, everywhere, clock)
-        row_duals = None
-        if second is None:
-            lower_km, reduced = 0.0, np.zeros(len(folded))
-        else:
-            duals2, x = second
-            lower_km, reduced = master.bound(cands, cl, costs.km, duals2)
-            row_duals = duals2
-        lower = lower_km - weight_bound * costs.big
-
-    # Step 4: round the LP into a plan, then settle what it left fractional.
-    rounded = _round(cands, cl, relaxation, x, folded, by_cost)
-    if int(folded[rounded].sum()) < int(folded[chosen].sum()):
-        chosen = rounded
-    offer = (reduced < REPAIR_TAU * costs.m) | (x > 1e-6)
-    chosen = _repair(cands, cl, costs, chosen, x, offer, weight_bound, clock)
+            if proven_weight < weight_bound:
+                # No plan reaches the LP's weight: the distance LP over plans placing
+                # the proven bound, every column free, started from the face's optimum
+                # (a solution here too, and near this LP's). Its bound, folded, holds
+                # for every plan.
+                weight_bound = proven_weight
+                relaxation.leave_face()
+                relaxation.weight_floor(-costs.weight, weight_bound, costs.km)
+                clock.say(f"LP, km level (weight proven ≤ {weight_bound} by a MIP)")
+                second = _cut(relaxation, cands, cl, costs, everywhere, clock)
+                row_duals = None
+                if second is None:
+                    lower_km, reduced = 0.0, np.zeros(len(folded))
+                else:
+                    duals2, x = second
+                    lower_km, reduced = master.bound(cands, cl, costs.km, duals2)
+                    row_duals = duals2
+                lower = lower_km - weight_bound * costs.big
+                chosen = _repair_from(
+                    cands, cl, costs, relaxation, by_cost, chosen, x, reduced, weight_bound, clock
+                )
     chosen, proven = _settle(
         cands, cl, costs, chosen, lower, reduced, weight_bound, clock, row_duals
     )
@@ -349,6 +341,27 @@ def _exact(
         level2 = lower + weight_bound * costs.big
         km_bound = int(np.ceil(level2 / costs.m - 1e-3))
     return Outcome(chosen, proven, weight_bound, km_bound)
+
+
+def _repair_from(
+    cands: candidates.Candidates,
+    cl: conflicts.Cliques,
+    costs: Costs,
+    relaxation: master.Relaxation,
+    by_cost: Ints,
+    chosen: Bools,
+    x: Floats,
+    reduced: Floats,
+    weight_bound: int,
+    clock: _Clock,
+) -> Bools:
+    """Step 4: the LP rounded into a plan (kept if better than `chosen`), then repaired
+    over the arcs it leaves open."""
+    rounded = _round(cands, cl, relaxation, x, costs.folded, by_cost)
+    if int(costs.folded[rounded].sum()) < int(costs.folded[chosen].sum()):
+        chosen = rounded
+    offer = (reduced < REPAIR_TAU * costs.m) | (x > 1e-6)
+    return _repair(cands, cl, costs, chosen, x, offer, weight_bound, clock)
 
 
 def _repair(

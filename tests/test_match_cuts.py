@@ -152,10 +152,11 @@ def test_columns_added_after_the_cuts_get_their_coefficients() -> None:
     a = relaxation.highs.h.getLp().a_matrix_
     start, index, value = np.asarray(a.start_), np.asarray(a.index_), np.asarray(a.value_)
     col = np.repeat(np.arange(len(start) - 1), np.diff(start))
-    first = relaxation.highs.cut_row0
-    in_cut = index >= first
+    cut_of_row = np.full(a.num_row_, -1)
+    cut_of_row[relaxation.highs.cut_rows] = np.arange(len(found))
+    in_cut = cut_of_row[index] >= 0
     held = np.zeros((len(found), len(cands.req)))
-    held[index[in_cut] - first, relaxation.cols[col[in_cut]]] = value[in_cut]
+    held[cut_of_row[index[in_cut]], relaxation.cols[col[in_cut]]] = value[in_cut]
     wanted = np.zeros_like(held)
     wanted[np.repeat(np.arange(len(found)), np.diff(found.start)), found.arc] = found.coef
     assert np.array_equal(held, wanted)
