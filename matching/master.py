@@ -789,7 +789,13 @@ def priced_rows(
     )
     relaxed = replace(cands, capacity=cap.reshape(cands.capacity.shape))
     result = mip(
-        relaxed, sub_cl, cost, np.asarray(cols, dtype=np.int64), None, time_limit=time_limit
+        relaxed,
+        sub_cl,
+        cost,
+        np.asarray(cols, dtype=np.int64),
+        None,
+        time_limit=time_limit,
+        engine="highs",  # 0.7 s where SCIP took 2.7 s (23,372 columns, below)
     )
     if not np.isfinite(result.bound):
         return None
@@ -800,5 +806,5 @@ def priced_rows(
 
 
 PRICED_ROWS_ARCS = 30_000
-"""The largest MIP `priced_rows` runs (23,000 columns at state size, beds 1.2 × demand,
-contacts 0.6: ~2 s)."""
+"""The largest MIP `priced_rows` runs (23,372 columns at state size, beds 1.2 × demand,
+contacts 0.6: HiGHS 0.7 s)."""
