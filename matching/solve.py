@@ -121,6 +121,12 @@ TAU_GROWTH = 4
 MIP_ARCS = 30_000
 """The largest restricted MIP (HiGHS proved 32,867 arcs in 15 s at state size, beds 0.6 ×
 demand, contacts 0.6; SCIP had taken ~70 s on 50,000)."""
+PROOF_AT_ONCE = 12_000
+"""The first distance MIP is the proof itself only when that is at most this many arcs;
+otherwise a narrow one (TAU_START) looks for a better plan first, and the proof after it
+is narrower: at beds 0.6 × demand, contacts 0.9, the repaired plan sat 19 km above the
+bound (20,592 arcs, 11–13 s to prove), a 5,658-arc MIP found the optimum 6 km above it
+in 4 s, and its proof took 10,207 arcs and 3.8 s."""
 PROOF_ARCS = 80_000
 """The largest MIP on the distance level: HiGHS, told to look only below the plan's km
 (`master.mip`'s `below`), proved 52,094 arcs in 9 s and 67,715 in 33 s at state size
@@ -516,8 +522,8 @@ def _settle(
     value = int(folded[chosen].sum())
     tau = float(TAU_START * costs.m)
     need = value - lower + 0.5
-    if int((reduced < need).sum()) <= MIP_ARCS:
-        tau = need  # the MIP that proves it, at once, when it is small enough
+    if int((reduced < need).sum()) <= PROOF_AT_ONCE:
+        tau = need  # the MIP that proves it, at once, when it is small
     while value - lower >= 0.5 and not clock.expired():
         placed = int(-costs.weight[chosen].sum())
         level2 = placed >= weight_bound
