@@ -13,6 +13,63 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Sweep, 2026-11-30 (fourth session, the same machine), both columns run the same
+morning; --no-highs --check, every plan passes the checker. "cuts": the distance LP
+tightened by rounds of zero-half cuts (`matching.cuts`, each round priced again), run
+straight after the weight LP (no repair of the weight LP's rounding), the priced-rows
+MIP in HiGHS, and the first distance MIP narrow unless the proof is at most
+solve.PROOF_AT_ONCE arcs. "before": 34d45de (the "flow seed" column below).
+
+    beds/demand contacts | cuts                  | before
+            0.3      0.1 |   1.15 optimal        |   1.09 optimal
+            0.3      0.3 |   1.36 optimal        |   1.49 optimal
+            0.3      0.6 |   1.71 optimal        |   1.81 optimal
+            0.3      0.9 |   3.69 optimal        |   4.38 optimal
+            0.6      0.1 |   1.81 optimal        |   1.69 optimal
+            0.6      0.3 |   1.84 optimal        |   1.74 optimal
+            0.6      0.6 |   7.70 optimal        |   7.24 optimal
+            0.6      0.9 |  26.63 optimal        |  60.30 0.010 %, cut
+            1.2      0.1 |   1.68 optimal        |   1.71 optimal
+            1.2      0.3 |   2.36 optimal        |   3.88 optimal
+            1.2      0.6 |  10.35 optimal        |  11.74 optimal
+            1.2      0.9 |  19.38 optimal        |  60.17 0.008 %, cut
+            1.5      0.1 |   1.53 optimal        |   1.44 optimal
+            1.5      0.3 |   2.63 optimal        |   2.69 optimal
+            1.5      0.6 |   7.60 optimal        |  11.56 optimal
+            1.5      0.9 |   8.56 optimal        |  22.97 optimal
+
+All 16 proven (14 before), 13 within 10 s (11); 1.2 × 0.6 ran 9.6–10.4 s in other runs
+of this code. The cuts close most of what the distance LP left between itself and the
+optimum (the bound when the MIPs start, against the optimum; ten rounds at most, a round
+raising the LP by under 1 km the last): 0.6 × 0.9 38.5 → 6.0 km, 1.2 × 0.9 32.6 → 8.0,
+1.5 × 0.6 38 → 14.7, 0.6 × 0.6 11.8 → 8.4; each round costs 0.1–0.3 s of separation and
+0.2–0.9 s of LP. The MIP that proves 0.6 × 0.9 went from 53,391 arcs (20 s) to 10,207
+(3.8 s), once a 5,658-arc MIP (4 s) had found the optimum from the repaired plan 19 km
+above the bound (solve.PROOF_AT_ONCE; proving straight from that plan took 20,592 arcs
+and 11–13 s). The priced-rows MIP at 1.2 × 0.6 (23,372 columns) takes HiGHS 0.7 s, SCIP
+2.7 s. Dropping the weight LP's repair saved 1–6 s at contacts 0.6–0.9 (0.6 × 0.9: its
+12,963-arc SCIP MIP took 4.6–5.7 s), with the same plans. What is left at 0.6 × 0.9
+(26.6 s): weight LP 3.7 s, distance LP 5.7 s and its cut rounds ~6 s, the repair MIP 4 s
+(SCIP, 3,920 open arcs), the two MIPs 8 s; at 1.2 × 0.9 (19.4 s) the proof itself, 13,361
+arcs in HiGHS, 8 s for an 8 km gap (its root cuts reach 2.5 km below the optimum, then
+five restarts). National the same morning: 35.5–36.3 s, the same plan as before (56,463
+of ≤ 56,470, km 25,441,932).
+
+Tried and left out the same morning: cuts of the cuts (the found cuts among the rows
+summed, rank 2): the repaired plan's gap at 0.6 × 0.9 19 → 16 km, but rounds of 1.0–1.6
+s instead of 0.3–0.9 s, 32 → 38 s; up to 25 rounds until a round gains under 0.2 km: the
+same within the runs' spread (0.6 × 0.9 37.4 against 36.9 s; 1.5 × 0.9 13.1 against
+9.5, 1.5 × 0.6 6.0 against 9.1); rows with slack below 1 in the separation, not only
+tight ones: weaker cuts, slower (an LP over the 53,391-arc proof's columns rose to
+387,521 instead of 387,527 in 15 rounds); the cuts as rows of the distance MIPs too:
+slower (1.2 × 0.9 23.6 → 27.8 s; 0.6 × 0.9 41.6 s → cut at 60 s); clique rows merged
+across contacts (women pairwise sharing some token at a shelter): none violated by the
+LP at 1.5 × 0.6; HiGHS for the distance repair MIP: 4.1 → 13.7 s at 1.2 × 0.9; SCIP
+with one separation round at the root and no restart on it: 3.9 → 3.2 s (left alone);
+the repair over arcs below 2 or 4 km instead of 8: 0.6 × 0.9 faster, 1.2 × 0.9 slower;
+HiGHS heuristic effort 0.01 or 0.2, no restarts, a smaller cut pool on the 1.2 × 0.9
+proof: 8.3–10.0 s against 8.6 s.
+
 Sweep, 2026-11-30 (third session, the same machine as the second), all three columns
 run the same morning; --no-highs --check, every plan passes the checker, the weight
 proven on all 16. "flow seed": the weight LP's first columns also hold the arcs of the

@@ -17,8 +17,8 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    the optimal face of the weight LP (HiGHS, which re-solves after a batch of columns
    without re-factorising: the distance LP 2–5× faster at contacts 0.6–0.9), tightened
    by rounds of zero-half cuts (`matching.cuts`, each round priced again): at beds 0.6 ×
-   demand, contacts 0.9 they raise it 27 of the 39 km it sat below the optimum, so the
-   MIP that proves the plan shrinks from 53,000 arcs to 16,000–20,000. (One LP
+   demand, contacts 0.9 they raise it from 38.5 to 6 km below the optimum, so the MIP
+   that proves the optimum shrinks from 53,391 arcs to 10,207. (One LP
    on the folded cost was ~9× slower: costs ~1e7 that must resolve to 1 km.) The two
    dual vectors, combined as BIG·y₁ + y₂, certify in numpy over all arcs a lower bound
    on the folded cost and every arc's reduced cost, whatever the LP solvers' accuracy.
@@ -67,11 +67,11 @@ that much; `alternatives` per assignment; `moved`; `cut_by_time_limit`. Each unp
 woman's detail names what stopped each of her nearest shelters (`matching.explain`).
 
 State-size shape sweep (300 shelters × 3000 women, beds 0.3–1.5× demand, 10–90 % of
-women carrying contact tokens; `python -m bench.matching --sweep`): 15 of 16 shapes
-proven optimal within 60 s in one run or another (beds 0.6 × demand with contacts 0.9
-sits at the limit: 59–60 s; given 120 s it took 78 s, and beds 1.2 × demand with contacts
-0.9 took 90 s), the weight level on all 16, 11 within 10 s; contacts ≤ 0.3 in 1–3.3 s;
-see that command's docstring for the table and what is left.
+women carrying contact tokens; `python -m bench.matching --sweep`): all 16 shapes proven
+optimal within 60 s, 13 within 10 s (beds 1.2 × demand, contacts 0.6 at 9.6–10.4 s);
+the slowest, contacts 0.9 with beds 0.6 and 1.2 × demand, in 27 and 19 s (60 s and
+unproven before the cuts); contacts ≤ 0.3 in 1.2–2.6 s. See that command's docstring
+for the table and what is left.
 
 Reproducibility: every budget above is a count (PRICING_ROUNDS per level, MIP_ARCS,
 `master.NODE_LIMIT` nodes per MIP, the same for every region), never a share of the
