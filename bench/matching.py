@@ -43,7 +43,7 @@ of this code. The cuts close most of what the distance LP left between itself an
 optimum (the bound when the MIPs start, against the optimum; ten rounds at most, a round
 raising the LP by under 1 km the last): 0.6 × 0.9 38.5 → 6.0 km, 1.2 × 0.9 32.6 → 8.0,
 1.5 × 0.6 38 → 14.7, 0.6 × 0.6 11.8 → 8.4; each round costs 0.1–0.3 s of separation and
-0.2–0.9 s of LP. The MIP that proves 0.6 × 0.9 went from 53,391 arcs (20 s) to 10,207
+0.2–0.9 s of LP. The MIP that proves 0.6 × 0.9 went from 53,391 arcs (20–22 s) to 10,207
 (3.8 s), once a 5,658-arc MIP (4 s) had found the optimum from the repaired plan 19 km
 above the bound (solve.PROOF_AT_ONCE; proving straight from that plan took 20,592 arcs
 and 11–13 s). The priced-rows MIP at 1.2 × 0.6 (23,372 columns) takes HiGHS 0.7 s, SCIP
@@ -51,7 +51,7 @@ and 11–13 s). The priced-rows MIP at 1.2 × 0.6 (23,372 columns) takes HiGHS 0
 12,963-arc SCIP MIP took 4.6–5.7 s), with the same plans. What is left at 0.6 × 0.9
 (26.6 s): weight LP 3.7 s, distance LP 5.7 s and its cut rounds ~6 s, the repair MIP 4 s
 (SCIP, 3,920 open arcs), the two MIPs 8 s; at 1.2 × 0.9 (19.4 s) the proof itself, 13,361
-arcs in HiGHS, 8 s for an 8 km gap (its root cuts reach 2.5 km below the optimum, then
+arcs in HiGHS, 8 s for an 8 km gap (its root cuts reach 5.5 km below the optimum, then
 five restarts). National the same morning: 35.5–36.3 s, the same plan as before (56,463
 of ≤ 56,470, km 25,441,932).
 
