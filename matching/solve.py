@@ -308,6 +308,11 @@ def _exact(
     chosen = _repair_from(
         cands, cl, costs, relaxation, by_cost, chosen, x, reduced, weight_bound, clock
     )
+    floor: tuple[int, str] | None = None
+    if -lower1 > lp_weight + 1e-3:
+        # The weight LP's optimum is fractional, so no plan is on its face: the face's
+        # distance bound says nothing about plans placing lp_weight.
+        floor = (lp_weight, f"the weight LP's {-lower1:,.2f} rounded down")
     if int(-costs.weight[chosen].sum()) < weight_bound and not clock.expired():
         # Is the LP's weight reachable? The MIP on its priced rows alone may say no.
         clock.say(f"MIP on the rows the weight LP prices (weight bound {weight_bound})")
@@ -320,26 +325,27 @@ def _exact(
             if int(folded[guided].sum()) < int(folded[chosen].sum()):
                 chosen = guided
             if proven_weight < weight_bound:
-                # No plan reaches the LP's weight: the distance LP over plans placing
-                # the proven bound, every column free, started from the face's optimum
-                # (a solution here too, and near this LP's). Its bound, folded, holds
-                # for every plan.
-                weight_bound = proven_weight
-                relaxation.leave_face()
-                relaxation.weight_floor(-costs.weight, weight_bound, costs.km)
-                clock.say(f"LP, km level (weight proven ≤ {weight_bound} by a MIP)")
-                second = _cut(relaxation, cands, cl, costs, everywhere, clock)
-                row_duals = None
-                if second is None:
-                    lower_km, reduced = 0.0, np.zeros(len(folded))
-                else:
-                    duals2, x = second
-                    lower_km, reduced = master.bound(cands, cl, costs.km, duals2)
-                    row_duals = duals2
-                lower = lower_km - weight_bound * costs.big
-                chosen = _repair_from(
-                    cands, cl, costs, relaxation, by_cost, chosen, x, reduced, weight_bound, clock
-                )
+                floor = (proven_weight, "by a MIP")
+    if floor is not None:
+        # No plan reaches the LP's weight: the distance LP over plans placing the
+        # proven bound, every column free, started from the face's optimum (a solution
+        # here too, and near this LP's). Its bound, folded, holds for every plan.
+        weight_bound, why = floor
+        relaxation.leave_face()
+        relaxation.weight_floor(-costs.weight, weight_bound, costs.km)
+        clock.say(f"LP, km level (weight proven ≤ {weight_bound}: {why})")
+        second = _cut(relaxation, cands, cl, costs, everywhere, clock)
+        row_duals = None
+        if second is None:
+            lower_km, reduced = 0.0, np.zeros(len(folded))
+        else:
+            duals2, x = second
+            lower_km, reduced = master.bound(cands, cl, costs.km, duals2)
+            row_duals = duals2
+        lower = lower_km - weight_bound * costs.big
+        chosen = _repair_from(
+            cands, cl, costs, relaxation, by_cost, chosen, x, reduced, weight_bound, clock
+        )
     chosen, proven = _settle(
         cands, cl, costs, chosen, lower, reduced, weight_bound, clock, row_duals
     )

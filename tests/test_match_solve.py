@@ -240,6 +240,20 @@ def test_weight_the_lp_promises_but_no_plan_reaches_is_proven_out() -> None:
     assert plan.bound.total_km == plan.objective.total_km
 
 
+def test_fractional_weight_lp_bounds_the_distance_at_its_floor() -> None:
+    """One rule-7 triangle: the weight LP places 1.5, no plan on its face exists, so the
+    distance level is bounded over plans placing 1 (said on the progress line)."""
+    tokens = [["c000001", "c000002"], ["c000002", "c000003"], ["c000003", "c000001"]]
+    women = [request(id=f"w{i}", weight=1, contacts=t, home=None) for i, t in enumerate(tokens)]
+    phases: list[str] = []
+    plan = solve(problem([shelter(beds={"single": 3})], women), time_limit=30,
+                 progress=phases.append)  # fmt: skip
+    assert plan.status == "optimal"
+    assert plan.objective.placed_weight == plan.bound.placed_weight == 1
+    assert plan.bound.total_km == plan.objective.total_km
+    assert "LP, km level (weight proven ≤ 1: the weight LP's 1.50 rounded down)" in phases
+
+
 def test_distance_breaks_ties_from_home() -> None:
     """Among equal weights she goes nearest her home, and km is counted from home."""
     p = problem(
