@@ -14,6 +14,9 @@ from matching.load import decode_problem
 
 CASES = [(1, 0.6, 0.9), (7, 1.2, 0.9), (4, 0.3, 0.9), (5, 0.6, 0.6)]
 """Small instances (20 shelters × 200 women) whose distance LP has zero-half cuts."""
+BOUNDED = [CASES[0], *(pytest.param(*c, marks=pytest.mark.slow) for c in (CASES[1], CASES[3]))]
+"""Those whose weight LP's face holds a plan (the third's does not): the first in the
+fast tier."""
 
 
 def _instance(
@@ -56,7 +59,10 @@ def _optimum(
     return second.chosen, placed, int(cands.km[second.chosen].sum())
 
 
-@pytest.mark.parametrize(("seed", "scarcity", "contacts"), CASES)
+@pytest.mark.parametrize(
+    ("seed", "scarcity", "contacts"),
+    [CASES[0], *(pytest.param(*c, marks=pytest.mark.slow) for c in CASES[1:])],
+)
 def test_cuts_hold_for_every_plan_and_cut_the_lp(
     seed: int, scarcity: float, contacts: float
 ) -> None:
@@ -74,7 +80,7 @@ def test_cuts_hold_for_every_plan_and_cut_the_lp(
         assert (found.lhs(plan.astype(float)) <= found.rhs).all()
 
 
-@pytest.mark.parametrize(("seed", "scarcity", "contacts"), CASES[:2] + CASES[3:])
+@pytest.mark.parametrize(("seed", "scarcity", "contacts"), BOUNDED)
 def test_cut_lp_bound_is_tighter_and_still_a_bound(
     seed: int, scarcity: float, contacts: float
 ) -> None:
