@@ -55,6 +55,12 @@ arcs in HiGHS, 8 s for an 8 km gap (its root cuts reach 5.5 km below the optimum
 five restarts). National the same morning: 35.5–36.3 s, the same plan as before (56,463
 of ≤ 56,470, km 25,441,932).
 
+Then the repair MIPs (`master.mip` with `fixed`: a neighbourhood search, not a proof)
+got one round of SCIP's cut separation at the root: 0.6 × 0.9 26.7 → 22.2 s, 1.2 × 0.9
+19.8 → 18.9 s, 1.5 × 0.9 8.7 → 7.8 s, the other 13 within 0.2 s, the same plans on all
+16; national 35.2 s, the same plan. (On the narrow distance MIPs that look for a better
+plan the same setting took 1.2 → 2.3 s at 1.2 × 0.9, so they keep SCIP's defaults.)
+
 Tried and left out the same morning: cuts of the cuts (the found cuts among the rows
 summed, rank 2): the repaired plan's gap at 0.6 × 0.9 19 → 16 km, but rounds of 1.0–1.6
 s instead of 0.3–0.9 s, 32 → 38 s; up to 25 rounds until a round gains under 0.2 km: the
@@ -65,7 +71,8 @@ tight ones: weaker cuts, slower (an LP over the 53,391-arc proof's columns rose 
 slower (1.2 × 0.9 23.6 → 27.8 s; 0.6 × 0.9 41.6 s → cut at 60 s); clique rows merged
 across contacts (women pairwise sharing some token at a shelter): none violated by the
 LP at 1.5 × 0.6; HiGHS for the distance repair MIP: 4.1 → 13.7 s at 1.2 × 0.9; SCIP
-with one separation round at the root and no restart on it: 3.9 → 3.2 s (left alone);
+with one separation round at the root and no restart on the narrow distance MIP: 3.9 →
+2.5 s at 0.6 × 0.9 but 1.2 → 2.3 s at 1.2 × 0.9;
 the repair over arcs below 2 or 4 km instead of 8: 0.6 × 0.9 faster, 1.2 × 0.9 slower;
 HiGHS heuristic effort 0.01 or 0.2, no restarts, a smaller cut pool on the 1.2 × 0.9
 proof: 8.3–10.0 s against 8.6 s.
