@@ -325,9 +325,8 @@ def run_highs(p: Problem, time_limit: float) -> tuple[float, int, int, str, int,
     cands = candidates.build(p)
     cl = conflicts.cliques(cands, conflicts.groups(p))
     n_r, n_arcs = len(p.requests), len(cands.req)
-    n_t = cands.capacity.shape[1]
     cap = cands.capacity.reshape(-1)
-    st = cands.shelter * n_t + cands.bed_type[cands.req]
+    st = candidates.st_key(cands)
     clique_of_entry = np.repeat(np.arange(len(cl)), np.diff(cl.start))
     rows = np.concatenate([cands.req, n_r + st, n_r + cap.size + clique_of_entry])
     cols = np.concatenate([np.arange(n_arcs), np.arange(n_arcs), cl.arc])

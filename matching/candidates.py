@@ -267,6 +267,12 @@ def _exclusions(problem: Problem) -> tuple[Ints, Ints]:
     return r_all[order], s_all[order]
 
 
+def st_key(cands: Candidates) -> Ints:
+    """The flattened (shelter, bed type) index of every arc: the row of its free beds."""
+    key = cands.shelter * cands.capacity.shape[1] + cands.bed_type[cands.req]
+    return np.asarray(key, dtype=np.int64)
+
+
 def ranges(starts: Ints, sizes: Ints) -> Ints:
     """start, start + 1, …, start + size − 1 for each (start, size), concatenated: the
     flat indices of many slices at once."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.candidates import Candidates, Floats, Ints
+from matching.candidates import Candidates, Floats, Ints, st_key
 from matching.conflicts import Cliques
 
 EPS = 1e-6
@@ -77,11 +77,10 @@ class _Rows:
     """The problem's rows over every arc, numbered requests, (shelter, bed type), cliques."""
 
     def __init__(self, cands: Candidates, cl: Cliques) -> None:
-        n_t = cands.capacity.shape[1]
         self.n_req, n_st = len(cands.n_bed), cands.capacity.size
         self.n_st = n_st
         self.req_ptr = np.searchsorted(cands.req, np.arange(self.n_req + 1))
-        st = cands.shelter * n_t + cands.bed_type[cands.req]
+        st = st_key(cands)
         self.st = st
         self.by_st = np.argsort(st, kind="stable")
         self.st_ptr = np.searchsorted(st[self.by_st], np.arange(n_st + 1))

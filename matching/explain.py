@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from matching.candidates import Bools, Candidates, Floats
+from matching.candidates import Bools, Candidates, Floats, st_key
 from matching.conflicts import Cliques
 from matching.geo import TOLERANCE_KM, distance, haversine
 from schema.problem import Problem, Request, Shelter
@@ -60,8 +60,7 @@ class Explainer:
                 if other in residents:
                     self.apart[r.id].add(residents[other])
         # What the plan did with each shelter's beds, for the women left out for capacity.
-        n_t = cands.capacity.shape[1]
-        st = cands.shelter * n_t + cands.bed_type[cands.req]
+        st = st_key(cands)
         self.used = np.bincount(st[chosen], minlength=cands.capacity.size)
         self.st = st
         busy = np.zeros(len(cl), dtype=bool)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from ortools.graph.python import min_cost_flow  # type: ignore[import-untyped]
 
-from matching.candidates import Bools, Candidates, Ints
+from matching.candidates import Bools, Candidates, Ints, st_key
 from matching.conflicts import Cliques
 
 
@@ -28,7 +28,7 @@ def relax(cands: Candidates, cl: Cliques, cost: Ints, allowed: Bools) -> tuple[B
     n_t = cands.capacity.shape[1]
     n_arcs = len(cands.req)
     arc_type = cands.bed_type[cands.req]
-    st_key = cands.shelter * n_t + arc_type
+    st = st_key(cands)
 
     # Clique entries that are allowed, and the (clique, type) node each passes through.
     e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
@@ -40,7 +40,7 @@ def relax(cands: Candidates, cl: Cliques, cost: Ints, allowed: Bools) -> tuple[B
     in_clique = np.zeros(n_arcs, dtype=bool)
     in_clique[e_arc] = True
 
-    st_used = np.unique(st_key[allowed])
+    st_used = np.unique(st[allowed])
     n_st, n_ct = len(st_used), len(ct_nodes)
     st_base = n_r
     ct_base = n_r + n_st
@@ -60,7 +60,7 @@ def relax(cands: Candidates, cl: Cliques, cost: Ints, allowed: Bools) -> tuple[B
     )
     heads = np.concatenate(
         [
-            st_base + np.searchsorted(st_used, st_key[direct]),
+            st_base + np.searchsorted(st_used, st[direct]),
             ct_base + ct_of_entry,
             st_base + st_of_ct,
             np.full(n_st, sink),

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching.candidates import Bools, Candidates, Ints
+from matching.candidates import Bools, Candidates, Ints, st_key
 from matching.conflicts import Cliques
 
 
 def take(cands: Candidates, cl: Cliques, order: Ints, initial: Bools | None = None) -> Bools:
     """Chosen arcs: `initial` (a valid plan), then each arc of `order` in turn if its
     request, beds and cliques allow."""
-    n_t = cands.capacity.shape[1]
-    st_all = cands.shelter * n_t + cands.bed_type[cands.req]
+    st_all = st_key(cands)
     chosen = np.zeros(len(cands.req), dtype=bool) if initial is None else initial.copy()
     left = cands.capacity.reshape(-1) - np.bincount(st_all[chosen], minlength=cands.capacity.size)
     st = st_all.tolist()

@@ -25,7 +25,7 @@ import highspy
 import numpy as np
 from ortools.linear_solver import pywraplp  # type: ignore[import-untyped]
 
-from matching.candidates import Bools, Candidates, Floats, Ints, ranges
+from matching.candidates import Bools, Candidates, Floats, Ints, ranges, st_key
 from matching.conflicts import Cliques, violated
 from matching.cuts import Cuts
 
@@ -58,12 +58,6 @@ def _solver(name: str) -> pywraplp.Solver:
     if solver is None:
         raise SolverMissing(f"OR-Tools has no {name} solver in this build")
     return solver
-
-
-def st_key(cands: Candidates) -> Ints:
-    """The flattened (shelter, bed type) index of every arc."""
-    key = cands.shelter * cands.capacity.shape[1] + cands.bed_type[cands.req]
-    return np.asarray(key, dtype=np.int64)
 
 
 def _rows(cands: Candidates, cl: Cliques, cols: Ints) -> tuple[Ints, Ints, list[Ints]]:
