@@ -100,10 +100,7 @@ class Relaxation:
         """Per arc: its column in the LP, or -1."""
         self.cols = np.zeros(0, dtype=np.int64)
         """The arc of each column, in column order (the same in either engine)."""
-        e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
-        by_arc = np.argsort(cl.arc, kind="stable")
-        self.arc_ptr = np.searchsorted(cl.arc[by_arc], np.arange(len(cands.req) + 1))
-        self.arc_cliques = e_clique[by_arc]
+        self.arc_ptr, self.arc_cliques, _ = _by_arc(cl.arc, cl.start, len(cands.req))
         self.glop: _Glop | None = _Glop(self)
         self.highs: _Highs | None = None
         self.cuts = Cuts.none()
@@ -178,15 +175,22 @@ class Relaxation:
     def _index_cuts(self) -> None:
         """Per arc, the cuts it is in and its coefficient there."""
         every = self.cuts
-        e_cut = np.repeat(np.arange(len(every)), np.diff(every.start))
-        by_arc = np.argsort(every.arc, kind="stable")
-        self.cut_ptr = np.searchsorted(every.arc[by_arc], np.arange(len(self.cands.req) + 1))
-        self.cut_ids, self.cut_coef = e_cut[by_arc], every.coef[by_arc]
+        self.cut_ptr, self.cut_ids, order = _by_arc(every.arc, every.start, len(self.cands.req))
+        self.cut_coef = every.coef[order]
 
     def _distance(self) -> _Highs:
         if self.highs is None:
             raise RuntimeError("the distance level starts with next_level")
         return self.highs
+
+
+def _by_arc(arc: Ints, start: Ints, n_arcs: int) -> tuple[Ints, Ints, Ints]:
+    """Rows listed by their arcs (row k: `arc[start[k]:start[k+1]]`) turned into lists by
+    arc: arc a is in rows `rows[ptr[a]:ptr[a+1]]`, entry `order[i]` of the input."""
+    row = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    order = np.argsort(arc, kind="stable")
+    ptr = np.searchsorted(arc[order], np.arange(n_arcs + 1))
+    return ptr, row[order], order
 
 
 class _Glop:
