@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 
+from bench.instances import generate
+from matching import candidates, conflicts
 from matching.load import decode_problem
 from schema.problem import Problem
 
@@ -81,3 +84,15 @@ def problem(
         "residents": residents or [],
     }
     return decode_problem(msgspec.json.encode(data))
+
+
+def generated(
+    seed: int, scarcity: float, contacts: float, shelters: int = 12, requests: int = 90
+) -> tuple[candidates.Candidates, conflicts.Cliques, np.ndarray]:
+    """A benchmark-generator problem in Ohio, as the solver's parts see it: candidate
+    arcs, rule-7 cliques and the weight of each arc."""
+    data = generate(shelters, requests, "OH", seed=seed, scarcity=scarcity, contacts=contacts)
+    p = decode_problem(msgspec.json.encode(data))
+    cands = candidates.build(p)
+    weight = np.array([r.weight for r in p.requests], dtype=np.int64)
+    return cands, conflicts.cliques(cands, conflicts.groups(p)), weight[cands.req]

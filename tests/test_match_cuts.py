@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import time
 
-import msgspec
 import numpy as np
 import pytest
+from match_cases import generated
 
-from bench.instances import generate
 from matching import candidates, conflicts, cuts, greedy, master, solve
-from matching.load import decode_problem
 
 CASES = [(1, 0.6, 0.9), (7, 1.2, 0.9), (4, 0.3, 0.9), (5, 0.6, 0.6)]
 """Small instances (20 shelters × 200 women) whose distance LP has zero-half cuts."""
 BOUNDED = [CASES[0], *(pytest.param(*c, marks=pytest.mark.slow) for c in (CASES[1], CASES[3]))]
 """Those whose weight LP's face holds a plan (the third's does not): the first in the
 fast tier."""
-
-
-def _instance(
-    seed: int, scarcity: float, contacts: float
-) -> tuple[candidates.Candidates, conflicts.Cliques, np.ndarray]:
-    data = generate(20, 200, "OH", seed=seed, scarcity=scarcity, contacts=contacts)
-    p = decode_problem(msgspec.json.encode(data))
-    cands = candidates.build(p)
-    weight = np.array([r.weight for r in p.requests], dtype=np.int64)
-    return cands, conflicts.cliques(cands, conflicts.groups(p)), weight[cands.req]
 
 
 def _cut_lp(
@@ -68,7 +56,7 @@ def test_cuts_hold_for_every_plan_and_cut_the_lp(
 ) -> None:
     """Every cut is broken by the LP solution it was separated from, and kept by the
     optimal plan and by 200 plans of random priorities."""
-    cands, cl, weight = _instance(seed, scarcity, contacts)
+    cands, cl, weight = generated(seed, scarcity, contacts, 20, 200)
     *_, x = _cut_lp(cands, cl, weight)
     found = cuts.zero_half(cands, cl, x, set())
     assert len(found) > 0
@@ -87,7 +75,7 @@ def test_cut_lp_bound_is_tighter_and_still_a_bound(
     """With the cuts as rows (columns priced in after them get their coefficients), the
     LP's solution keeps every cut over all arcs, and the certified bound on the folded
     cost is at least the uncut one and at most the optimum's."""
-    cands, cl, weight = _instance(seed, scarcity, contacts)
+    cands, cl, weight = generated(seed, scarcity, contacts, 20, 200)
     relaxation, d1, before, _ = _cut_lp(cands, cl, weight)
     face = master.bound(cands, cl, -weight, d1)[1] <= master.FACE_TOLERANCE
     after = solve._cut(relaxation, cands, cl, _costs(cands, weight), face, _clock())
@@ -101,7 +89,7 @@ def test_cut_lp_bound_is_tighter_and_still_a_bound(
 def test_cuts_that_empty_the_lp_are_dropped() -> None:
     """Where no plan reaches the weight LP's value (209.5 here, 209 at best), the cuts
     empty its optimal face: they are dropped and the uncut LP's solution stands."""
-    cands, cl, weight = _instance(*CASES[2])
+    cands, cl, weight = generated(*CASES[2], 20, 200)
     relaxation, d1, _, x = _cut_lp(cands, cl, weight)
     face = master.bound(cands, cl, -weight, d1)[1] <= master.FACE_TOLERANCE
     after = solve._cut(relaxation, cands, cl, _costs(cands, weight), face, _clock())
@@ -140,7 +128,7 @@ def _folded(
 def test_columns_added_after_the_cuts_get_their_coefficients() -> None:
     """Each cut's row in the LP holds, on every column, old or priced in after it, the
     coefficient the cut gives that arc (and nothing elsewhere)."""
-    cands, cl, weight = _instance(*CASES[0])
+    cands, cl, weight = generated(*CASES[0], 20, 200)
     *_, x = _cut_lp(cands, cl, weight)
     found = cuts.zero_half(cands, cl, x, set())
     # A fresh LP on the distance level over every other arc; the cuts; then the rest.

@@ -7,32 +7,20 @@ import sys
 import time
 from pathlib import Path
 
-import msgspec
 import numpy as np
 import pytest
+from match_cases import generated
 
-from bench.instances import generate
 from matching import candidates, conflicts, master
-from matching.load import decode_problem
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _instance(
-    seed: int, scarcity: float, contacts: float
-) -> tuple[candidates.Candidates, conflicts.Cliques, np.ndarray]:
-    data = generate(12, 90, "OH", seed=seed, scarcity=scarcity, contacts=contacts)
-    p = decode_problem(msgspec.json.encode(data))
-    cands = candidates.build(p)
-    weight = np.array([r.weight for r in p.requests], dtype=np.int64)
-    return cands, conflicts.cliques(cands, conflicts.groups(p)), weight[cands.req]
 
 
 @pytest.mark.parametrize(
     ("seed", "scarcity", "contacts"), [(1, 0.6, 0.6), (2, 0.3, 0.9), (3, 1.2, 0.3)]
 )
 def test_highs_and_scip_agree_on_both_levels(seed: int, scarcity: float, contacts: float) -> None:
-    cands, cl, weight = _instance(seed, scarcity, contacts)
+    cands, cl, weight = generated(seed, scarcity, contacts)
     cols = np.arange(len(cands.req))
     answers = {}
     for engine in ("scip", "highs"):
@@ -51,7 +39,7 @@ def test_highs_and_scip_agree_on_both_levels(seed: int, scarcity: float, contact
 
 
 def test_held_arcs_stay_in_the_plan() -> None:
-    cands, cl, weight = _instance(4, 0.6, 0.3)
+    cands, cl, weight = generated(4, 0.6, 0.3)
     cols = np.arange(len(cands.req))
     far = np.zeros(len(cols), dtype=bool)
     far[np.argmax(cands.km)] = True  # the farthest arc: never chosen unless held
@@ -62,7 +50,7 @@ def test_held_arcs_stay_in_the_plan() -> None:
 
 def test_a_plan_breaking_a_rule_is_never_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
     """An engine answering two arcs of one woman (a solver's bug) gives no plan, no proof."""
-    cands, cl, weight = _instance(5, 0.6, 0.3)
+    cands, cl, weight = generated(5, 0.6, 0.3)
     cols = np.arange(len(cands.req))
     both = np.zeros(len(cols), dtype=bool)
     both[cands.req == cands.req[0]] = True
@@ -95,7 +83,7 @@ def test_highs_looks_only_below_the_cutoff(seed: int, scarcity: float, contacts:
     """With `below`, HiGHS finds the optimum when it is below, and otherwise proves that
     no plan over these arcs is: either nothing chosen with the cutoff as its bound, or
     (as HiGHS 1.16 does here) the optimum itself, at the cutoff or above."""
-    cands, cl, weight = _instance(seed, scarcity, contacts)
+    cands, cl, weight = generated(seed, scarcity, contacts)
     cols = np.arange(len(cands.req))
     placed = int(weight[master.mip(cands, cl, -weight, cols, None, time_limit=60).chosen].sum())
     floor = (weight, placed)
@@ -123,7 +111,7 @@ def test_rows_the_duals_show_full_are_full_in_every_optimal_plan(
 ) -> None:
     """`tight_rows` from the LP's duals and an optimal plan's gap names only rows that
     plan fills, and the MIP holding them full finds the same optimum."""
-    cands, cl, weight = _instance(seed, scarcity, contacts)
+    cands, cl, weight = generated(seed, scarcity, contacts)
     cols = np.arange(len(cands.req))
     cost = cands.km - 1000 * weight  # a folded cost: weight first, then km
     relaxation = master.Relaxation(cands, cl, cost)
@@ -137,7 +125,7 @@ def test_rows_the_duals_show_full_are_full_in_every_optimal_plan(
     assert full_req.any() or full_st.any() or full_cl.any()
     picked = best.chosen
     placed = np.bincount(cands.req[picked], minlength=len(cands.n_bed))
-    used = np.bincount(master.st_key(cands)[picked], minlength=cands.capacity.size)
+    used = np.bincount(candidates.st_key(cands)[picked], minlength=cands.capacity.size)
     assert (placed[full_req] == 1).all()
     assert (used[full_st] == cands.capacity.reshape(-1)[full_st]).all()
     in_clique = np.add.reduceat(picked[cl.arc].astype(int), cl.start[:-1]) if len(cl) else []
@@ -156,7 +144,7 @@ def _km_lp(cands: candidates.Candidates, cl: conflicts.Cliques, weight: np.ndarr
     lp = pywraplp.Solver.CreateSolver("GLOP")
     x = [lp.NumVar(0, 1, "") for _ in range(len(cands.req))]
     groups = [np.nonzero(cands.req == r)[0] for r in range(len(cands.n_bed))]
-    st = master.st_key(cands)
+    st = candidates.st_key(cands)
     cap = cands.capacity.reshape(-1)
     groups += [np.nonzero(st == k)[0] for k in range(len(cap))]
     bounds = [1.0] * len(cands.n_bed) + cap.tolist()
@@ -177,7 +165,7 @@ def test_distance_level_lp_is_the_lp_optimum(seed: int, scarcity: float, contact
     columns, certifies the same distance bound as the whole LP built afresh."""
     from matching import solve
 
-    cands, cl, weight = _instance(seed, scarcity, contacts)
+    cands, cl, weight = generated(seed, scarcity, contacts)
     clock = solve._Clock(time.monotonic() + 120)
     everywhere = np.ones(len(cands.req), dtype=bool)
     relaxation = master.Relaxation(cands, cl, -weight)
