@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 import highspy
 import numpy as np
-from ortools.linear_solver import pywraplp  # type: ignore[import-untyped]
+from ortools.linear_solver import linear_solver_pb2, pywraplp  # type: ignore[import-untyped]
 
 from matching.candidates import Bools, Candidates, Floats, Ints, ranges, st_key
 from matching.conflicts import Cliques, violated
@@ -231,13 +231,14 @@ class _Glop:
         self.solver.SetTimeLimit(max(1, int(time_limit * 1000)))
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
             return None
-        duals = Duals(
-            np.array([row.dual_value() for row in self.req_rows]),
-            np.array([row.dual_value() for row in self.st_rows]),
-            np.array([row.dual_value() for row in self.clique_rows]),
-        )
+        # In bulk: per variable and row it took 0.3 s a solve at national size.
+        response = linear_solver_pb2.MPSolutionResponse()
+        self.solver.FillSolutionResponseProto(response)
+        y = np.array(response.dual_value)
+        a, b = len(self.req_rows), len(self.req_rows) + len(self.st_rows)
+        duals = Duals(y[:a], y[a:b], y[b:])
         x = np.zeros(len(self.lp.cands.req))
-        x[self.lp.cols] = [var.solution_value() for var in self.x]
+        x[self.lp.cols] = np.array(response.variable_value)
         return duals, x
 
 

@@ -463,12 +463,12 @@ def _price(
             break
         last = solved
         reduced = master.reduced_costs(cands, cl, cost, solved[0])
-        negative = allowed & (reduced < -PRICE_TOLERANCE) & (relaxation.column < 0)
-        if not negative.any() or clock.expired():
+        negative = np.nonzero(allowed & (reduced < -PRICE_TOLERANCE) & (relaxation.column < 0))[0]
+        if not len(negative) or clock.expired():
             break
-        key = np.where(negative, reduced, np.inf)
-        by_reduced = np.lexsort((np.arange(len(key)), key, cands.req))
-        relaxation.add(np.nonzero(_per_request(cands.req, by_reduced, PRICED) & negative)[0])
+        # (Sorting only the negative arcs: over all 3.9 M at national size, 0.4 s a round.)
+        by_reduced = negative[np.lexsort((negative, reduced[negative], cands.req[negative]))]
+        relaxation.add(np.nonzero(_per_request(cands.req, by_reduced, PRICED))[0])
     return last
 
 
