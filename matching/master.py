@@ -113,12 +113,12 @@ class Relaxation:
     def add(self, arcs: Ints) -> None:
         """Add these arcs as columns (none may be present already)."""
         arcs = np.asarray(arcs, dtype=np.int64)
+        self.column[arcs] = len(self.cols) + np.arange(len(arcs))
+        self.cols = np.concatenate([self.cols, arcs])
         if self.glop is not None:
             self.glop.add(arcs)
         else:
             self._distance().add(arcs)
-        self.column[arcs] = len(self.cols) + np.arange(len(arcs))
-        self.cols = np.concatenate([self.cols, arcs])
 
     def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
         """Solve; the duals (unclipped) and x per arc (0 off the columns), or None if the
@@ -127,18 +127,26 @@ class Relaxation:
             return self.glop.solve(time_limit)
         return self._distance().solve(time_limit)
 
-    def next_level(self, duals: Duals, reduced: Floats, cost: Ints) -> Bools:
-        """Keep the LP on the optimal face of this level and minimise `cost` on it.
+    def next_level(
+        self, duals: Duals, reduced: Floats, cost: Ints, keep: Bools | None = None
+    ) -> Bools:
+        """Keep the LP on the optimal face of this level and minimise `cost` on it; with
+        `keep`, only the columns on the face and in `keep` go on to the next level.
 
         Returns the face: the arcs whose reduced cost is zero here, the only ones an
         optimal solution of this level may use (complementary slackness).
         """
+        face = reduced <= FACE_TOLERANCE
         if self.glop is not None:
             self.glop = None
+            if keep is not None:
+                kept = self.cols[keep[self.cols] & face[self.cols]]
+                self.column[:] = -1
+                self.column[kept] = np.arange(len(kept))
+                self.cols = kept
             self.highs = _Highs(self)
             self.highs.add(self.cols)
         highs = self._distance()
-        face = reduced <= FACE_TOLERANCE
         highs.hold_face(face, np.concatenate([duals.u, duals.v, duals.mu]) < -FACE_TOLERANCE)
         self.cost = cost
         highs.set_cost(cost)
@@ -244,10 +252,13 @@ class _Glop:
 
 class _Highs:
     """The distance level's LP in one HiGHS model (dual simplex, one thread; each
-    pricing round starts from the last basis): rows requests, then (shelter, bed type),
-    then cliques, then the weight floor if there is one. Its presolve, on the first
-    solve, took the distance LP at state size from 0.93 to 0.63 s (contacts 0.6) and
-    1.24 to 0.85 s (contacts 0.1)."""
+    pricing round starts from the last basis). Rows: requests, then (shelter, bed type),
+    then, in the order they are made, the weight floor if there is one, the cuts, and a
+    clique's row once two of its arcs are columns (with one it is implied by her request
+    row) or the weight level holds it tight. Of 200,322 cliques at national size ~N
+    get a row; with every clique a row from the start, each re-solve carried them all.
+    Its presolve, on the first solve, took the distance LP at state size from 0.93 to
+    0.63 s (contacts 0.6) and 1.24 to 0.85 s (contacts 0.1)."""
 
     def __init__(self, lp: Relaxation) -> None:
         self.lp = lp
@@ -255,43 +266,51 @@ class _Highs:
         self.h = _highs()
         self.n_req, self.n_st = len(cands.n_bed), cands.capacity.size
         cap = cands.capacity.reshape(-1).astype(np.float64)
-        self.upper = np.concatenate([np.ones(self.n_req), cap, np.ones(len(lp.cl))])
+        self.upper = np.concatenate([np.ones(self.n_req), cap])
+        """The bound of each request and (shelter, type) row."""
         n = len(self.upper)
         none = np.zeros(0, dtype=np.int32)
         self.h.addRows(n, np.full(n, -highspy.kHighsInf), self.upper, 0, none, none, np.zeros(0))
         self.st = st_key(cands)
+        self.n_rows = n
+        self.clique_row = np.full(len(lp.cl), -1, dtype=np.int64)
+        """The row of each clique, or -1 while it has none."""
+        self.columns_in = np.zeros(len(lp.cl), dtype=np.int64)
+        """Per clique, how many of its arcs are columns."""
         self.floor: tuple[int, Ints, int] | None = None
         """(its row, weight per arc, at least)."""
-        self.n_rows = n
         self.cut_rows = np.zeros(0, dtype=np.int64)
-        """The row of each cut (the weight floor may come between them)."""
+        """The row of each cut."""
 
     def add(self, arcs: Ints) -> None:
-        """The arcs as columns, after the LP's `cols`, in compressed-column form: request
-        row, (shelter, type) row, clique rows, floor row (ascending)."""
+        """The arcs (already in the LP's `cols`) as columns in compressed-column form:
+        request row, (shelter, type) row, the rows of their cliques that have one, floor
+        row, cut rows; then the rows of the cliques that now have two columns."""
         lp, k = self.lp, len(arcs)
         if k == 0:
             return
-        lo, hi = lp.arc_ptr[arcs], lp.arc_ptr[arcs + 1]
-        n_cl = hi - lo
+        lo, n_cl = lp.arc_ptr[arcs], lp.arc_ptr[arcs + 1] - lp.arc_ptr[arcs]
+        cliques = lp.arc_cliques[ranges(lo, n_cl)]
+        rows = self.clique_row[cliques]
+        has_row = rows >= 0
+        n_rows = np.bincount(np.repeat(np.arange(k), n_cl)[has_row], minlength=k)
         c_lo = lp.cut_ptr[arcs]
         n_cut = lp.cut_ptr[arcs + 1] - c_lo
         has_floor = int(self.floor is not None)
-        per = 2 + n_cl + has_floor + n_cut
+        per = 2 + n_rows + has_floor + n_cut
         starts = np.concatenate([[0], np.cumsum(per)[:-1]])
         index = np.empty(int(per.sum()), dtype=np.int64)
         value = np.ones(len(index))
         index[starts] = lp.cands.req[arcs]
         index[starts + 1] = self.n_req + self.st[arcs]
-        clique_rows = self.n_req + self.n_st + lp.arc_cliques[ranges(lo, n_cl)]
-        index[ranges(starts + 2, n_cl)] = clique_rows
+        index[ranges(starts + 2, n_rows)] = rows[has_row]
         if self.floor is not None:
             row, weight, _ = self.floor
-            index[starts + 2 + n_cl] = row
-            value[starts + 2 + n_cl] = weight[arcs]
+            index[starts + 2 + n_rows] = row
+            value[starts + 2 + n_rows] = weight[arcs]
         if len(lp.cuts):  # (HiGHS takes a column's rows in any order)
             entries = ranges(c_lo, n_cut)
-            at = ranges(starts + 2 + n_cl + has_floor, n_cut)
+            at = ranges(starts + 2 + n_rows + has_floor, n_cut)
             index[at] = self.cut_rows[lp.cut_ids[entries]]
             value[at] = lp.cut_coef[entries]
         self.h.addCols(
@@ -304,6 +323,32 @@ class _Highs:
             index.astype(np.int32),
             value,
         )
+        self.columns_in += np.bincount(cliques, minlength=len(self.columns_in))
+        touched = np.unique(cliques)
+        self.clique_rows(touched[(self.clique_row[touched] < 0) & (self.columns_in[touched] >= 2)])
+
+    def clique_rows(self, cliques: Ints) -> None:
+        """Rows for these cliques (none has one yet), over their arcs that are columns."""
+        if len(cliques) == 0:
+            return
+        cl, column = self.lp.cl, self.lp.column
+        sizes = np.diff(cl.start)[cliques]
+        col = column[cl.arc[ranges(cl.start[cliques], sizes)]]
+        on = col >= 0
+        counts = np.bincount(np.repeat(np.arange(len(cliques)), sizes)[on], minlength=len(cliques))
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
+        n = len(cliques)
+        self.h.addRows(
+            n,
+            np.full(n, -highspy.kHighsInf),
+            np.ones(n),
+            int(on.sum()),
+            starts,
+            col[on].astype(np.int32),
+            np.ones(int(on.sum())),
+        )
+        self.clique_row[cliques] = self.n_rows + np.arange(n)
+        self.n_rows += n
 
     def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
         self.h.setOptionValue("time_limit", max(0.001, float(time_limit)))
@@ -319,7 +364,10 @@ class _Highs:
             lam = float(y[row])
         cuts = self.lp.cuts
         eta = y[self.cut_rows]
-        duals = Duals(y[:a], y[a:b], y[b : len(self.upper)], lam, weight, at_least, eta, cuts)
+        mu = np.zeros(len(self.clique_row))
+        has_row = self.clique_row >= 0
+        mu[has_row] = y[self.clique_row[has_row]]
+        duals = Duals(y[:a], y[a:b], mu, lam, weight, at_least, eta, cuts)
         x = np.zeros(len(self.lp.cands.req))
         x[self.lp.cols] = np.asarray(solution.col_value)
         return duals, x
@@ -329,17 +377,26 @@ class _Highs:
         cliques) held at their bound."""
         off = np.nonzero(~face[self.lp.cols])[0].astype(np.int32)
         self.h.changeColsBounds(len(off), off, np.zeros(len(off)), np.zeros(len(off)))
-        rows = np.nonzero(tight)[0].astype(np.int32)
+        base = len(self.upper)
+        cliques = np.nonzero(tight[base:])[0]
+        self.clique_rows(cliques[self.clique_row[cliques] < 0])
+        rows = np.concatenate([np.nonzero(tight[:base])[0], self.clique_row[cliques]])
+        bounds = np.concatenate(
+            [self.upper[rows[: len(rows) - len(cliques)]], np.ones(len(cliques))]
+        )
         # (highspy 1.16 has changeRowsBounds; its type stubs omit it.)
-        self.h.changeRowsBounds(len(rows), rows, self.upper[rows], self.upper[rows])  # type: ignore[attr-defined]
+        self.h.changeRowsBounds(len(rows), rows.astype(np.int32), bounds, bounds)  # type: ignore[attr-defined]
 
     def free(self) -> None:
-        """Every column in [0, ∞), every row ≤ its bound."""
-        n, m = len(self.lp.cols), len(self.upper)
-        every = np.arange(max(n, m), dtype=np.int32)
-        self.h.changeColsBounds(n, every[:n], np.zeros(n), np.full(n, highspy.kHighsInf))
+        """Every column in [0, ∞), every request, bed and clique row ≤ its bound."""
+        n = len(self.lp.cols)
+        every = np.arange(n, dtype=np.int32)
+        self.h.changeColsBounds(n, every, np.zeros(n), np.full(n, highspy.kHighsInf))
+        cliques = self.clique_row[self.clique_row >= 0]
+        rows = np.concatenate([np.arange(len(self.upper)), cliques]).astype(np.int32)
+        upper = np.concatenate([self.upper, np.ones(len(cliques))])
         self.h.changeRowsBounds(  # type: ignore[attr-defined]
-            m, every[:m], np.full(m, -highspy.kHighsInf), self.upper
+            len(rows), rows, np.full(len(rows), -highspy.kHighsInf), upper
         )
 
     def set_cost(self, cost: Ints) -> None:
@@ -373,10 +430,22 @@ class _Highs:
         self.n_rows += len(cuts)
 
     def drop_cuts(self, k: int) -> None:
-        """Delete the last `k` cuts, which are the last `k` rows."""
-        self.h.deleteRows(k, self.cut_rows[len(self.cut_rows) - k :].astype(np.int32))
+        """Delete the last `k` cuts; the rows after them (cliques that got a row since)
+        move up."""
+        gone = self.cut_rows[len(self.cut_rows) - k :]
+        self.h.deleteRows(k, gone.astype(np.int32))
         self.n_rows -= k
         self.cut_rows = self.cut_rows[: len(self.cut_rows) - k]
+
+        def moved(rows: Ints) -> Ints:
+            return np.asarray(rows - np.searchsorted(gone, rows), dtype=np.int64)
+
+        has_row = self.clique_row >= 0
+        self.clique_row[has_row] = moved(self.clique_row[has_row])
+        self.cut_rows = moved(self.cut_rows)
+        if self.floor is not None:
+            row, weight, at_least = self.floor
+            self.floor = (int(moved(np.array([row]))[0]), weight, at_least)
 
 
 FACE_TOLERANCE = 1e-6

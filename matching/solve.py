@@ -260,20 +260,25 @@ def _exact(
     costs: Costs,
     seed: Bools,
     clock: _Clock,
+    folded_flow: Bools | None = None,
 ) -> Outcome:
-    """Steps 3–5 on these arcs."""
+    """Steps 3–5 on these arcs; `folded_flow`, the folded-cost flow's plan when the
+    caller has it (step 5), replaces the weight LP's first columns."""
     folded = costs.folded
     by_cost = np.lexsort((np.arange(len(folded)), folded))
     everywhere = np.ones(len(cands.req), dtype=bool)
     # Step 3, level 1: the weight LP over a few columns per woman, grown by pricing. Its
     # first columns: her nearest shelters, and the arcs of the weight-only flow (rules
     # 1–6, rule 7 as far as the network holds it), near the LP's optimum already.
-    clock.say("min-cost flow on the weight (the LP's first columns)")
-    flow_plan, _ = flow.relax(cands, cl, costs.weight, everywhere)
-    clock.say("LP, weight level")
     relaxation = master.Relaxation(cands, cl, costs.weight)
-    cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
-    relaxation.add(np.nonzero(cols | flow_plan | seed)[0])
+    if folded_flow is None:
+        clock.say("min-cost flow on the weight (the LP's first columns)")
+        flow_plan, _ = flow.relax(cands, cl, costs.weight, everywhere)
+        cols = _per_request(cands.req, np.lexsort((cands.shelter, cands.km, cands.req)), NEAREST)
+        relaxation.add(np.nonzero(cols | flow_plan | seed)[0])
+    else:
+        relaxation.add(np.nonzero(folded_flow | seed)[0])
+    clock.say("LP, weight level")
     first = _price(relaxation, cands, cl, costs.weight, everywhere, clock)
     # Every woman with a candidate placed: the bound that needs no LP. An LP stopped
     # early by the clock can certify less than this, so the smaller one is kept.
@@ -286,7 +291,11 @@ def _exact(
     weight_bound = lp_weight
     chosen = _round(cands, cl, relaxation, x, folded, by_cost)
     # Level 2: the distance LP on the optimal face of level 1, then a plan from it.
-    face = relaxation.next_level(duals1, reduced1, costs.km)
+    # The distance LP starts from the weight LP's solution and, given the folded flow,
+    # from its arcs alone (see step 5), the other columns priced in again as needed.
+    face = relaxation.next_level(
+        duals1, reduced1, costs.km, None if folded_flow is None else (x > 0) | folded_flow
+    )
     clock.say(f"LP, km level (weight bound {weight_bound})")
     second = _cut(relaxation, cands, cl, costs, face, clock)
     big = costs.big
@@ -467,7 +476,9 @@ def _price(
         if not len(negative) or clock.expired():
             break
         # (Sorting only the negative arcs: over all 3.9 M at national size, 0.4 s a round.)
-        by_reduced = negative[np.lexsort((negative, reduced[negative], cands.req[negative]))]
+        # Among equal reduced costs (the weight level has many), the nearest first.
+        order = np.lexsort((negative, cands.km[negative], reduced[negative], cands.req[negative]))
+        by_reduced = negative[order]
         relaxation.add(np.nonzero(_per_request(cands.req, by_reduced, PRICED))[0])
     return last
 
