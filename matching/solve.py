@@ -50,15 +50,18 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    proved 6775 < the LP's 6776), and the distance LP runs again over plans placing
    that weight (a weight-floor row; every column free, the cuts kept: they hold for
    every plan), from the face's optimum, then step 4 again.
-5. Above LARGE_ARCS (national size) the LP is too big; the folded-cost min-cost flow
-   (`matching.flow`, rule 7 only where a network holds it) is solved instead: ~14 s for
-   3.9 M arcs, the optimum of a relaxation on both levels, so its weight is a bound
-   and, for a plan placing that weight, its km too. Its plan breaks rule 7 in ~500
-   cliques; regions of ~75 shelters holding a broken clique are re-solved by steps 3–4
-   over the women the flow placed there (`workers` regions at a time), the others keep
-   the flow's placements, and one more exact solve around the women this left out lets
-   chains of moves cross region borders. Seeding the regions with the weight-only flow,
-   as before, sent women to regions far from their support: 6 % more km.
+5. Above LARGE_ARCS (national size) the weight-only flow gives way to the folded-cost
+   min-cost flow (`matching.flow`, rule 7 only where a network holds it; ~14 s for
+   3.9 M arcs): the optimum of a relaxation on both levels, so its weight is a bound
+   and, for a plan placing that weight, its km too; its plan breaks rule 7 in ~500
+   cliques but sits within 0.04 % of the optimum's km. Its arcs alone are the weight
+   LP's first columns (16,784 at national size, priced up to 208,861, ~8 s), and the
+   distance LP carries on from the weight LP's solution and the flow's arcs only
+   (17,788 columns, priced up to 234,729, ~16 s; started from all 208,861 it took
+   23 s, its first solve alone 16–28 s). Steps 3–4 then prove the optimum on both
+   levels: 56,466 and 25,429,304 km in 44–47 s on this machine, where splitting the
+   country into regions re-solved around the flow's broken cliques ended at 56,463 and
+   25,441,932 km, unproven. Above WHOLE_ARCS the regions remain (`_large`).
 6. If time runs out first, the plan is `feasible` with the certified bounds.
 
 Plan fields beyond the spec (listed in `haven match --help`): `bound.total_km`, a lower
@@ -132,7 +135,11 @@ PROOF_ARCS = 80_000
 (`master.mip`'s `below`), proved 52,094 arcs in 9 s and 67,715 in 33 s at state size
 (beds 1.5 × demand, contacts 0.6 and 0.9)."""
 LARGE_ARCS = 1_500_000
-"""Above this many candidate arcs, the flow bound and regional solves replace step 3."""
+"""Above this many candidate arcs, the LP starts from the folded-cost flow (step 5)."""
+WHOLE_ARCS = 6_000_000
+"""Above this many, regions replace the LP over every arc (national size: 3.9 M arcs,
+proven optimal in 44 s; the weight LP alone took 25–90 s at beds 1.2 × demand, contacts
+0.6 and beds 0.6 × demand, contacts 0.9 there)."""
 HIGHS_ARCS = 10_000
 """Distance-level MIPs wider than this go to HiGHS, narrower ones that do not prove the
 plan to SCIP (measured at state size, beds 0.6 × demand, contacts 0.6: 6,222 arcs SCIP
@@ -283,13 +290,20 @@ def _exact(
     # Every woman with a candidate placed: the bound that needs no LP. An LP stopped
     # early by the clock can certify less than this, so the smaller one is kept.
     everyone = int(-np.minimum.reduceat(costs.weight, _starts(cands.req)).sum())
+    # The plan when the clock leaves no time for better: the folded flow's as far as rule
+    # 7 lets it stand (near both optima at national size), else the cheapest arcs first.
+    fallback = greedy.take(
+        cands, cl, by_cost if folded_flow is None else _first(folded_flow, by_cost)
+    )
     if first is None:  # not even one LP in time
-        return Outcome(greedy.take(cands, cl, by_cost), False, everyone, None)
+        return Outcome(fallback, False, everyone, None)
     duals1, x = first
     lower1, reduced1 = master.bound(cands, cl, costs.weight, duals1)
     lp_weight = min(everyone, int(np.floor(-lower1 + 1e-6)))
     weight_bound = lp_weight
     chosen = _round(cands, cl, relaxation, x, folded, by_cost)
+    if int(folded[fallback].sum()) < int(folded[chosen].sum()):
+        chosen = fallback
     # Level 2: the distance LP on the optimal face of level 1, then a plan from it.
     # The distance LP starts from the weight LP's solution and, given the folded flow,
     # from its arcs alone (see step 5), the other columns priced in again as needed.
@@ -587,6 +601,11 @@ def _settle(
     return chosen, value - lower < 0.5
 
 
+def _first(arcs: Bools, by_cost: Ints) -> Ints:
+    """Every arc by cost, those in `arcs` first."""
+    return np.concatenate([by_cost[arcs[by_cost]], by_cost])
+
+
 def _starts(req: Ints) -> Ints:
     """Index of each request's first arc, for requests that have arcs (sorted by request)."""
     new = np.ones(len(req), dtype=bool)
@@ -602,11 +621,13 @@ def _large(
     clock: _Clock,
     workers: int,
 ) -> Outcome:
-    """National size: the folded-cost flow relaxation, then rule 7 settled by region.
+    """National size: the folded-cost flow relaxation, then steps 3–4 over every arc
+    started from its arcs (up to WHOLE_ARCS), else rule 7 settled by region.
 
     The flow (`matching.flow`: rules 1–6 exactly, rule 7 where a network holds it) with
     the folded cost is optimal for both levels of its relaxation, so its optimum bounds
-    both; its plan breaks rule 7 in a few hundred cliques. Shelters are cut into
+    both; its plan breaks rule 7 in a few hundred cliques. Above WHOLE_ARCS, where the
+    LP over every arc would not end in time, shelters are cut into
     regions of about REGION_SHELTERS; a region where the flow breaks no clique keeps
     the flow's placements (optimal for that region alone). Each other region is solved
     by `_exact` over the women the flow placed there (and the unplaced whose nearest
@@ -632,6 +653,16 @@ def _large(
     weight_bound = min(everyone, (costs.big - 1 - lower) // costs.big)
     km_bound = int(np.ceil((lower + weight_bound * costs.big) / costs.m - 1e-3))
 
+    if len(cands.req) <= WHOLE_ARCS:
+        # Steps 3–4 over every arc, the LP started from the flow's arcs.
+        outcome = _exact(cands, cl, costs, np.zeros(len(cands.req), dtype=bool), clock, relaxed)
+        if outcome.weight_bound < weight_bound:
+            return outcome
+        # The flow's weight bound is as tight (or the LP was cut): it bounds the km there too.
+        km = km_bound
+        if outcome.weight_bound == weight_bound and outcome.km_bound is not None:
+            km = max(km, outcome.km_bound)
+        return replace(outcome, weight_bound=weight_bound, km_bound=km)
     region = _regions(problem)
     arc_region = region[cands.shelter]
     home = np.full(len(problem.requests), -1, dtype=np.int64)
@@ -654,8 +685,7 @@ def _large(
 
         def floor() -> Bools:
             by_sub_cost = np.lexsort((np.arange(len(arcs)), folded[arcs]))
-            order = np.concatenate([by_sub_cost[relaxed[arcs][by_sub_cost]], by_sub_cost])
-            return greedy.take(sub, sub_cl, order, seed)
+            return greedy.take(sub, sub_cl, _first(relaxed[arcs], by_sub_cost), seed)
 
         if clock.expired():
             return floor()

@@ -317,12 +317,53 @@ def with_shelter(plan: Plan, shelter_id: str) -> Plan:
     return replace(plan, assignments=[replace(a, shelter=shelter_id) for a in plan.assignments])
 
 
+def test_national_path_proves_the_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The national-size path (the folded-cost flow, then the LP over every arc started
+    from its arcs) proves the optimum on both levels, its bounds the flow's or better."""
+    import matching.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    plan = solve(p, time_limit=30, workers=2)
+    assert check(p, plan) == []
+    answer = ANSWERS["texas-1000.json"]
+    assert plan.status == "optimal"
+    assert plan.objective.placed_weight == answer["placed_weight"] == plan.bound.placed_weight
+    assert plan.objective.total_km == answer["total_km"] == plan.bound.total_km
+
+
+def test_national_path_the_clock_cuts_keeps_the_flows_women(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the clock stops the LP over every arc, the plan is the folded flow's as far as
+    rule 7 allows, not one made afresh by cost: valid, near the optimum, said to be cut."""
+    import matching.master as master_module
+    import matching.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+
+    def out_of_time(self: master_module.Relaxation, time_limit: float) -> None:
+        """GLOP stopped by the time limit."""
+        time.sleep(max(0.0, time_limit))
+
+    monkeypatch.setattr(master_module.Relaxation, "solve", out_of_time)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    plan = solve(p, time_limit=1.0, workers=2)
+    assert plan.cut_by_time_limit
+    assert check(p, plan) == []
+    answer = ANSWERS["texas-1000.json"]
+    assert plan.objective.placed_weight <= answer["placed_weight"] <= plan.bound.placed_weight
+    assert plan.objective.placed_weight >= 0.99 * answer["placed_weight"]
+    assert plan.objective.total_km <= 1.02 * answer["total_km"]
+
+
 def test_regional_path_keeps_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     """The national-size path (folded flow, regions re-solved) yields a valid, near plan whose
     bounds on both levels hold against the known optimum."""
     import matching.solve as solve_module
 
     monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+    monkeypatch.setattr(solve_module, "WHOLE_ARCS", 0)
     monkeypatch.setattr(solve_module, "REGION_SHELTERS", 15)
     p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
     plan = solve(p, time_limit=30, workers=2)
@@ -343,6 +384,7 @@ def test_regions_the_clock_cuts_keep_the_flows_women(monkeypatch: pytest.MonkeyP
     import matching.solve as solve_module
 
     monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+    monkeypatch.setattr(solve_module, "WHOLE_ARCS", 0)
     monkeypatch.setattr(solve_module, "REGION_SHELTERS", 15)
 
     def out_of_time(self: master_module.Relaxation, time_limit: float) -> None:
@@ -359,6 +401,25 @@ def test_regions_the_clock_cuts_keep_the_flows_women(monkeypatch: pytest.MonkeyP
     assert plan.objective.placed_weight >= 0.99 * optimum
 
 
+@pytest.mark.slow  # solves the national path twice
+def test_national_path_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of the national-size path over every arc, its budgets binding, give the same
+    plan bit for bit."""
+    import matching.master as master_module
+    import matching.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+    # Budgets small enough to stop pricing and the MIPs before they finish: where they
+    # stop must not depend on how fast the machine happens to be.
+    monkeypatch.setattr(solve_module, "PRICING_ROUNDS", 1)
+    monkeypatch.setattr(master_module, "NODE_LIMIT", 2)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    a, b = (solve(p, time_limit=30, workers=2) for _ in range(2))
+    assert not a.cut_by_time_limit
+    assert replace(a, solve_seconds=0) == replace(b, solve_seconds=0)
+    assert check(p, a) == []
+
+
 @pytest.mark.slow  # solves the regional path twice
 def test_regional_path_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs of the national-size path, its budgets binding, give the same plan bit for bit,
@@ -367,6 +428,7 @@ def test_regional_path_is_reproducible(monkeypatch: pytest.MonkeyPatch) -> None:
     import matching.solve as solve_module
 
     monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
+    monkeypatch.setattr(solve_module, "WHOLE_ARCS", 0)
     monkeypatch.setattr(solve_module, "REGION_SHELTERS", 15)
     # Budgets small enough to stop pricing and the MIPs before they finish: where they
     # stop must not depend on how fast the machine happens to be.
