@@ -13,6 +13,61 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+National, 2026-11-30 (fifth session, the same machine), both rows run the same hour,
+`--sizes national --no-highs --check`, checker ok:
+
+                weight (bound)       km (bound)                   status     time   peak RSS
+    whole LP    56466 (56466)        25,429,304 (25,429,304)      optimal    46.2 s  2096 MB
+    regions     56463 (56470)        25,441,932 (none)            feasible   29.9 s  1439 MB
+
+"whole LP" (solve.WHOLE_ARCS): the folded-cost flow's arcs alone start the weight LP
+over every arc (16,784 columns, priced up to 208,861), and the distance LP carries on
+from the weight LP's solution and the flow's arcs only (17,788 columns, priced up to
+234,729), making a clique's row only once it can bind (14,031 of 200,322). Phases:
+candidates 3 s, flow 14–16 s, weight LP 8 s, distance LP 16 s and one round of cuts 2
+s, the repair MIP (7,002 open arcs) 1 s, which finds the optimum; so both levels are
+proven, as the issue aims. The same path run earlier on all the weight LP's columns
+took 85 s (the distance LP's first solve alone 28 s; HiGHS's IPM 18 s). "regions": the
+commit before (2576edc). Tried and left out the same morning: the regions' plan lifted
+to the LP's weight by a MIP holding the weight LP's whole placements (56,466 but km
++6.6 %) and then a MIP over the union of the two plans (56,466, km +0.03–0.09 %, 52–58
+s in all); a Lagrangian flow with the weight LP's clique duals (integral here: 13 are
+non-zero) as a km bound: 25,413,900, 0.06 % below the optimum, one more 15 s flow. On
+harder national shapes neither path ends in 60 s (beds 1.2 × demand, contacts 0.6:
+the flow alone 26 s, the weight LP 27–90 s; whole LP 68,077 of ≤ 70,874, regions 67,895
+of ≤ 70,640).
+
+Sweep, same session and hour, --no-highs --check, against 2576edc run just before it:
+the GLOP solution and duals read in bulk, pricing sorting only the negative arcs, the
+distance LP's clique rows made once they can bind, pricing taking the nearest among
+equal reduced costs.
+
+    beds/demand contacts | this session          | 2576edc
+            0.3      0.1 |   0.88 optimal        |   0.92 optimal
+            0.3      0.3 |   0.95 optimal        |   1.01 optimal
+            0.3      0.6 |   1.32 optimal        |   1.29 optimal
+            0.3      0.9 |   2.41 optimal        |   3.04 optimal
+            0.6      0.1 |   1.36 optimal        |   1.37 optimal
+            0.6      0.3 |   1.40 optimal        |   1.43 optimal
+            0.6      0.6 |   5.02 optimal        |   5.77 optimal
+            0.6      0.9 |  19.21 optimal        |  17.43 optimal
+            1.2      0.1 |   1.21 optimal        |   1.28 optimal
+            1.2      0.3 |   1.70 optimal        |   1.92 optimal
+            1.2      0.6 |   7.50 optimal        |   8.00 optimal
+            1.2      0.9 |  13.16 optimal        |  15.10 optimal
+            1.5      0.1 |   1.05 optimal        |   1.06 optimal
+            1.5      0.3 |   2.14 optimal        |   2.03 optimal
+            1.5      0.6 |   6.09 optimal        |   5.76 optimal
+            1.5      0.9 |   6.65 optimal        |   6.13 optimal
+
+14 of 16 within 10 s in both; what is left is still 0.6 × 0.9 and 1.2 × 0.9, whose time
+follows the LP vertex the cuts start from (the MIP that proves 0.6 × 0.9 took 10,207
+arcs in one run, 17,893 in another). Tried and left out: the national path's start at
+state size (the distance LP from the weight LP's solution and the flow's arcs only):
+1.2 × 0.9 11.8 s, 1.5 × 0.9 4.9 s, but 0.6 × 0.9 52 s, its cut rounds stopping after
+three with an 82 km gap; with a second round under 1 km needed to stop the cuts: 0.6 ×
+0.9 29.7 s, 1.2 × 0.9 21.9 s.
+
 Sweep, 2026-11-30 (fourth session, the same machine), both columns run the same
 morning; --no-highs --check, every plan passes the checker. "cuts": the distance LP
 tightened by rounds of zero-half cuts (`matching.cuts`, each round priced again), run

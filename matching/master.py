@@ -72,8 +72,9 @@ class Relaxation:
     """The LP over a growing set of columns: the weight level in GLOP, then the distance
     level in HiGHS.
 
-    Every row exists from the start (a clique row may stay empty), so pricing only
-    appends columns and each solve starts from the previous basis. It is solved in two
+    In GLOP every row exists from the start (a clique row may stay empty), so pricing
+    only appends columns and each solve starts from the previous basis; HiGHS makes a
+    clique's row once it can bind (`_Highs`), after the columns, basis kept. It is solved in two
     phases for the two levels of the objective: first the weight alone; then, on the
     optimal face of that LP (columns with a positive reduced cost fixed at 0, rows with
     a non-zero dual held tight), the distance level. Small integer costs in each phase
@@ -255,8 +256,10 @@ class _Highs:
     pricing round starts from the last basis). Rows: requests, then (shelter, bed type),
     then, in the order they are made, the weight floor if there is one, the cuts, and a
     clique's row once two of its arcs are columns (with one it is implied by her request
-    row) or the weight level holds it tight. Of 200,322 cliques at national size ~N
-    get a row; with every clique a row from the start, each re-solve carried them all.
+    row) or the weight level holds it tight: 14,031 of 200,322 cliques at national size,
+    6,347 of 29,829 at state size (beds 0.6 × demand, contacts 0.9); with every clique a
+    row from the start, each re-solve carried them all (national: the distance LP 23 →
+    16 s).
     Its presolve, on the first solve, took the distance LP at state size from 0.93 to
     0.63 s (contacts 0.6) and 1.24 to 0.85 s (contacts 0.1)."""
 
