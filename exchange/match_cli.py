@@ -64,7 +64,11 @@ def add_parser(sub: Any) -> None:
         help="a safety net: the best plan so far after S seconds (default 60)",
     )
     p.add_argument(
-        "--workers", type=int, default=2, metavar="N", help="threads for the regional solves, used above national size (default 2)"
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="threads for the regional solves, used above national size (default 2)",
     )
     p.add_argument("--previous", metavar="PLAN.json", help="keep its placements where possible")
     p.add_argument("--check", action="store_true", help="verify PLAN.json against PROBLEM.json")
