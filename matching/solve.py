@@ -54,7 +54,7 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    min-cost flow (`matching.flow`, rule 7 only where a network holds it; ~14 s for
    3.9 M arcs): the optimum of a relaxation on both levels, so its weight is a bound
    and, for a plan placing that weight, its km too; its plan breaks rule 7 in ~500
-   cliques but sits within 0.04 % of the optimum's km. Its arcs alone are the weight
+   cliques but its km is 0.03 % below the optimum's. Its arcs alone are the weight
    LP's first columns (16,784 at national size, priced up to 208,861, ~8 s), and the
    distance LP carries on from the weight LP's solution and the flow's arcs only
    (17,788 columns, priced up to 234,729, ~16 s; started from all 208,861 it took
@@ -276,7 +276,8 @@ def _exact(
     everywhere = np.ones(len(cands.req), dtype=bool)
     # Step 3, level 1: the weight LP over a few columns per woman, grown by pricing. Its
     # first columns: her nearest shelters, and the arcs of the weight-only flow (rules
-    # 1–6, rule 7 as far as the network holds it), near the LP's optimum already.
+    # 1–6, rule 7 as far as the network holds it), near the LP's optimum already; or, at
+    # national size, the folded flow's arcs alone.
     relaxation = master.Relaxation(cands, cl, costs.weight)
     if folded_flow is None:
         clock.say("min-cost flow on the weight (the LP's first columns)")
