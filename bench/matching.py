@@ -42,26 +42,33 @@ the GLOP solution and duals read in bulk, pricing sorting only the negative arcs
 distance LP's clique rows made once they can bind, pricing taking the nearest among
 equal reduced costs.
 
-    beds/demand contacts | this session          | 2576edc
-            0.3      0.1 |   0.88 optimal        |   0.92 optimal
-            0.3      0.3 |   0.95 optimal        |   1.01 optimal
-            0.3      0.6 |   1.32 optimal        |   1.29 optimal
-            0.3      0.9 |   2.41 optimal        |   3.04 optimal
-            0.6      0.1 |   1.36 optimal        |   1.37 optimal
-            0.6      0.3 |   1.40 optimal        |   1.43 optimal
-            0.6      0.6 |   5.02 optimal        |   5.77 optimal
-            0.6      0.9 |  19.21 optimal        |  17.43 optimal
-            1.2      0.1 |   1.21 optimal        |   1.28 optimal
-            1.2      0.3 |   1.70 optimal        |   1.92 optimal
-            1.2      0.6 |   7.50 optimal        |   8.00 optimal
-            1.2      0.9 |  13.16 optimal        |  15.10 optimal
-            1.5      0.1 |   1.05 optimal        |   1.06 optimal
-            1.5      0.3 |   2.14 optimal        |   2.03 optimal
-            1.5      0.6 |   6.09 optimal        |   5.76 optimal
-            1.5      0.9 |   6.65 optimal        |   6.13 optimal
+    beds/demand contacts | + cuts in the proof   | this session          | 2576edc
+            0.3      0.1 |   0.92 optimal        |   0.88 optimal        |   0.92 optimal
+            0.3      0.3 |   0.96 optimal        |   0.95 optimal        |   1.01 optimal
+            0.3      0.6 |   1.29 optimal        |   1.32 optimal        |   1.29 optimal
+            0.3      0.9 |   2.32 optimal        |   2.41 optimal        |   3.04 optimal
+            0.6      0.1 |   1.31 optimal        |   1.36 optimal        |   1.37 optimal
+            0.6      0.3 |   1.40 optimal        |   1.40 optimal        |   1.43 optimal
+            0.6      0.6 |   5.61 optimal        |   5.02 optimal        |   5.77 optimal
+            0.6      0.9 |  18.68 optimal        |  19.21 optimal        |  17.43 optimal
+            1.2      0.1 |   1.25 optimal        |   1.21 optimal        |   1.28 optimal
+            1.2      0.3 |   1.67 optimal        |   1.70 optimal        |   1.92 optimal
+            1.2      0.6 |   7.05 optimal        |   7.50 optimal        |   8.00 optimal
+            1.2      0.9 |  11.16 optimal        |  13.16 optimal        |  15.10 optimal
+            1.5      0.1 |   1.07 optimal        |   1.05 optimal        |   1.06 optimal
+            1.5      0.3 |   2.13 optimal        |   2.14 optimal        |   2.03 optimal
+            1.5      0.6 |   5.31 optimal        |   6.09 optimal        |   5.76 optimal
+            1.5      0.9 |   6.49 optimal        |   6.65 optimal        |   6.13 optimal
 
-14 of 16 within 10 s in both; what is left is still 0.6 × 0.9 and 1.2 × 0.9, whose time
-follows the LP vertex the cuts start from (the MIP that proves 0.6 × 0.9 took 10,207
+"+ cuts in the proof": then the zero-half cuts the distance LP's duals price became rows
+of the HiGHS distance MIPs (`master.mip`'s `cuts`), held full where their dual exceeds
+the gap: 1.2 × 0.9's 15,332-arc proof 6.0 → 4.0 s. Over seeds 1–4 at contacts 0.9, 7 of
+8 runs faster, by up to 1.5 s, one 0.1 s slower (0.6 × 0.9: 18.8, 12.5, 7.5, 9.3 s
+against 19.3, 13.9, 8.3, 9.5; 1.2 × 0.9: 11.6, 6.7, 9.0, 7.1 against 13.2, 6.6, 9.0,
+7.3); national the same plan in 47.0 s.
+
+14 of 16 within 10 s in all three; what is left is still 0.6 × 0.9 and 1.2 × 0.9,
+whose time follows the LP vertex the cuts start from (the MIP that proves 0.6 × 0.9 took 10,207
 arcs in one run, 17,893 in another). Tried and left out: the national path's start at
 state size (the distance LP from the weight LP's solution and the flow's arcs only):
 1.2 × 0.9 11.8 s, 1.5 × 0.9 4.9 s, but 0.6 × 0.9 52 s, its cut rounds stopping after

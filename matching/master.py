@@ -524,6 +524,7 @@ def mip(
     engine: str = "scip",
     below: float | None = None,
     tight: Tight | None = None,
+    cuts: tuple[Duals, float] | None = None,
 ) -> MipResult:
     """Solve the restricted problem (every rule) exactly over `cols`.
 
@@ -555,8 +556,17 @@ def mip(
     `tight` (`tight_rows`): rows that every plan at least as good as the caller's fills;
     they are held full (a woman placed, a clique used, a bed type full), which the
     engines' presolve turns into fixings.
+
+    `cuts` (HiGHS only): the LP's duals and the slack; the zero-half cuts they price
+    (η < 0) become rows, held full where η < −(slack + 1) as `tight` holds rows, so the
+    MIP's root starts from the LP's bound: the 15,332-arc proof at beds 1.2 × demand,
+    contacts 0.9 took 4.0 s instead of 6.0 s. (Every cut as a row, tried before, made
+    the MIPs slower.)
     """
     model = _model(cands, cl, cost, cols, min_weight, fixed, tight)
+    if cuts is not None and engine == "highs":
+        duals, slack = cuts
+        model = replace(model, cuts=_cut_rows(cands, cols, duals.cuts, duals.eta, slack))
     if engine == "highs":
         result = _highs_mip(model, time_limit, below)
     else:
@@ -617,6 +627,8 @@ class _Model:
     """Per column: 1 where `fixed` holds the arc in the plan, else 0."""
     floor: tuple[Floats, float] | None
     """(weight per column, at least) when the plan must place that much weight."""
+    cuts: tuple[Ints, Ints, Floats, Floats, Floats] | None = None
+    """Cut rows over the columns (HiGHS only): starts, columns, coefficients, least, upper."""
 
 
 def _model(
@@ -751,6 +763,17 @@ def _highs_mip(model: _Model, time_limit: float, below: float | None) -> MipResu
     if model.floor is not None:
         weight, at_least = model.floor
         h.addRow(at_least, highspy.kHighsInf, n, np.arange(n, dtype=np.int32), weight)
+    if model.cuts is not None and len(model.cuts[3]):
+        c_start, c_col, c_coef, c_least, c_upper = model.cuts
+        h.addRows(
+            len(c_least),
+            c_least,
+            c_upper,
+            len(c_col),
+            c_start.astype(np.int32),
+            c_col.astype(np.int32),
+            c_coef,
+        )
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
@@ -767,6 +790,25 @@ def _highs_mip(model: _Model, time_limit: float, below: float | None) -> MipResu
         return MipResult.nothing(n, timed_out)
     bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else -np.inf
     return MipResult(chosen, optimal, timed_out, bound)
+
+
+def _cut_rows(
+    cands: Candidates, cols: Ints, cuts: Cuts, eta: Floats, slack: float
+) -> tuple[Ints, Ints, Floats, Floats, Floats]:
+    """The cuts whose dual is non-zero, over `cols` (the other arcs are 0 in this MIP);
+    one whose dual is below −(slack + 1) held full, as `tight_rows` holds rows."""
+    column = np.full(len(cands.req), -1, dtype=np.int64)
+    column[cols] = np.arange(len(cols))
+    keep = np.nonzero(eta < -1e-9)[0]
+    sizes = np.diff(cuts.start)[keep]
+    entries = ranges(cuts.start[keep], sizes)
+    col = column[cuts.arc[entries]]
+    on = col >= 0
+    counts = np.bincount(np.repeat(np.arange(len(keep)), sizes)[on], minlength=len(keep))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    upper = cuts.rhs[keep].astype(np.float64)
+    least = np.where(eta[keep] < -(slack + 1.0), upper, -highspy.kHighsInf)
+    return starts, col[on], cuts.coef[entries][on].astype(np.float64), least, upper
 
 
 def _groups(key: Ints) -> list[Ints]:

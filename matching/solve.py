@@ -565,6 +565,13 @@ def _settle(
             break
         gap = f"km gap ≤ {(value - lower) / costs.m:,.0f}" if level2 else "weight first"
         clock.say(f"MIP on {len(part):,} arcs: weight {placed} of ≤ {weight_bound}, {gap}")
+        # On the distance level, HiGHS closes a MIP that proves the plan, or a wide one,
+        # at the root, where SCIP stalls in its root LP; SCIP, warm-started, is quicker
+        # on the narrow ones that look for a better plan.
+        engine = "highs" if level2 and (len(part) > HIGHS_ARCS or tau >= need) else "scip"
+        # (On the distance level only: there `lower` bounds every plan the MIP may
+        # choose, including under the weight floor of the LP that gave `duals`.)
+        priced = duals if level2 else None
         result = master.mip(
             cands,
             cl,
@@ -573,14 +580,10 @@ def _settle(
             chosen[part],
             time_limit=clock.left(),
             min_weight=(-costs.weight, placed) if level2 else None,
-            # On the distance level, HiGHS closes a MIP that proves the plan, or a wide
-            # one, at the root, where SCIP stalls in its root LP; SCIP, warm-started, is
-            # quicker on the narrow ones that look for a better plan.
-            engine="highs" if level2 and (len(part) > HIGHS_ARCS or tau >= need) else "scip",
+            engine=engine,
             below=float(costs.km[part][chosen[part]].sum()) - 0.5 if level2 else None,
-            # (On the distance level only: there `lower` bounds every plan the MIP may
-            # choose, including under the weight floor of the LP that gave `duals`.)
-            tight=master.tight_rows(duals, value - lower) if level2 and duals is not None else None,
+            tight=master.tight_rows(priced, value - lower) if priced is not None else None,
+            cuts=(priced, value - lower) if priced is not None and engine == "highs" else None,
         )
         clock.cut |= result.timed_out
         better = np.zeros_like(chosen)

@@ -154,3 +154,41 @@ def test_columns_added_after_the_cuts_get_their_coefficients() -> None:
     wanted = np.zeros_like(held)
     wanted[np.repeat(np.arange(len(found)), np.diff(found.start)), found.arc] = found.coef
     assert np.array_equal(held, wanted)
+
+
+@pytest.mark.parametrize(
+    ("seed", "scarcity", "contacts", "shelters", "requests"),
+    [
+        (7, 1.2, 0.9, 20, 200),
+        pytest.param(9, 0.6, 0.9, 30, 300, marks=pytest.mark.slow),
+        pytest.param(11, 0.3, 0.9, 30, 300, marks=pytest.mark.slow),
+    ],
+)
+def test_distance_mip_with_the_priced_cuts_finds_the_same_optimum(
+    seed: int, scarcity: float, contacts: float, shelters: int, requests: int
+) -> None:
+    """The cuts the distance LP's duals price, as rows of the HiGHS distance MIP (those
+    whose dual exceeds the plan's gap held full), keep its optimum: they hold for every
+    plan, and every plan as good as the optimum fills the held ones. (Instances whose
+    last distance LP prices some cut: 5, 13 and 2 of them.)"""
+    cands, cl, weight = generated(seed, scarcity, contacts, shelters, requests)
+    relaxation, d1, _, _ = _cut_lp(cands, cl, weight)
+    face = master.bound(cands, cl, -weight, d1)[1] <= master.FACE_TOLERANCE
+    after = solve._cut(relaxation, cands, cl, _costs(cands, weight), face, _clock())
+    assert after is not None
+    d2 = after[0]
+    assert (d2.eta < -1e-9).any()
+    combined = master.Duals(
+        d1.u * BIG + d2.u, d1.v * BIG + d2.v, d1.mu * BIG + d2.mu, eta=d2.eta, cuts=d2.cuts
+    )
+    folded = cands.km - BIG * weight
+    lower, _ = master.bound(cands, cl, folded, combined)
+    chosen, placed, km = _optimum(cands, cl, weight)
+    slack = float(km - BIG * placed) - lower
+    cols = np.arange(len(cands.req))
+    held = master.mip(cands, cl, cands.km, cols, None, time_limit=60,
+                      min_weight=(weight, placed), engine="highs",
+                      cuts=(combined, slack))  # fmt: skip
+    assert held.optimal and int(cands.km[held.chosen].sum()) == km
+    assert int(weight[held.chosen].sum()) >= placed
+    assert master.keeps_every_rule(cands, cl, cols, held.chosen)
