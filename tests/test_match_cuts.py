@@ -183,7 +183,7 @@ def test_distance_mip_with_the_priced_cuts_finds_the_same_optimum(
     )
     folded = cands.km - BIG * weight
     lower, _ = master.bound(cands, cl, folded, combined)
-    chosen, placed, km = _optimum(cands, cl, weight)
+    _, placed, km = _optimum(cands, cl, weight)
     slack = float(km - BIG * placed) - lower
     cols = np.arange(len(cands.req))
     held = master.mip(cands, cl, cands.km, cols, None, time_limit=60,
