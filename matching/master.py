@@ -334,21 +334,17 @@ class _Highs:
         """Rows for these cliques (none has one yet), over their arcs that are columns."""
         if len(cliques) == 0:
             return
-        cl, column = self.lp.cl, self.lp.column
-        sizes = np.diff(cl.start)[cliques]
-        col = column[cl.arc[ranges(cl.start[cliques], sizes)]]
-        on = col >= 0
-        counts = np.bincount(np.repeat(np.arange(len(cliques)), sizes)[on], minlength=len(cliques))
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
+        cl = self.lp.cl
+        starts, col, _ = _over_columns(cl.arc, cl.start, cliques, self.lp.column)
         n = len(cliques)
         self.h.addRows(
             n,
             np.full(n, -highspy.kHighsInf),
             np.ones(n),
-            int(on.sum()),
-            starts,
-            col[on].astype(np.int32),
-            np.ones(int(on.sum())),
+            len(col),
+            starts.astype(np.int32),
+            col.astype(np.int32),
+            np.ones(len(col)),
         )
         self.clique_row[cliques] = self.n_rows + np.arange(n)
         self.n_rows += n
@@ -417,18 +413,16 @@ class _Highs:
     def add_cuts(self, cuts: Cuts) -> None:
         """The cuts as rows over the columns there are (later columns get theirs in `add`)."""
         self.cut_rows = np.concatenate([self.cut_rows, self.n_rows + np.arange(len(cuts))])
-        column = self.lp.column[cuts.arc]
-        on = column >= 0
-        sizes = np.add.reduceat(np.append(on, False).astype(np.int64), cuts.start[:-1])[: len(cuts)]
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
+        every = np.arange(len(cuts))
+        starts, col, entries = _over_columns(cuts.arc, cuts.start, every, self.lp.column)
         self.h.addRows(
             len(cuts),
             np.full(len(cuts), -highspy.kHighsInf),
             cuts.rhs.astype(np.float64),
-            int(on.sum()),
-            starts,
-            column[on].astype(np.int32),
-            cuts.coef[on].astype(np.float64),
+            len(col),
+            starts.astype(np.int32),
+            col.astype(np.int32),
+            cuts.coef[entries].astype(np.float64),
         )
         self.n_rows += len(cuts)
 
@@ -800,15 +794,23 @@ def _cut_rows(
     column = np.full(len(cands.req), -1, dtype=np.int64)
     column[cols] = np.arange(len(cols))
     keep = np.nonzero(eta < -1e-9)[0]
-    sizes = np.diff(cuts.start)[keep]
-    entries = ranges(cuts.start[keep], sizes)
-    col = column[cuts.arc[entries]]
-    on = col >= 0
-    counts = np.bincount(np.repeat(np.arange(len(keep)), sizes)[on], minlength=len(keep))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    starts, col, entries = _over_columns(cuts.arc, cuts.start, keep, column)
     upper = cuts.rhs[keep].astype(np.float64)
     least = np.where(eta[keep] < -(slack + 1.0), upper, -highspy.kHighsInf)
-    return starts, col[on], cuts.coef[entries][on].astype(np.float64), least, upper
+    return starts, col, cuts.coef[entries].astype(np.float64), least, upper
+
+
+def _over_columns(arc: Ints, start: Ints, rows: Ints, column: Ints) -> tuple[Ints, Ints, Ints]:
+    """Rows `rows` of a listing by arc (row k: `arc[start[k]:start[k+1]]`) over only the
+    arcs that are columns (`column` ≥ 0) in compressed-row form: each row's start, the
+    columns, and which entries of the listing they are (for their coefficients)."""
+    sizes = np.diff(start)[rows]
+    entries = ranges(start[rows], sizes)
+    col = column[arc[entries]]
+    on = col >= 0
+    counts = np.bincount(np.repeat(np.arange(len(rows)), sizes)[on], minlength=len(rows))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return starts, col[on], entries[on]
 
 
 def _groups(key: Ints) -> list[Ints]:
