@@ -50,8 +50,10 @@ class Candidates:
 
     @cached_property
     def st(self) -> Ints:
-        """`st_key`, kept."""
-        return _st_key(self)
+        """The flattened (shelter, bed type) index of every arc: the row of its free beds
+        (computed once: pricing asks for it every round, 0.03 s at national size)."""
+        key = self.shelter * self.capacity.shape[1] + self.bed_type[self.req]
+        return np.asarray(key, dtype=np.int64)
 
 
 def _bits(sets: list[list[str]], vocab: dict[str, int]) -> npt.NDArray[np.uint64]:
@@ -274,15 +276,8 @@ def _exclusions(problem: Problem) -> tuple[Ints, Ints]:
 
 
 def st_key(cands: Candidates) -> Ints:
-    """The flattened (shelter, bed type) index of every arc: the row of its free beds
-    (computed once per `Candidates`: pricing asks for it every round, 0.03 s at national
-    size)."""
+    """`Candidates.st`: the (shelter, bed type) row of every arc."""
     return cands.st
-
-
-def _st_key(cands: Candidates) -> Ints:
-    key = cands.shelter * cands.capacity.shape[1] + cands.bed_type[cands.req]
-    return np.asarray(key, dtype=np.int64)
 
 
 def ranges(starts: Ints, sizes: Ints) -> Ints:
