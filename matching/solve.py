@@ -293,18 +293,19 @@ def _exact(
     everyone = int(-np.minimum.reduceat(costs.weight, _starts(cands.req)).sum())
     # The plan when the clock leaves no time for better: the folded flow's as far as rule
     # 7 lets it stand (near both optima at national size), else the cheapest arcs first.
-    fallback = greedy.take(
-        cands, cl, by_cost if folded_flow is None else _first(folded_flow, by_cost)
+    flow_floor = (
+        None if folded_flow is None else greedy.take(cands, cl, _first(folded_flow, by_cost))
     )
     if first is None:  # not even one LP in time
+        fallback = greedy.take(cands, cl, by_cost) if flow_floor is None else flow_floor
         return Outcome(fallback, False, everyone, None)
     duals1, x = first
     lower1, reduced1 = master.bound(cands, cl, costs.weight, duals1)
     lp_weight = min(everyone, int(np.floor(-lower1 + 1e-6)))
     weight_bound = lp_weight
     chosen = _round(cands, cl, relaxation, x, folded, by_cost)
-    if int(folded[fallback].sum()) < int(folded[chosen].sum()):
-        chosen = fallback
+    if flow_floor is not None and int(folded[flow_floor].sum()) < int(folded[chosen].sum()):
+        chosen = flow_floor
     # Level 2: the distance LP on the optimal face of level 1, then a plan from it.
     # The distance LP starts from the weight LP's solution and, given the folded flow,
     # from its arcs alone (see step 5), the other columns priced in again as needed.
