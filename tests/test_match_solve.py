@@ -317,6 +317,23 @@ def with_shelter(plan: Plan, shelter_id: str) -> Plan:
     return replace(plan, assignments=[replace(a, shelter=shelter_id) for a in plan.assignments])
 
 
+def _texas_out_of_time(monkeypatch: pytest.MonkeyPatch) -> Plan:
+    """texas-1000 solved in 1 s with every LP stopped by the clock: a valid plan, said to
+    be cut."""
+    import matching.master as master_module
+
+    def out_of_time(self: master_module.Relaxation, time_limit: float) -> None:
+        """GLOP stopped by the time limit."""
+        time.sleep(max(0.0, time_limit))
+
+    monkeypatch.setattr(master_module.Relaxation, "solve", out_of_time)
+    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
+    plan = solve(p, time_limit=1.0, workers=2)
+    assert plan.cut_by_time_limit
+    assert check(p, plan) == []
+    return plan
+
+
 def test_national_path_proves_the_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
     """The national-size path (the folded-cost flow, then the LP over every arc started
     from its arcs) proves the optimum on both levels, its bounds the flow's or better."""
@@ -337,20 +354,10 @@ def test_national_path_the_clock_cuts_keeps_the_flows_women(
 ) -> None:
     """When the clock stops the LP over every arc, the plan is the folded flow's as far as
     rule 7 allows, not one made afresh by cost: valid, near the optimum, said to be cut."""
-    import matching.master as master_module
     import matching.solve as solve_module
 
     monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
-
-    def out_of_time(self: master_module.Relaxation, time_limit: float) -> None:
-        """GLOP stopped by the time limit."""
-        time.sleep(max(0.0, time_limit))
-
-    monkeypatch.setattr(master_module.Relaxation, "solve", out_of_time)
-    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
-    plan = solve(p, time_limit=1.0, workers=2)
-    assert plan.cut_by_time_limit
-    assert check(p, plan) == []
+    plan = _texas_out_of_time(monkeypatch)
     answer = ANSWERS["texas-1000.json"]
     assert plan.objective.placed_weight <= answer["placed_weight"] <= plan.bound.placed_weight
     assert plan.objective.placed_weight >= 0.99 * answer["placed_weight"]
@@ -380,22 +387,12 @@ def test_regions_the_clock_cuts_keep_the_flows_women(monkeypatch: pytest.MonkeyP
     """When the clock stops each region's LP, the region keeps the flow's plan as far as
     rule 7 allows rather than a plan made afresh by cost: a valid plan near the optimum,
     said to be cut."""
-    import matching.master as master_module
     import matching.solve as solve_module
 
     monkeypatch.setattr(solve_module, "LARGE_ARCS", 0)
     monkeypatch.setattr(solve_module, "WHOLE_ARCS", 0)
     monkeypatch.setattr(solve_module, "REGION_SHELTERS", 15)
-
-    def out_of_time(self: master_module.Relaxation, time_limit: float) -> None:
-        """GLOP stopped by the time limit."""
-        time.sleep(max(0.0, time_limit))
-
-    monkeypatch.setattr(master_module.Relaxation, "solve", out_of_time)
-    p = decode_problem((EXAMPLES / "texas-1000.json").read_bytes())
-    plan = solve(p, time_limit=1.0, workers=2)
-    assert plan.cut_by_time_limit
-    assert check(p, plan) == []
+    plan = _texas_out_of_time(monkeypatch)
     optimum = ANSWERS["texas-1000.json"]["placed_weight"]
     assert plan.objective.placed_weight <= optimum <= plan.bound.placed_weight
     assert plan.objective.placed_weight >= 0.99 * optimum
