@@ -104,6 +104,8 @@ class Relaxation:
         self.arc_ptr, self.arc_cliques, _ = _by_arc(cl.arc, cl.start, len(cands.req))
         self.glop: _Glop | None = _Glop(self)
         self.highs: _Highs | None = None
+        self.timed_out = False
+        """Whether the last solve was stopped by its time limit (not by a failure)."""
         self.cuts = Cuts.none()
         """The zero-half cuts added on the distance level, rows after every other."""
         self.cut_keys: set[bytes] = set()
@@ -122,8 +124,9 @@ class Relaxation:
             self._distance().add(arcs)
 
     def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
-        """Solve; the duals (unclipped) and x per arc (0 off the columns), or None if the
-        solver stopped at `time_limit` seconds or failed."""
+        """Solve within `time_limit` seconds; the duals (unclipped) and x per arc (0 off
+        the columns), or None if the solver stopped at that limit (`timed_out`) or failed."""
+        self.timed_out = False
         if self.glop is not None:
             return self.glop.solve(time_limit)
         return self._distance().solve(time_limit)
@@ -237,8 +240,12 @@ class _Glop:
                 self.clique_rows[q].SetCoefficient(var, 1.0)
 
     def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
-        self.solver.SetTimeLimit(max(1, int(time_limit * 1000)))
+        limit = max(0.001, time_limit)
+        self.solver.SetTimeLimit(int(limit * 1000))
+        started = time.monotonic()
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
+            # GLOP names no limit here: a solve that used its whole allowance hit it.
+            self.lp.timed_out = time.monotonic() - started >= limit - 0.05
             return None
         # In bulk: per variable and row it took 0.3 s a solve at national size.
         response = linear_solver_pb2.MPSolutionResponse()
@@ -350,9 +357,15 @@ class _Highs:
         self.n_rows += n
 
     def solve(self, time_limit: float) -> tuple[Duals, Floats] | None:
-        self.h.setOptionValue("time_limit", max(0.001, float(time_limit)))
+        # HiGHS holds `time_limit` against its run time summed over every run of this
+        # model, so the limit is that sum plus what this solve may take. (Given only the
+        # remaining time, a late re-solve at national size was stopped at once, on a slower
+        # machine, and the distance LP kept an unconverged solution.)
+        self.h.setOptionValue("time_limit", self.h.getRunTime() + max(0.001, float(time_limit)))
         self.h.run()
-        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        status = self.h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            self.lp.timed_out = status == highspy.HighsModelStatus.kTimeLimit
             return None
         solution = self.h.getSolution()
         y = np.asarray(solution.row_dual)

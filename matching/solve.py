@@ -484,7 +484,7 @@ def _price(
     for _ in range(PRICING_ROUNDS):
         solved = relaxation.solve(clock.left())
         if solved is None:
-            clock.cut |= clock.left() <= 0
+            clock.cut |= relaxation.timed_out or clock.left() <= 0
             break
         last = solved
         reduced = master.reduced_costs(cands, cl, cost, solved[0])

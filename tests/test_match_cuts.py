@@ -125,6 +125,20 @@ def _folded(
     return master.bound(cands, cl, cands.km - weight * BIG, combined)[0]
 
 
+def test_each_distance_lp_solve_gets_the_time_it_is_given() -> None:
+    """HiGHS holds its time limit against the run time of every solve of a model so far;
+    a re-solve given less than that sum, but more than it needs, still ends optimal (it
+    was stopped at once: at national size the distance LP then kept an unconverged
+    solution, and the plan did not say the clock had cut it)."""
+    cands, cl, weight = generated(*CASES[0], 20, 200)
+    relaxation, *_ = _cut_lp(cands, cl, weight)
+    assert relaxation.highs is not None
+    spent = relaxation.highs.h.getRunTime()
+    assert spent > 0
+    assert relaxation.solve(0.9 * spent) is not None
+    assert not relaxation.timed_out
+
+
 def test_columns_added_after_the_cuts_get_their_coefficients() -> None:
     """Each cut's row in the LP holds, on every column, old or priced in after it, the
     coefficient the cut gives that arc (and nothing elsewhere)."""
