@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.candidates import Candidates, Floats, Ints, st_key
+from matching.candidates import Candidates, Floats, Ints, ranges, st_key
 from matching.conflicts import Cliques
 
 EPS = 1e-6
@@ -36,6 +36,8 @@ MIN_VIOLATION = 1e-3
 """A cut violated by less is not worth a row."""
 MAX_CUTS = 200
 """Cuts per round at most, the most violated first."""
+_BITS = np.array([bin(b).count("1") for b in range(256)], dtype=np.int64)
+"""Set bits of each byte value."""
 
 
 @dataclass(frozen=True)
@@ -74,17 +76,20 @@ class Cuts:
 
 
 class _Rows:
-    """The problem's rows over every arc, numbered requests, (shelter, bed type), cliques."""
+    """The problem's rows over every arc, numbered requests, (shelter, bed type), cliques;
+    row k lists the arcs `arc[ptr[k]:ptr[k + 1]]` (none twice)."""
 
     def __init__(self, cands: Candidates, cl: Cliques) -> None:
         self.n_req, n_st = len(cands.n_bed), cands.capacity.size
         self.n_st = n_st
-        self.req_ptr = np.searchsorted(cands.req, np.arange(self.n_req + 1))
+        n_arcs = len(cands.req)
+        req_ptr = np.searchsorted(cands.req, np.arange(self.n_req + 1))
         st = st_key(cands)
         self.st = st
-        self.by_st = np.argsort(st, kind="stable")
-        self.st_ptr = np.searchsorted(st[self.by_st], np.arange(n_st + 1))
-        self.cl = cl
+        by_st = np.argsort(st, kind="stable")
+        st_ptr = np.searchsorted(st[by_st], np.arange(n_st + 1))
+        self.arc = np.concatenate([np.arange(n_arcs), by_st, cl.arc]).astype(np.int64)
+        self.ptr = np.concatenate([req_ptr[:-1], n_arcs + st_ptr[:-1], 2 * n_arcs + cl.start])
         self.rhs = np.concatenate(
             [
                 np.ones(self.n_req, dtype=np.int64),
@@ -93,14 +98,9 @@ class _Rows:
             ]
         )
 
-    def arcs(self, row: int) -> Ints:
-        if row < self.n_req:
-            return np.arange(self.req_ptr[row], self.req_ptr[row + 1])
-        row -= self.n_req
-        if row < self.n_st:
-            return self.by_st[self.st_ptr[row] : self.st_ptr[row + 1]]
-        row -= self.n_st
-        return self.cl.arc[self.cl.start[row] : self.cl.start[row + 1]]
+    def arcs(self, rows: Ints) -> Ints:
+        """The arcs of these rows, concatenated (an arc once per row that lists it)."""
+        return self.arc[ranges(self.ptr[rows], self.ptr[rows + 1] - self.ptr[rows])]
 
 
 def zero_half(cands: Candidates, cl: Cliques, x: Floats, seen: set[bytes]) -> Cuts:
@@ -127,83 +127,91 @@ def zero_half(cands: Candidates, cl: Cliques, x: Floats, seen: set[bytes]) -> Cu
     r_of, t_of = inc_row[keep], local[inc_arc[keep]]
     order = np.lexsort((t_of, r_of))
     r_of, t_of = r_of[order], t_of[order]
-    bits: dict[int, int] = {}
-    for r, t in zip(r_of.tolist(), t_of.tolist(), strict=True):
-        bits[r] = bits.get(r, 0) | (1 << t)
+    row_ids, comb_of = np.unique(r_of, return_inverse=True)
+    n_comb, n_frac = len(row_ids), len(frac)
     xf = x[frac]
     drop = np.minimum(xf, 1 - xf)  # what leaving arc t odd costs, at best
     cheapest = np.cumsum(np.sort(drop))
     most_odd = int(np.searchsorted(cheapest, 1.0))  # more odd arcs than this cannot be cut
-    parity = ((rows.rhs - ones) & 1).tolist()
-    row_ids = sorted(bits)
-    # Each combination: (its fractional arcs, the rows in it, its parity).
-    active = [(bits[r], 1 << k, parity[r]) for k, r in enumerate(row_ids)]
+    # Each combination of rows (k: row_ids[k] to start with): its fractional arcs, a bit
+    # set in bytes so that numpy adds a pivot into every combination at once; the rows in
+    # it (bit k: row_ids[k]); its parity.
+    odd_arcs = np.zeros((n_comb, (n_frac + 7) // 8), dtype=np.uint8)
+    np.bitwise_or.at(odd_arcs, (comb_of, t_of >> 3), np.left_shift(1, t_of & 7).astype(np.uint8))
+    history = [1 << k for k in range(n_comb)]
+    parity = ((rows.rhs - ones) & 1)[row_ids].tolist()
     found: dict[int, tuple[float, list[int]]] = {}
 
-    def consider(b: int, hist: int, par: int) -> None:
-        if b.bit_count() > most_odd or hist in found:
-            return
-        odd = []
-        while b:
-            low = b & -b
-            odd.append(low.bit_length() - 1)
-            b ^= low
-        cost, flips = 0.0, []
-        for t in odd:
-            if xf[t] > 0.5:  # add its bound x ≤ 1: drops 1 − x, flips the parity
-                cost += 1 - xf[t]
-                flips.append(t)
-                par ^= 1
-            else:
-                cost += xf[t]
-        if not par:  # even: the cheapest change of one arc's choice makes it odd
-            if not odd:
-                return
-            t = min(odd, key=lambda t: (abs(1 - 2 * xf[t]), t))
-            cost += abs(1 - 2 * xf[t])
-            flips = [u for u in flips if u != t] if t in flips else [*flips, t]
-        if (1 - cost) / 2 > MIN_VIOLATION:
-            found[hist] = ((1 - cost) / 2, sorted(flips))
-
-    for b, hist, par in active:
-        consider(b, hist, par)
-    for t in np.argsort(-drop, kind="stable").tolist():
-        mask = 1 << t
-        pivot = next((c for c in active if c[0] & mask), None)
-        if pivot is None:
-            continue
-        nxt = []
-        for c in active:
-            if c is pivot:
+    def consider(combs: Ints) -> None:
+        few = combs[_BITS[odd_arcs[combs]].sum(axis=1) <= most_odd]
+        for j in few.tolist():
+            hist, par = history[j], parity[j]
+            if hist in found:
                 continue
-            if c[0] & mask:
-                c = (c[0] ^ pivot[0], c[1] ^ pivot[1], c[2] ^ pivot[2])
-                consider(*c)
-            nxt.append(c)
-        active = nxt
+            odd = np.nonzero(np.unpackbits(odd_arcs[j], bitorder="little")[:n_frac])[0].tolist()
+            cost, flips = 0.0, []
+            for t in odd:
+                if xf[t] > 0.5:  # add its bound x ≤ 1: drops 1 − x, flips the parity
+                    cost += 1 - xf[t]
+                    flips.append(t)
+                    par ^= 1
+                else:
+                    cost += xf[t]
+            if not par:  # even: the cheapest change of one arc's choice makes it odd
+                if not odd:
+                    continue
+                t = min(odd, key=lambda t: (abs(1 - 2 * xf[t]), t))
+                cost += abs(1 - 2 * xf[t])
+                flips = [u for u in flips if u != t] if t in flips else [*flips, t]
+            if (1 - cost) / 2 > MIN_VIOLATION:
+                found[hist] = ((1 - cost) / 2, sorted(flips))
+
+    consider(np.arange(n_comb))
+    # Gaussian elimination mod 2, the costliest arcs to drop first: the first combination
+    # (in row order) holding arc t is the pivot, added into every other that holds it.
+    alive = np.ones(n_comb, dtype=bool)
+    for t in np.argsort(-drop, kind="stable").tolist():
+        holding = np.nonzero(alive & (odd_arcs[:, t >> 3] & (1 << (t & 7)) != 0))[0]
+        if not len(holding):
+            continue
+        pivot, others = int(holding[0]), holding[1:]
+        alive[pivot] = False
+        if not len(others):
+            continue
+        odd_arcs[others] ^= odd_arcs[pivot]
+        for j in others.tolist():
+            history[j] ^= history[pivot]
+            parity[j] ^= parity[pivot]
+        consider(others)
 
     best = sorted(found.items(), key=lambda kv: (-kv[1][0], kv[0]))[:MAX_CUTS]
     out_arc, out_coef, out_rhs, sizes = [], [], [], []
+    in_rows = np.zeros(n_arcs, dtype=np.int64)  # per arc, how many of the cut's rows hold it
+    n_bytes = (n_comb + 7) // 8
     for hist, (_, flips) in best:
-        members = [row_ids[k] for k in range(hist.bit_length()) if hist >> k & 1]
-        arcs = np.concatenate([rows.arcs(r) for r in members])
-        count = np.bincount(arcs, minlength=n_arcs)
-        total = int(rows.rhs[members].sum())
-        bound_on = one & (count % 2 == 1)  # arcs at 1 left odd: their bound joins
-        bound_on[frac[flips]] = True
-        count = count + bound_on
-        total += int(bound_on.sum())
-        coef = count // 2
-        cut_arcs = np.nonzero(coef)[0]
+        in_hist = np.unpackbits(
+            np.frombuffer(hist.to_bytes(n_bytes, "little"), np.uint8), bitorder="little"
+        )
+        members = row_ids[np.nonzero(in_hist)[0]]
+        every = rows.arcs(members)
+        np.add.at(in_rows, every, 1)
+        count = in_rows[every]
+        in_rows[every] = 0
+        # Arcs at 1 left odd, and the flipped ones: their bound x ≤ 1 joins the sum.
+        bound_on = (one[every] & (count % 2 == 1)) | np.isin(every, frac[flips])
+        total = int(rows.rhs[members].sum()) + len(np.unique(every[bound_on]))
+        halved = (count + bound_on) // 2
+        cut_arcs, first = np.unique(every[halved > 0], return_index=True)
+        coef = halved[halved > 0][first]
         rhs = total // 2
-        if float((coef[cut_arcs] * x[cut_arcs]).sum()) <= rhs + MIN_VIOLATION:
+        if float((coef * x[cut_arcs]).sum()) <= rhs + MIN_VIOLATION:
             continue
-        key = cut_arcs.tobytes() + coef[cut_arcs].tobytes() + np.int64(rhs).tobytes()
+        key = cut_arcs.tobytes() + coef.tobytes() + np.int64(rhs).tobytes()
         if key in seen:
             continue
         seen.add(key)
         out_arc.append(cut_arcs)
-        out_coef.append(coef[cut_arcs])
+        out_coef.append(coef)
         out_rhs.append(rhs)
         sizes.append(len(cut_arcs))
     if not out_rhs:
