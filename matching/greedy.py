@@ -8,41 +8,53 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching.candidates import Bools, Candidates, Ints, st_key
+from matching.candidates import Bools, Candidates, Ints, ranges, st_key
 from matching.conflicts import Cliques
+
+CHUNK = 4096
+"""Arcs of `order` screened at once in numpy before the loop in Python takes them."""
 
 
 def take(cands: Candidates, cl: Cliques, order: Ints, initial: Bools | None = None) -> Bools:
     """Chosen arcs: `initial` (a valid plan), then each arc of `order` in turn if its
-    request, beds and cliques allow."""
-    st_all = st_key(cands)
-    chosen = np.zeros(len(cands.req), dtype=bool) if initial is None else initial.copy()
-    left = cands.capacity.reshape(-1) - np.bincount(st_all[chosen], minlength=cands.capacity.size)
-    st = st_all.tolist()
-    req = cands.req.tolist()
-    placed_mask = np.zeros(len(cands.n_bed), dtype=bool)
-    placed_mask[cands.req[chosen]] = True
-    placed = placed_mask.tolist()
-    e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
-    used = np.zeros(len(cl), dtype=bool)
-    used[e_clique[chosen[cl.arc]]] = True
-    clique_used = used.tolist()
-    # arc → its cliques, as a CSR over arcs sorted by index
+    request, beds and cliques allow.
+
+    Each chunk of `order` is first screened in numpy against what is taken so far (her
+    request placed, the beds full, a clique used: all of which only grow), so the loop
+    in Python sees only the arcs that may still be taken (at national size, 3.9 M arcs
+    in cost order: 1–2.6 s a pass when each went through the loop)."""
+    st, req = st_key(cands), cands.req
+    chosen = np.zeros(len(req), dtype=bool) if initial is None else initial.copy()
+    left = cands.capacity.reshape(-1) - np.bincount(st[chosen], minlength=cands.capacity.size)
+    placed = np.zeros(len(cands.n_bed), dtype=bool)
+    placed[req[chosen]] = True
+    # arc → its cliques, as a CSR over the arcs
     by_arc = np.argsort(cl.arc, kind="stable")
-    arc_sorted = cl.arc[by_arc]
-    ptr = np.searchsorted(arc_sorted, np.arange(len(cands.req) + 1)).tolist()
-    clique_of = e_clique[by_arc].tolist()
-    left_l = left.tolist()
-    for a in order.tolist():
-        r, k = req[a], st[a]
-        if placed[r] or left_l[k] == 0:
+    ptr = np.searchsorted(cl.arc[by_arc], np.arange(len(req) + 1))
+    clique_of = np.repeat(np.arange(len(cl)), np.diff(cl.start))[by_arc]
+    used = np.zeros(len(cl), dtype=bool)
+    used[clique_of[chosen[cl.arc[by_arc]]]] = True
+    for begin in range(0, len(order), CHUNK):
+        arcs = order[begin : begin + CHUNK]
+        arcs = arcs[~placed[req[arcs]] & (left[st[arcs]] > 0)]
+        n = ptr[arcs + 1] - ptr[arcs]
+        mine = clique_of[ranges(ptr[arcs], n)]
+        blocked = np.zeros(len(arcs), dtype=bool)
+        blocked[np.repeat(np.arange(len(arcs)), n)[used[mine]]] = True
+        arcs, n = arcs[~blocked], n[~blocked]
+        if not len(arcs):
             continue
-        mine = clique_of[ptr[a] : ptr[a + 1]]
-        if any(clique_used[q] for q in mine):
-            continue
-        placed[r] = True
-        left_l[k] -= 1
-        for q in mine:
-            clique_used[q] = True
-        chosen[a] = True
+        mine_l = clique_of[ranges(ptr[arcs], n)].tolist()
+        at = 0
+        for a, r, k, m in zip(
+            arcs.tolist(), req[arcs].tolist(), st[arcs].tolist(), n.tolist(), strict=True
+        ):
+            qs = mine_l[at : at + m]
+            at += m
+            if placed[r] or left[k] == 0 or any(used[q] for q in qs):
+                continue
+            placed[r] = True
+            left[k] -= 1
+            used[qs] = True
+            chosen[a] = True
     return chosen
