@@ -13,6 +13,74 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Sixth session, 2026-11-30, a slower machine (AMD EPYC, the same 2 cores; the fifth
+session's code ran 0.6 × 0.9 in 23–25 s here against 18.7 s there). Both rows the same
+hour, `--sizes national --no-highs --check`, checker ok:
+
+                weight (bound)       km (bound)                   status     time   peak RSS
+    this code   56466 (56466)        25,429,304 (25,429,304)      optimal    54.7 s  1503 MB
+    46d5d46     56466 (56466)        25,429,327 (25,428,703)      feasible   53.1 s  2088 MB
+
+46d5d46 is the fifth session's last commit, whose national path proved both levels in
+46 s on that machine. Here its distance LP stopped after six of its ten solves and the
+plan said nothing of it. HiGHS holds `time_limit` against the run time of every solve of
+a model so far, and each re-solve was given only the time left: once the LP's solves had
+used more than that in all, the next one stopped at once (1 s, or 0 iterations, another
+run: a plan at 25,429,551 km with a bound 22,823 km below). Each solve now gets the time
+left on top of what the model has used, and an LP the clock stops marks the plan
+`cut_by_time_limit`. The four solves this lets run cost ~5 s; `greedy.take`, which
+screens each chunk of arcs in numpy before its loop in Python, gave back about as much:
+a pass over the 3.9 M arcs took 2.3–2.6 s and now 0.3 s, the same plans bit for bit,
+and the national path makes five or six (time limit 45 s: the plan is handed back at
+46.1 s, where the passes after the clock's cut had run 4.7 s over at 50 s). The zero-half
+separation is now numpy over byte-packed bit sets, the same cuts: 0.79 s instead of
+1.36–1.87 s for the six rounds at 0.6 × 0.9. `haven match --check` at national size:
+6.0 s.
+
+Sweep, the same hour, this code against 46d5d46 (--no-highs --check, all optimal):
+
+    beds/demand contacts | this code   | 46d5d46
+            0.3      0.1 |   0.92      |   1.00
+            0.3      0.3 |   0.99      |   1.13
+            0.3      0.6 |   1.42      |   1.53
+            0.3      0.9 |   2.61      |   2.66
+            0.6      0.1 |   1.54      |   1.57
+            0.6      0.3 |   1.67      |   1.71
+            0.6      0.6 |   7.20      |   7.08
+            0.6      0.9 |  24.11      |  23.35
+            1.2      0.1 |   1.52      |   1.50
+            1.2      0.3 |   2.04      |   2.02
+            1.2      0.6 |   9.05      |   8.75
+            1.2      0.9 |  13.90      |  13.86
+            1.5      0.1 |   1.26      |   1.28
+            1.5      0.3 |   2.63      |   2.62
+            1.5      0.6 |   6.61      |   6.75
+            1.5      0.9 |   7.38      |   7.88
+
+The same plans on all 16, the times within the spread of runs: 14 of 16 within 10 s,
+0.6 × 0.9 and 1.2 × 0.9 not. Over seeds 1–4 this code took 22.5, 15.0, 8.8, 11.2 s at
+0.6 × 0.9 and 13.6, 7.9, 10.3, 8.4 s at 1.2 × 0.9. Where 0.6 × 0.9 (seed 1) spends its
+23 s: weight LP 3.1, distance LP 4.3, cut rounds 3.2, the repair MIP 4.1 (SCIP, folded
+cost, 4,973 arcs), the narrow distance MIP 2.6, the proof 5.1 (HiGHS, 17,893 arcs,
+closed at its root node by reduced-cost fixing and six restarts); the solvers take 21
+of the 23 s. Tried and left out (each changes the LP's vertex, and the MIPs after it
+move by more than the change saves; judged over seeds 1–4 of both shapes): the distance
+LP's columns bounded by 1 (the dual simplex still runs a phase 1 after every pricing,
+~10 k iterations even for one new column at national size); the first distance LP by
+HiGHS's IPM (0.92 against 1.25 s) or PDLP; dual simplex without cost perturbation;
+primal simplex for the re-solves after pricing (8 s for the first); GLOP on the weight
+LP with clique rows only once two of their arcs are columns (94.6 against 97.7 s over
+the eight runs); GLOP's dual simplex or other initial bases (2–4× slower); HiGHS on the
+weight level too (8 s against 3 s); fewer nearest columns in the weight LP (2: 177
+against 104 s over the eight); the on-face nearest arcs added at the distance level;
+the repair aiming at the weight bound with the km as its cost (102.7 against 103.7 s);
+the repair and the narrow MIP run from the uncut LP in a second thread while the cut
+rounds run (its plan misses the weight at 0.6 × 0.9; 14.1 against 14.4 s at 1.2 × 0.9);
+HiGHS for the repair MIP (45 s); HiGHS's proof without its heuristics (twice as long at
+1.2 × 0.9, where they find the last km) or without restarts; reduced-cost fixing over
+the duals of every cut round at once (their sets are nested: 27,868 against 27,874
+arcs).
+
 National, 2026-11-30 (fifth session, the same machine), both rows run the same hour,
 `--sizes national --no-highs --check`, checker ok:
 

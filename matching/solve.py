@@ -59,9 +59,9 @@ Design (figures from `python -m bench.matching` on this 2-core machine):
    distance LP carries on from the weight LP's solution and the flow's arcs only
    (17,788 columns, priced up to 234,729, ~16 s; started from all 208,861 it took
    23 s, its first solve alone 16–28 s). Steps 3–4 then prove the optimum on both
-   levels: 56,466 and 25,429,304 km in 44–47 s on this machine, where splitting the
-   country into regions re-solved around the flow's broken cliques ended at 56,463 and
-   25,441,932 km, unproven. Above WHOLE_ARCS the regions remain (`_large`).
+   levels: 56,466 and 25,429,304 km in 44–47 s (52–56 s on a slower machine), where
+   splitting the country into regions re-solved around the flow's broken cliques ended
+   at 56,463 and 25,441,932 km, unproven. Above WHOLE_ARCS the regions remain (`_large`).
 6. If time runs out first, the plan is `feasible` with the certified bounds.
 
 Plan fields beyond the spec (listed in `haven match --help`): `bound.total_km`, a lower
