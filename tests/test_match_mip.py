@@ -81,8 +81,9 @@ def test_importing_the_matcher_prints_nothing() -> None:
 @pytest.mark.parametrize(("seed", "scarcity", "contacts"), [(1, 0.6, 0.6), (2, 0.3, 0.9)])
 def test_highs_looks_only_below_the_cutoff(seed: int, scarcity: float, contacts: float) -> None:
     """With `below`, HiGHS finds the optimum when it is below, and otherwise proves that
-    no plan over these arcs is: either nothing chosen with the cutoff as its bound, or
-    (as HiGHS 1.16 does here) the optimum itself, at the cutoff or above."""
+    no plan over these arcs is: nothing chosen, a bound no higher than the cutoff (HiGHS
+    1.16 may hand back a plan at or above the cutoff, not always the optimum, and call
+    it optimal)."""
     cands, cl, weight = generated(seed, scarcity, contacts)
     cols = np.arange(len(cands.req))
     placed = int(weight[master.mip(cands, cl, -weight, cols, None, time_limit=60).chosen].sum())
@@ -96,11 +97,8 @@ def test_highs_looks_only_below_the_cutoff(seed: int, scarcity: float, contacts:
     assert master.keeps_every_rule(cands, cl, cols, above.chosen, floor)
     at = master.mip(cands, cl, cands.km, cols, None, time_limit=60, min_weight=floor,
                     engine="highs", below=optimum - 0.5)  # fmt: skip
-    assert at.optimal
-    if at.chosen.any():
-        assert int(cands.km[at.chosen].sum()) == optimum
-    else:
-        assert at.bound == optimum - 0.5
+    assert at.optimal and not at.chosen.any()
+    assert at.bound <= optimum - 0.5
 
 
 @pytest.mark.parametrize(
