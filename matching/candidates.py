@@ -280,6 +280,15 @@ def st_key(cands: Candidates) -> Ints:
     return cands.st
 
 
+def by_arc(arc: Ints, start: Ints, n_arcs: int) -> tuple[Ints, Ints, Ints]:
+    """Rows listed by their arcs (row k: `arc[start[k]:start[k+1]]`) turned into lists by
+    arc: arc a is in rows `rows[ptr[a]:ptr[a+1]]`, entry `order[i]` of the input."""
+    row = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    order = np.argsort(arc, kind="stable")
+    ptr = np.searchsorted(arc[order], np.arange(n_arcs + 1))
+    return ptr, row[order], order
+
+
 def ranges(starts: Ints, sizes: Ints) -> Ints:
     """start, start + 1, …, start + size − 1 for each (start, size), concatenated: the
     flat indices of many slices at once."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matching.candidates import Bools, Candidates, Ints, ranges, st_key
+from matching.candidates import Bools, Candidates, Ints, by_arc, ranges, st_key
 from matching.conflicts import Cliques
 
 CHUNK = 4096
@@ -28,12 +28,9 @@ def take(cands: Candidates, cl: Cliques, order: Ints, initial: Bools | None = No
     left = cands.capacity.reshape(-1) - np.bincount(st[chosen], minlength=cands.capacity.size)
     placed = np.zeros(len(cands.n_bed), dtype=bool)
     placed[req[chosen]] = True
-    # arc → its cliques, as a CSR over the arcs
-    by_arc = np.argsort(cl.arc, kind="stable")
-    ptr = np.searchsorted(cl.arc[by_arc], np.arange(len(req) + 1))
-    clique_of = np.repeat(np.arange(len(cl)), np.diff(cl.start))[by_arc]
+    ptr, clique_of, order_in_cl = by_arc(cl.arc, cl.start, len(req))  # arc → its cliques
     used = np.zeros(len(cl), dtype=bool)
-    used[clique_of[chosen[cl.arc[by_arc]]]] = True
+    used[clique_of[chosen[cl.arc[order_in_cl]]]] = True
     for begin in range(0, len(order), CHUNK):
         arcs = order[begin : begin + CHUNK]
         arcs = arcs[~placed[req[arcs]] & (left[st[arcs]] > 0)]

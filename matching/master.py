@@ -25,7 +25,7 @@ import highspy
 import numpy as np
 from ortools.linear_solver import linear_solver_pb2, pywraplp  # type: ignore[import-untyped]
 
-from matching.candidates import Bools, Candidates, Floats, Ints, ranges, st_key
+from matching.candidates import Bools, Candidates, Floats, Ints, by_arc, ranges, st_key
 from matching.conflicts import Cliques, violated
 from matching.cuts import Cuts
 
@@ -101,7 +101,7 @@ class Relaxation:
         """Per arc: its column in the LP, or -1."""
         self.cols = np.zeros(0, dtype=np.int64)
         """The arc of each column, in column order (the same in either engine)."""
-        self.arc_ptr, self.arc_cliques, _ = _by_arc(cl.arc, cl.start, len(cands.req))
+        self.arc_ptr, self.arc_cliques, _ = by_arc(cl.arc, cl.start, len(cands.req))
         self.glop: _Glop | None = _Glop(self)
         self.highs: _Highs | None = None
         self.timed_out = False
@@ -187,22 +187,13 @@ class Relaxation:
     def _index_cuts(self) -> None:
         """Per arc, the cuts it is in and its coefficient there."""
         every = self.cuts
-        self.cut_ptr, self.cut_ids, order = _by_arc(every.arc, every.start, len(self.cands.req))
+        self.cut_ptr, self.cut_ids, order = by_arc(every.arc, every.start, len(self.cands.req))
         self.cut_coef = every.coef[order]
 
     def _distance(self) -> _Highs:
         if self.highs is None:
             raise RuntimeError("the distance level starts with next_level")
         return self.highs
-
-
-def _by_arc(arc: Ints, start: Ints, n_arcs: int) -> tuple[Ints, Ints, Ints]:
-    """Rows listed by their arcs (row k: `arc[start[k]:start[k+1]]`) turned into lists by
-    arc: arc a is in rows `rows[ptr[a]:ptr[a+1]]`, entry `order[i]` of the input."""
-    row = np.repeat(np.arange(len(start) - 1), np.diff(start))
-    order = np.argsort(arc, kind="stable")
-    ptr = np.searchsorted(arc[order], np.arange(n_arcs + 1))
-    return ptr, row[order], order
 
 
 class _Glop:
@@ -244,8 +235,7 @@ class _Glop:
         self.solver.SetTimeLimit(int(limit * 1000))
         started = time.monotonic()
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
-            # GLOP names no limit here: a solve that used its whole allowance hit it.
-            self.lp.timed_out = time.monotonic() - started >= limit - 0.05
+            self.lp.timed_out = _used_its_time(started, limit)
             return None
         # In bulk: per variable and row it took 0.3 s a solve at national size.
         response = linear_solver_pb2.MPSolutionResponse()
@@ -726,9 +716,7 @@ def _scip(
     started = time.monotonic()
     status = solver.Solve(params)
     optimal = status == pywraplp.Solver.OPTIMAL
-    # SCIP reports neither limit by name here: a search that was not proven and used
-    # its whole wall-clock allowance is taken to have been cut by the clock.
-    timed_out = not optimal and time.monotonic() - started >= time_limit - 0.05
+    timed_out = not optimal and _used_its_time(started, time_limit)
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         return MipResult.nothing(n, timed_out)
     chosen = np.array([v.solution_value() > 0.5 for v in x], dtype=bool)
@@ -803,6 +791,13 @@ def _highs_mip(model: _Model, time_limit: float, below: float | None) -> MipResu
         # What the search shows is that no plan here costs less than `below`.
         return MipResult(np.zeros(n, dtype=bool), optimal, timed_out, min(bound, float(below)))
     return MipResult(chosen, optimal, timed_out, bound)
+
+
+def _used_its_time(started: float, time_limit: float) -> bool:
+    """Whether a solve begun at `started` that ended unproven was stopped by the clock.
+    GLOP and SCIP name neither limit through OR-Tools: one that used its whole
+    wall-clock allowance is taken to have hit it."""
+    return time.monotonic() - started >= time_limit - 0.05
 
 
 def _cut_rows(
