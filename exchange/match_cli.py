@@ -150,11 +150,7 @@ def _read(path: str) -> bytes:
 
 def _show(plan: Plan) -> None:
     """The plan as a person reads it: the verdict, who goes where, who does not and why."""
-    terminal.say(
-        f"[bold]{plan.status}[/bold]: objective {plan.objective}, bound {plan.bound}, "
-        f"{len(plan.assignments)} placed, {len(plan.unplaced)} unplaced, "
-        f"{plan.solve_seconds:.1f} s (`--json` or `-o FILE` for the plan itself)"
-    )
+    terminal.say(f"{summary(plan)}\n(`--json` or `-o FILE` for the plan itself)")
     terminal.table(
         "Placed",
         ["request", "shelter", "bed", "km"],

@@ -30,6 +30,23 @@ def test_match_writes_a_plan_that_checks(
     assert json.loads(capsys.readouterr().out) == {"ok": True, "errors": []}
 
 
+def test_a_terminal_reads_the_plan_in_words(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a terminal, `haven match P` opens with the same sentence `-o` prints (how many
+    placed, how far, how sure), not the plan's fields as Python writes them, then the
+    tables."""
+    import exchange.terminal
+
+    monkeypatch.setattr(exchange.terminal, "for_people", lambda args: True)
+    problem = str(EXAMPLES / "tiny.json")
+    assert main(["match", problem, "--time-limit", "10", "--workers", "1"]) == 0
+    said = capsys.readouterr().out
+    assert " placed (weight 55), 573 km in total; proven optimal;" in said.splitlines()[0]
+    assert "Objective(" not in said and "Bound(" not in said
+    assert "Placed" in said and "Unplaced" in said
+
+
 def test_check_rejects_a_tampered_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A plan whose totals were edited fails --check with exit code 1."""
     problem = str(EXAMPLES / "tiny.json")
