@@ -135,6 +135,20 @@ async def wait_listening(f: fanout.Fanout, timeout: float = 5) -> None:
         await asyncio.sleep(0.02)
 
 
+async def test_a_wake_up_as_it_stops_does_not_keep_it_running(
+    dsn: str, pool: asyncpg.Pool[Any]
+) -> None:
+    """A NOTIFY that wakes the reader in the moment the fan-out is stopped: the stop still
+    ends it (on Python 3.11, `asyncio.wait_for` loses a cancel that lands as the awaited
+    event is set, and the server's shutdown then waited forever)."""
+    changes, b = Changes(), new_board()
+    async with asyncio.timeout(5):
+        async with fanout.Fanout(dsn, pool, b, changes, poll_s=30).running() as f:
+            await wait_listening(f)
+            await asyncio.sleep(0.05)  # the reader is back to waiting for a wake-up
+            f._wake.set()  # what the listener does on a NOTIFY, in the same tick as the stop
+
+
 _LISTENER = """
 select pid from pg_stat_activity
 where application_name = $1 and datname = current_database()

@@ -4,6 +4,7 @@ and a subscriber that stops reading is resynced, then closed. Time is injected."
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -214,3 +215,17 @@ async def test_a_subscriber_that_stops_reading_is_resynced_then_closed(
     assert len(sub) == 2 and sub.close_code is None
     await change("shelter")
     assert sub.close_code == 4008 and feed.dropped == 1 and len(feed) == 0
+
+
+async def test_a_wake_up_as_it_stops_does_not_keep_it_running(
+    dsn: str, pool: asyncpg.Pool[Any]
+) -> None:
+    """A NOTIFY that wakes the reader in the moment the feed is stopped: the stop still ends
+    it (`asyncio.wait_for` on Python 3.11 loses such a cancel; shutdown waited forever)."""
+    feed = PlannerFeed(dsn, pool, POLICY, poll_s=30)
+    async with asyncio.timeout(5):
+        async with feed.running():
+            while not feed.listening:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.05)  # the reader is back to waiting for a wake-up
+            feed._wake.set()  # what the listener does on a NOTIFY, in the same tick as the stop

@@ -112,8 +112,11 @@ class Fanout:
     async def _read_loop(self) -> None:
         last_prune = time.monotonic()
         while True:
+            # asyncio.timeout, never wait_for: on Python 3.11 wait_for loses a cancel that
+            # lands as the event is set, and the stop then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 async with asyncio.timeout(CATCH_UP_TIMEOUT_S):
@@ -161,10 +164,12 @@ class Fanout:
                 self._wake.set()  # catch up on whatever happened while not listening
                 while not lost.is_set() and not conn.is_closed():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), self._ping_every_s)
+                        async with asyncio.timeout(self._ping_every_s):
+                            await lost.wait()
                     if not lost.is_set():
                         # A silently dead network never fires the termination listener.
-                        await asyncio.wait_for(store.ping(conn), 5)
+                        async with asyncio.timeout(5):
+                            await store.ping(conn)
             except DB_ERRORS as exc:
                 log.warning("event listener lost", extra={"error": type(exc).__name__})
             finally:

@@ -239,8 +239,11 @@ class PlannerFeed:
 
     async def _read_loop(self) -> None:
         while True:
+            # asyncio.timeout, never wait_for: on Python 3.11 wait_for loses a cancel that
+            # lands as the event is set, and the stop then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             self._last_read = time.monotonic()
             try:
@@ -271,9 +274,11 @@ class PlannerFeed:
                 self._wake.set()
                 while not lost.is_set() and not conn.is_closed():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), 15)
+                        async with asyncio.timeout(15):
+                            await lost.wait()
                     if not lost.is_set():
-                        await asyncio.wait_for(beds.ping(conn), 5)
+                        async with asyncio.timeout(5):
+                            await beds.ping(conn)
             except DB_ERRORS as exc:
                 log.warning("planner listener lost", extra={"error": type(exc).__name__})
             finally:
