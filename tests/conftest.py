@@ -74,11 +74,13 @@ class Databases:
     """Fresh databases cloned from the template a couple ahead of the tests by a
     background thread, and dropped behind them, so a test seldom waits for either."""
 
-    AHEAD = 2
+    AHEAD = 3
+    MAKERS = 2
 
     def __init__(self, server_dsn: str, template: str) -> None:
         self._server_dsn, self._template = server_dsn, template
         self._ready: queue.Queue[str] = queue.Queue(maxsize=self.AHEAD)
+        self._making = 0
         self._doomed: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
         self._failed: BaseException | None = None
@@ -112,21 +114,31 @@ class Databases:
             await conn.execute(f"drop database if exists {self._doomed.get()} with (force)")
 
     async def _loop(self) -> None:
-        conn = await asyncpg.connect(self._server_dsn)
+        # Two at a time: a clone spends most of its ~0.25 s waiting inside the server, and
+        # two connections make them twice as fast (four, no faster).
+        conns = [await asyncpg.connect(self._server_dsn) for _ in range(self.MAKERS)]
         try:
-            while not self._stop.is_set():
-                if self._ready.full():
-                    await self._drop(conn)
-                    await asyncio.sleep(0.002)
-                    continue
-                name = f"haven_t_{uuid.uuid4().hex[:12]}"
-                await conn.execute(f"create database {name} template {self._template}")
-                self._ready.put_nowait(name)
+            await asyncio.gather(*(self._make(conn) for conn in conns))
             while not self._ready.empty():
                 self._doomed.put(self._ready.get())
-            await self._drop(conn)
+            await self._drop(conns[0])
         finally:
-            await conn.close()
+            for conn in conns:
+                await conn.close()
+
+    async def _make(self, conn: asyncpg.Connection[Any]) -> None:
+        while not self._stop.is_set():
+            if self._ready.qsize() + self._making >= self.AHEAD:
+                await self._drop(conn)
+                await asyncio.sleep(0.002)
+                continue
+            self._making += 1
+            try:
+                name = f"haven_t_{uuid.uuid4().hex[:12]}"
+                await conn.execute(f"create database {name} template {self._template}")
+            finally:
+                self._making -= 1
+            self._ready.put_nowait(name)
 
 
 @pytest.fixture(scope="session")
