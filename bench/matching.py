@@ -13,6 +13,25 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Seventh session, 2026-11-30 (the same machine): nothing faster landed. Where 0.6 × 0.9
+(seed 1) spends its time, per solve: the weight LP 2.9 s in GLOP (its first solve 1.7 s;
+each re-solve after pricing ~0.4 s even at 3 iterations, where an unchanged re-solve takes
+0.018 s: OR-Tools re-extracts a changed model); the distance LP's pricing 4.4 s over five
+HiGHS solves (the second, after 3,789 new columns, 12,633 iterations, as many as the
+first); six cut rounds 387,500.5 → 387,523.5 km; the repair MIP 4.1 s, 3 s of it in 630
+strong-branching LPs over 24 nodes. Tried on the MIPs of both slow shapes, seeds 1–4,
+pickled and re-solved alone: CP-SAT (1 or 2 workers) proves none in 60 s, its bound
+6,000 km short; SCIP `branching/relpscost/maxlookahead = 2` 19.5 → 17.9 s over the 15
+SCIP MIPs, nearly all of it one MIP (4.2 → 2.0 s) while another went 0.6 → 1.1 s;
+pseudo-cost branching 20.4 s; `maxreliable = 2` 19.4 s. On GLOP: no scaling, no strong
+optimal guarantee, devex norms or feasibility rule leave the re-solve's 0.4 s as it is;
+the devex optimisation rule 10 s, its dual simplex 28 s. The distance LP started from
+every arc on the weight LP's face (133 k columns): its first solve alone 7.2 s. HiGHS's
+proof goes from the LP's 387,525.3 to 387,538.5 at its root through six restarts after
+reduced-cost fixing (three cuts in all): presolve on each smaller model strengthens the
+LP, which no fixing on the full LP can do; a root loop of our own (fix, separate on the
+restricted LP, again) is the next thing to try.
+
 Sixth session, 2026-11-30, a slower machine (AMD EPYC, the same 2 cores; the fifth
 session's code ran 0.6 × 0.9 in 23–25 s here against 18.7 s there). Both rows the same
 hour, `--sizes national --no-highs --check`, checker ok:
