@@ -30,7 +30,12 @@ every arc on the weight LP's face (133 k columns): its first solve alone 7.2 s. 
 proof goes from the LP's 387,525.3 to 387,538.5 at its root through six restarts after
 reduced-cost fixing (three cuts in all): presolve on each smaller model strengthens the
 LP, which no fixing on the full LP can do; a root loop of our own (fix, separate on the
-restricted LP, again) is the next thing to try.
+restricted LP, again) is the next thing to try. Rows that only improving plans keep, added
+to that proof, made it slower: Σ max(d, 0)·x ≤ gap − 1 over the reduced costs d (4.9 →
+8.7 s at 0.6 × 0.9, 5.0 → 9.7 s at 1.2 × 0.9; 110 s over the eight runs, seeds 1–4 of
+both), and with it at least one arc outside the narrow MIP just solved (7.2 and 14.0 s;
+114 s); so did HiGHS on every distance MIP with its priced cuts (105.6 s), or no repair
+MIP at all (172 s), against ~98–104 s.
 
 Sixth session, 2026-11-30, a slower machine (AMD EPYC, the same 2 cores; the fifth
 session's code ran 0.6 × 0.9 in 23–25 s here against 18.7 s there). Both rows the same
