@@ -80,19 +80,16 @@ class _Rows:
     row k lists the arcs `arc[ptr[k]:ptr[k + 1]]` (none twice)."""
 
     def __init__(self, cands: Candidates, cl: Cliques) -> None:
-        self.n_req, n_st = len(cands.n_bed), cands.capacity.size
-        self.n_st = n_st
-        n_arcs = len(cands.req)
-        req_ptr = np.searchsorted(cands.req, np.arange(self.n_req + 1))
+        n_req, n_st, n_arcs = len(cands.n_bed), cands.capacity.size, len(cands.req)
+        req_ptr = np.searchsorted(cands.req, np.arange(n_req + 1))
         st = st_key(cands)
-        self.st = st
         by_st = np.argsort(st, kind="stable")
         st_ptr = np.searchsorted(st[by_st], np.arange(n_st + 1))
         self.arc = np.concatenate([np.arange(n_arcs), by_st, cl.arc]).astype(np.int64)
         self.ptr = np.concatenate([req_ptr[:-1], n_arcs + st_ptr[:-1], 2 * n_arcs + cl.start])
         self.rhs = np.concatenate(
             [
-                np.ones(self.n_req, dtype=np.int64),
+                np.ones(n_req, dtype=np.int64),
                 cands.capacity.reshape(-1),
                 np.ones(len(cl), dtype=np.int64),
             ]
@@ -112,11 +109,10 @@ def zero_half(cands: Candidates, cl: Cliques, x: Floats, seen: set[bytes]) -> Cu
     if len(frac) < 2:
         return Cuts.none()
     one = x >= 1 - EPS
-    e_clique = np.repeat(np.arange(len(cl)), np.diff(cl.start))
-    # Every row's activity and its arcs at 1, from (row, arc) incidences of all arcs.
-    inc_row = np.concatenate([cands.req, rows.n_req + rows.st, rows.n_req + rows.n_st + e_clique])
-    inc_arc = np.concatenate([np.arange(n_arcs), np.arange(n_arcs), cl.arc])
+    # Every row's activity and its arcs at 1, from the rows' (row, arc) incidences.
     n_rows = len(rows.rhs)
+    inc_row = np.repeat(np.arange(n_rows), np.diff(rows.ptr))
+    inc_arc = rows.arc
     activity = np.bincount(inc_row, weights=x[inc_arc], minlength=n_rows)
     ones = np.bincount(inc_row, weights=one[inc_arc], minlength=n_rows).astype(np.int64)
     tight = activity > rows.rhs - EPS
