@@ -13,6 +13,22 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Eighth session, 2026-11-30 (the same machine, its timings swinging by up to a third
+between identical runs: 0.6 × 0.9 seed 1 took 29–41 s unchanged). Nothing faster landed.
+Both solvers release the GIL (a Python loop beside a SCIP or HiGHS solve kept its full
+speed), so the second core was tried: the repair MIP on the distance LP before its cuts,
+beside the cut rounds. That LP's integral placements leave the weight bound out of reach
+(5430 of 5431 at 0.6 × 0.9), and the weight-first MIP that followed took 36 s: the repair
+needs the cut LP. Going straight to the weight-floor LP when the weight LP is fractional
+(skipping the face LP, 2.4 s at 1.2 × 0.9 seed 2) made the floor LP's cold solve 9.8 s
+against 2.4 + 4.7 s: the face LP is its warm start. `branching/relpscost/maxlookahead = 2`
+on the repair MIPs alone: 12.9 → 10.5 s over the eight runs (seeds 1–4 of both slow
+shapes), the same plans, inside this machine's noise on the totals. HiGHS options on the
+distance LP (devex or Dantzig pricing, no scaling, primal simplex after new columns: the
+second solve 2.8 → 11.6 s) and on the proof (no heuristics, no symmetry detection) gave
+nothing. The folded-cost flow over the weight LP's face as the distance LP's first
+columns (345 more at 0.6 × 0.9) was inside the noise.
+
 Seventh session, 2026-11-30 (the same machine): nothing faster landed. Where 0.6 × 0.9
 (seed 1) spends its time, per solve: the weight LP 2.9 s in GLOP (its first solve 1.7 s;
 each re-solve after pricing ~0.4 s even at 3 iterations, where an unchanged re-solve takes
