@@ -10,7 +10,8 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from test_placements import planner, request
+from test_placements import planner
+from test_placements import request as stored
 from test_placements_pickup import arrange, principal
 
 from exchange.board.hub import Subscriber
@@ -50,6 +51,12 @@ def queued(sub: Subscriber) -> list[dict[str, Any]]:
         text, _ = sub._items.popleft()
         out.append(msgspec.json.decode(text))
     return out
+
+
+async def request(conn: asyncpg.Connection[Any], token_id: int, ref: str, **kw: Any) -> str:
+    """A stored request released on RELEASE: the day fixed when this module was loaded, so a
+    run that crosses midnight keeps the request and the clock on the same dates."""
+    return await stored(conn, token_id, ref, release_date=RELEASE.isoformat(), **kw)
 
 
 def planner_of(token_id: int, agency: str = "DRC") -> Principal:
