@@ -7,10 +7,12 @@ starting at once neither race nor apply a file twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 
-from exchange.errors import MigrationError, SettingsError, Unavailable
+from exchange.errors import DB_ERRORS, MigrationError, SettingsError, Unavailable
 from exchange.settings import Settings
 
 log = logging.getLogger("haven.db")
@@ -165,3 +167,49 @@ async def pending(
     exists = await conn.fetchval("select to_regclass('haven_migrations') is not null")
     done: Sequence[int] = [r["version"] for r in await conn.fetch(_APPLIED)] if exists else []
     return [m.name for m in migrations(directory) if m.version not in set(done)]
+
+
+async def listen(
+    dsn: str,
+    name: str,
+    channels: Mapping[str, Callable[[Any, int, str, object], None]],
+    on_listening: Callable[[bool], None],
+    *,
+    ping_every_s: float = 15.0,
+    lost_message: str = "listener lost",
+) -> None:
+    """LISTEN on `channels` (channel → asyncpg listener) over a connection of its own,
+    named `name` in pg_stat_activity, until cancelled.
+
+    `on_listening(True)` once every channel is listened to, `on_listening(False)` each
+    time the connection is lost; the caller catches up on both (what was committed while
+    nothing listened reached no one). A lost connection is retried after 0.1 s, doubling
+    to 5 s. The connection is pinged every `ping_every_s`: a silently dead network never
+    fires asyncpg's termination listener.
+    """
+    backoff = 0.1
+    while True:
+        conn: asyncpg.Connection[Any] | None = None
+        try:
+            conn = await asyncpg.connect(dsn, server_settings={"application_name": name})
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+            for channel, listener in channels.items():
+                await conn.add_listener(channel, listener)
+            on_listening(True)
+            backoff = 0.1
+            while not lost.is_set() and not conn.is_closed():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(ping_every_s):
+                        await lost.wait()
+                if not lost.is_set():
+                    async with asyncio.timeout(5):
+                        await conn.execute("select 1")
+        except DB_ERRORS as exc:
+            log.warning(lost_message, extra={"error": type(exc).__name__})
+        finally:
+            if conn is not None:
+                conn.terminate()
+            on_listening(False)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 5.0)

@@ -151,10 +151,6 @@ async def advisory_lock(conn: Conn, key: int) -> AsyncIterator[None]:
         await conn.execute("select pg_advisory_unlock($1)", key)
 
 
-async def ping(conn: Conn) -> None:
-    await conn.execute("select 1")
-
-
 # -- the batched write of reports ---------------------------------------------------------
 
 # Lock the batch's shelters and their beds in one fixed order (shelter id, bed type), so

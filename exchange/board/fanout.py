@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import asyncpg
 
+from exchange import db
 from exchange.beds import store
 from exchange.beds.model import Event
 from exchange.board import board as live
@@ -148,37 +149,19 @@ class Fanout:
             if self._on_status is not None:
                 self._on_status(degraded)
 
+    def _listening(self, now: bool) -> None:
+        self.listening = now
+        self._wake.set()  # catch up on whatever happened while not listening
+
     async def _listen_loop(self) -> None:
-        backoff = 0.1
-        while True:
-            conn: asyncpg.Connection[Any] | None = None
-            try:
-                conn = await asyncpg.connect(
-                    self._dsn, server_settings={"application_name": LISTENER_NAME}
-                )
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(store.CHANNEL, lambda *_: self._wake.set())
-                self.listening = True
-                backoff = 0.1
-                self._wake.set()  # catch up on whatever happened while not listening
-                while not lost.is_set() and not conn.is_closed():
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._ping_every_s):
-                            await lost.wait()
-                    if not lost.is_set():
-                        # A silently dead network never fires the termination listener.
-                        async with asyncio.timeout(5):
-                            await store.ping(conn)
-            except DB_ERRORS as exc:
-                log.warning("event listener lost", extra={"error": type(exc).__name__})
-            finally:
-                self.listening = False
-                if conn is not None:
-                    conn.terminate()
-            self._wake.set()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+        await db.listen(
+            self._dsn,
+            LISTENER_NAME,
+            {store.CHANNEL: lambda *_: self._wake.set()},
+            self._listening,
+            ping_every_s=self._ping_every_s,
+            lost_message="event listener lost",
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Fanout]:

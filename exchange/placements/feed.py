@@ -29,6 +29,7 @@ from typing import Any, cast
 import asyncpg
 import msgspec
 
+from exchange import db
 from exchange.beds import store as beds
 from exchange.board.hub import QUEUE_LIMIT, WS_TOO_SLOW, Subscriber
 from exchange.errors import DB_ERRORS
@@ -257,37 +258,18 @@ class PlannerFeed:
             if time.monotonic() - self._demand_at >= DEMAND_EVERY_S:
                 self.tell_demand()
 
+    def _listening(self, now: bool) -> None:
+        self.listening = now
+        self._wake.set()  # catch up on whatever happened while not listening
+
     async def _listen_loop(self) -> None:
-        backoff = 0.1
-        while True:
-            conn: asyncpg.Connection[Any] | None = None
-            try:
-                conn = await asyncpg.connect(
-                    self._dsn, server_settings={"application_name": LISTENER_NAME}
-                )
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(beds.CHANNEL, self._on_beds)
-                await conn.add_listener(store.CHANNEL, lambda *_: self._wake.set())
-                self.listening = True
-                backoff = 0.1
-                self._wake.set()
-                while not lost.is_set() and not conn.is_closed():
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(15):
-                            await lost.wait()
-                    if not lost.is_set():
-                        async with asyncio.timeout(5):
-                            await beds.ping(conn)
-            except DB_ERRORS as exc:
-                log.warning("planner listener lost", extra={"error": type(exc).__name__})
-            finally:
-                self.listening = False
-                if conn is not None:
-                    conn.terminate()
-            self._wake.set()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+        await db.listen(
+            self._dsn,
+            LISTENER_NAME,
+            {beds.CHANNEL: self._on_beds, store.CHANNEL: lambda *_: self._wake.set()},
+            self._listening,
+            lost_message="planner listener lost",
+        )
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[PlannerFeed]:
