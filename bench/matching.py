@@ -13,6 +13,14 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Ninth session, 2026-12-01 (the same machine): no solver change. 0.6 × 0.9 seed 1 in
+23.1 s, of which the LP chain alone (weight LP 2.9, distance LP 4.6, six cut rounds 3.2 s)
+is 10.7 s, over the target before any MIP; 1.2 × 0.9 seed 1 in 13.5 s, 4.9 s of it the
+HiGHS proof (root 412,341.4, five restarts after reduced-cost fixing to 412,350.25, and a
+sub-MIP that found the last km, 1.7 s). What is left needs an LP both smaller and
+tighter, such as a per-shelter decomposition (a column: a set of women one shelter takes
+together), not options on this one.
+
 Eighth session, 2026-11-30 (the same machine, its timings swinging by up to a third
 between identical runs: 0.6 × 0.9 seed 1 took 29–41 s unchanged). Nothing faster landed.
 Both solvers release the GIL (a Python loop beside a SCIP or HiGHS solve kept its full
