@@ -13,6 +13,32 @@ dev-only dependency), weight first, then km at that weight. `--sweep` runs the
 state-size instance over free beds / demand × share of women carrying contact tokens
 and prints one table row per shape. A command, not a timed test.
 
+Tenth session, 2026-12-01 (the same kind of machine, slower this day: the unchanged
+code ran 1.4–2.2× longer than in the sixth session's sweep, e.g. 0.6 × 0.6 12.1 s against
+7.2 s, 1.5 × 0.6 15.4 against 6.6). No solver change. Sweep, seed 1, --no-highs --check,
+all 16 proven optimal, 10 within 10 s this day: 0.3 × (0.1, 0.3, 0.6, 0.9) 1.8, 1.9, 2.9,
+4.1 s; 0.6 × 2.2, 3.0, 12.1, 42.5; 1.2 × 3.0, 4.4, 19.1, 25.8; 1.5 × 2.5, 5.0, 15.4, 15.1.
+The HiGHS baseline on the two slowest shapes, the same hour (--highs-time-limit 300):
+0.6 × 0.9 no answer in 660 s (killed), Haven 39.1 s, optimal; 1.2 × 0.9 stopped at
+549 s with weight 5975 (the optimum is 5976) and 784,029 km (the optimum's 412,351),
+Haven 21.3 s, optimal: at least 17× and 26× HiGHS's time there. 0.6 × 0.9 seed 1 per
+solve (30.4 s in all): the weight LP 3.8 s (GLOP 2.31 + 1.01 + 0.52), the distance LP
+5.7 s (HiGHS 1.64 s / 12,889 iterations, 2.33 s / 12,633 after 3,789 new columns, then
+1.07, 0.40, 0.15), six cut rounds 3.7 s: the LP chain alone 13.2 s, over 10 s before any
+MIP. Measured on that LP and left out: the weight LP's first solve (22,836 columns,
+33,729 rows, read from an MPS file) takes GLOP 2.6 s, HiGHS dual simplex 2.9, primal
+8.3, IPM with crossover 2.8, IPM without 1.6, PDLP 0.39 s to the same value; PDLP's
+duals are not a vertex's, and the distance level's certified bound multiplies the weight
+duals by BIG (~1e10), so a 1e-7 error costs thousands of km (a weight-floor row would
+certify without them, but started cold it was 9.8 s in the eighth session). A
+per-shelter decomposition (a column: the women one shelter takes; priced by a small
+HiGHS MIP per shelter under its beds and cliques; the distance level with a weight floor
+of 5431, started from the optimal plan's 300 patterns), prototyped outside the tree:
+its master stayed at the plan's 387,539 km from the first round (degenerate) while the
+Lagrangian bound crept from far below to 325,723 km after 71 rounds and 845 s (~5 s of
+pricing and ~13 s of master re-solve a round). Without dual stabilisation, seeded
+perhaps by the arc LP's duals, it is far from a bound, let alone a fast one.
+
 Ninth session, 2026-12-01 (the same machine): no solver change. 0.6 × 0.9 seed 1 in
 23.1 s, of which the LP chain alone (weight LP 2.9, distance LP 4.6, six cut rounds 3.2 s)
 is 10.7 s, over the target before any MIP; 1.2 × 0.9 seed 1 in 13.5 s, 4.9 s of it the

@@ -73,8 +73,10 @@ State-size shape sweep (300 shelters × 3000 women, beds 0.3–1.5× demand, 10�
 women carrying contact tokens; `python -m bench.matching --sweep`): all 16 shapes proven
 optimal within 60 s, 13 within 10 s (beds 1.2 × demand, contacts 0.6 at 9.6–10.5 s);
 the slowest, contacts 0.9 with beds 0.6 and 1.2 × demand, in 22 and 19 s (60 s and
-unproven before the cuts); contacts ≤ 0.3 in 1.1–2.5 s. See that command's docstring
-for the table and what is left.
+unproven before the cuts); contacts ≤ 0.3 in 1.1–2.5 s. On those two slowest shapes the
+HiGHS baseline gave no answer in 660 s (0.6 × demand) and stopped at 549 s short of the
+optimum on both levels (1.2 × demand). See that command's docstring for the table and
+what is left.
 
 Reproducibility: every budget above is a count (PRICING_ROUNDS per level, MIP_ARCS,
 `master.NODE_LIMIT` nodes per MIP, the same for every region), never a share of the
