@@ -37,7 +37,12 @@ of 5431, started from the optimal plan's 300 patterns), prototyped outside the t
 its master stayed at the plan's 387,539 km from the first round (degenerate) while the
 Lagrangian bound crept from far below to 325,723 km after 71 rounds and 845 s (~5 s of
 pricing and ~13 s of master re-solve a round). Without dual stabilisation, seeded
-perhaps by the arc LP's duals, it is far from a bound, let alone a fast one.
+perhaps by the arc LP's duals, it is far from a bound, let alone a fast one. And at
+the arc LP's own duals (the distance LP over all 166,381 arcs with the weight floor, no
+cuts: 387,500.5 km, 178 s cold in HiGHS) the per-shelter Lagrangian bound, each shelter's
+pricing MIP solved exactly, is 387,501.9 km: the shelters' own integrality adds 1.4 km
+there, where the zero-half cuts (whose rows span shelters through the women's rows) reach
+387,525 and the optimum is 387,539. What the LP misses is not inside one shelter.
 
 Ninth session, 2026-12-01 (the same machine): no solver change. 0.6 × 0.9 seed 1 in
 23.1 s, of which the LP chain alone (weight LP 2.9, distance LP 4.6, six cut rounds 3.2 s)
