@@ -96,6 +96,15 @@ class DeadlineProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+KEEP_ALIVE_S = 20
+"""How long an idle kept-alive HTTP connection stays open: longer than a client keeps its
+own (httpx's default expiry is 5 s), so the client, which knows when it will send next,
+closes first. At uvicorn's default, 5 s on both sides, a
+request sent as the server closed the connection was lost ("Server disconnected without
+sending a response"), seen in a CI run on a loaded machine. A silent or slow request is
+still cut at `header_timeout_s` (`DeadlineProtocol`)."""
+
+
 def options(settings: Settings, *, port: int | None = None) -> dict[str, Any]:
     """uvicorn's options for Haven: for `uvicorn.run` (workers) and `uvicorn.Config`."""
     return {
@@ -106,6 +115,7 @@ def options(settings: Settings, *, port: int | None = None) -> dict[str, Any]:
         # Frames are small JSON: compressing them costs CPU and a zlib state per connection.
         "ws_per_message_deflate": False,
         "http": functools.partial(DeadlineProtocol, read_timeout=settings.header_timeout_s),
+        "timeout_keep_alive": KEEP_ALIVE_S,
         "log_config": None,
         "lifespan": "on",
     }

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from timing import within
@@ -152,6 +153,21 @@ async def test_two_hundred_half_open_requests_are_all_closed() -> None:
             writer.close()
     assert all(data.startswith(b"HTTP/1.1 408 ") for data, _ in results)
     assert took <= TIMEOUT + within(2)
+
+
+async def test_a_connection_idle_past_a_clients_keep_alive_is_still_open() -> None:
+    """A kept-alive connection idle for longer than httpx keeps its own (5 s) still takes
+    the next request: the client closes first, so no request meets a closing socket."""
+    expiry = httpx.Limits().keepalive_expiry
+    assert expiry is not None and expiry < serve.KEEP_ALIVE_S
+    async with running() as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(2):
+            writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            await asyncio.sleep(expiry + 0.5)
+        writer.close()
 
 
 async def test_prompt_requests_and_open_websockets_are_untouched() -> None:
