@@ -162,11 +162,12 @@ async def test_a_connection_idle_past_a_clients_keep_alive_is_still_open() -> No
     assert expiry is not None and expiry < serve.KEEP_ALIVE_S
     async with running() as port:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(2):
+        for n in range(2):
             writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
             head = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
             assert head.startswith(b"HTTP/1.1 200 ")
-            await asyncio.sleep(expiry + 0.5)
+            if n == 0:
+                await asyncio.sleep(expiry + 0.5)
         writer.close()
 
 
