@@ -21,7 +21,7 @@ all 16 proven optimal, 10 within 10 s this day: 0.3 × (0.1, 0.3, 0.6, 0.9) 1.8,
 The HiGHS baseline on the two slowest shapes, the same hour (--highs-time-limit 300):
 0.6 × 0.9 no answer in 660 s (killed), Haven 39.1 s, optimal; 1.2 × 0.9 stopped at
 549 s with weight 5975 (the optimum is 5976) and 784,029 km (the optimum's 412,351),
-Haven 21.3 s, optimal: at least 17× and 26× HiGHS's time there. 0.6 × 0.9 seed 1 per
+Haven 21.3 s, optimal: more than 16× and 25× HiGHS's time there. 0.6 × 0.9 seed 1 per
 solve (30.4 s in all): the weight LP 3.8 s (GLOP 2.31 + 1.01 + 0.52), the distance LP
 5.7 s (HiGHS 1.64 s / 12,889 iterations, 2.33 s / 12,633 after 3,789 new columns, then
 1.07, 0.40, 0.15), six cut rounds 3.7 s: the LP chain alone 13.2 s, over 10 s before any
