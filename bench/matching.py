@@ -42,7 +42,8 @@ the arc LP's own duals (the distance LP over all 166,381 arcs with the weight fl
 cuts: 387,500.5 km, 178 s cold in HiGHS) the per-shelter Lagrangian bound, each shelter's
 pricing MIP solved exactly, is 387,501.9 km: the shelters' own integrality adds 1.4 km
 there, where the zero-half cuts (whose rows span shelters through the women's rows) reach
-387,525 and the optimum is 387,539. What the LP misses is not inside one shelter.
+387,525 and the optimum is 387,539: at those duals, what the LP misses is not inside one
+shelter.
 
 Ninth session, 2026-12-01 (the same machine): no solver change. 0.6 × 0.9 seed 1 in
 23.1 s, of which the LP chain alone (weight LP 2.9, distance LP 4.6, six cut rounds 3.2 s)
