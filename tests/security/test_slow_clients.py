@@ -85,6 +85,19 @@ async def closed_after(reader: asyncio.StreamReader, limit: float) -> tuple[byte
     return data, time.monotonic() - started
 
 
+async def answers_twice(port: int, idle_s: float) -> None:
+    """Two whole requests on one kept-alive connection, idle `idle_s` between them: both
+    answered 200."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for n in range(2):
+        if n:
+            await asyncio.sleep(idle_s)
+        writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
+        assert head.startswith(b"HTTP/1.1 200 ")
+    writer.close()
+
+
 async def test_a_silent_connection_gets_408_at_the_deadline() -> None:
     """A client that connects and sends nothing is answered 408 and closed at the deadline."""
     async with running() as port:
@@ -161,27 +174,14 @@ async def test_a_connection_idle_past_a_clients_keep_alive_is_still_open() -> No
     expiry = httpx.Limits().keepalive_expiry
     assert expiry is not None and expiry < serve.KEEP_ALIVE_S
     async with running() as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for n in range(2):
-            writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
-            head = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
-            assert head.startswith(b"HTTP/1.1 200 ")
-            if n == 0:
-                await asyncio.sleep(expiry + 0.5)
-        writer.close()
+        await answers_twice(port, idle_s=expiry + 0.5)
 
 
 async def test_prompt_requests_and_open_websockets_are_untouched() -> None:
     """Whole requests are answered on a kept-alive connection; an upgraded websocket
     outlives the deadline twice over."""
     async with running() as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(2):
-            writer.write(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
-            head = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
-            assert head.startswith(b"HTTP/1.1 200 ")
-            await asyncio.sleep(TIMEOUT * 0.6)  # idle, but under uvicorn's keep-alive
-        writer.close()
+        await answers_twice(port, idle_s=TIMEOUT * 0.6)  # under uvicorn's keep-alive
         async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
             await asyncio.sleep(TIMEOUT * 2.5)
             await ws.send("still here")
